@@ -1,0 +1,413 @@
+//! The voice channel, provider-neutral: a call arrives, keys come in, the call waits in the
+//! hold loop, the call ends. Each returns an [`Answer`] that a provider renders as markup.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::time::Instant;
+use uuid::Uuid;
+
+use crate::{
+    app::AppState,
+    broker::BrokerError,
+    providers::OutboundSms,
+    script::{self, Effect, Input, Next, Outcome, Script, Scripts, Step},
+    session::{Channel, Draft, EventKind, Link, Position, Refusal, Reply, Session, VoiceLeg},
+    store::Index,
+    token,
+};
+
+/// A call as the provider describes it in a webhook.
+#[derive(Clone, Debug)]
+pub struct CallInfo {
+    pub provider: &'static str,
+    pub call_id: String,
+    pub from: String,
+    pub to: String,
+    pub status: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Answer {
+    Reply {
+        session: Uuid,
+        turn: u32,
+        reply: Reply,
+    },
+    /// Nothing happened during a hold-loop wait: keep the caller company and go round again.
+    Holding {
+        session: Uuid,
+        turn: u32,
+        hold_prompt: String,
+    },
+    UnknownCaller,
+    /// Something failed on our side; the provider apologises and offers a person.
+    Apology,
+}
+
+/// A link already texted (or not) before the commit that records it.
+struct SentLink {
+    token_hash: String,
+    outcome: Outcome,
+}
+
+pub async fn incoming(app: &AppState, call: CallInfo) -> Answer {
+    match try_incoming(app, &call).await {
+        Ok(answer) => answer,
+        Err(e) => {
+            tracing::error!(error = %e, "could not start the call's session");
+            Answer::Apology
+        }
+    }
+}
+
+async fn try_incoming(app: &AppState, call: &CallInfo) -> Result<Answer, BrokerError> {
+    let store = &app.broker.store;
+    // A retried webhook for a call we already know is answered as before, not started again.
+    if let Some(id) = store.lookup(Index::Call, &call.call_id).await? {
+        return replay(app, id).await;
+    }
+    let Some(alert) = store.open_alert_for_phone(&call.from).await? else {
+        return Ok(Answer::UnknownCaller);
+    };
+    let script = app
+        .broker
+        .scripts
+        .get(script::FRAUD_ALERT)
+        .ok_or(BrokerError::NotFound)?;
+    let id = Uuid::new_v4();
+    if let Some(existing) = store
+        .bind(Index::Call, &call.call_id, id, app.config.session_ttl)
+        .await?
+    {
+        return replay(app, existing).await;
+    }
+    tracing::Span::current().record("session_id", tracing::field::display(id));
+    let now = Utc::now();
+    let ttl =
+        chrono::Duration::from_std(app.config.session_ttl).unwrap_or(chrono::Duration::hours(1));
+    let mut draft = Draft::new(Session::open(id, &alert, &script.name, now, ttl), now);
+    draft.session.voice = Some(new_leg(call));
+    draft.emit(EventKind::SessionOpened);
+    draft.emit(EventKind::CallStarted);
+    let Some(step) = script::step(&script, &draft.session, &Position::default(), Input::Start)
+    else {
+        return Ok(Answer::Apology);
+    };
+    let Some(answer) = advance(&mut draft, &script, step, None) else {
+        return Ok(Answer::Apology);
+    };
+    app.broker.create(&draft).await?;
+    tracing::info!("call started");
+    Ok(answer)
+}
+
+fn new_leg(call: &CallInfo) -> VoiceLeg {
+    VoiceLeg {
+        provider: call.provider.into(),
+        call_id: call.call_id.clone(),
+        from: call.from.clone(),
+        to: call.to.clone(),
+        status: call.status.clone(),
+        position: Position::default(),
+        turn: 0,
+        acted: 0,
+        parked: false,
+        pending: None,
+        last_reply: None,
+        wait_until: None,
+    }
+}
+
+/// Keys the caller pressed in answer to the gather of `turn`.
+pub async fn keys(app: &AppState, id: Uuid, turn: u32, call_id: &str, digits: &str) -> Answer {
+    let result = async {
+        let session = app.broker.load(id).await?;
+        let script = app
+            .broker
+            .scripts
+            .get(&session.script)
+            .ok_or(BrokerError::NotFound)?;
+        // Texting the link is a side effect: do it once, before the commit that records it.
+        let link = match leads_to_link(&script, &session, turn, digits) {
+            true => Some(send_link(app, &session).await?),
+            false => None,
+        };
+        app.broker
+            .transact(id, |d| {
+                let voice = d.session.voice.as_ref().filter(|v| v.call_id == call_id)?;
+                if voice.turn != turn {
+                    return stale(d, !digits.is_empty());
+                }
+                let position = voice.position.clone();
+                match script::step(&script, &d.session, &position, Input::Keys(digits)) {
+                    Some(step) => advance(d, &script, step, link.as_ref()),
+                    None => stale(d, false),
+                }
+            })
+            .await
+    }
+    .await;
+    settle(result)
+}
+
+/// Whether these keys, right now, make the script text the page link.
+fn leads_to_link(script: &Script, s: &Session, turn: u32, digits: &str) -> bool {
+    let Some(voice) = s.voice.as_ref().filter(|v| v.turn == turn) else {
+        return false;
+    };
+    let step = script::step(script, s, &voice.position, Input::Keys(digits));
+    matches!(
+        step,
+        Some(Step {
+            next: Next::Effect(Effect::SendLink),
+            ..
+        })
+    )
+}
+
+async fn send_link(app: &AppState, s: &Session) -> Result<SentLink, BrokerError> {
+    let secret = token::generate();
+    let token_hash = token::hash(&secret);
+    app.broker
+        .store
+        .bind(Index::Token, &token_hash, s.id, app.config.session_ttl)
+        .await?;
+    let url = app.config.public_url.join(&format!("/s/{secret}"));
+    let body = format!(
+        "Your {} card ending {}: review the held charges here {url} (works on this phone only, until the call ends)",
+        s.case.card.brand, s.case.card.last4
+    );
+    let to = s
+        .voice
+        .as_ref()
+        .map_or(s.case.customer.phone.as_str(), |v| v.from.as_str());
+    let outcome = match app
+        .broker
+        .provider
+        .send_sms(OutboundSms { to, body: &body })
+        .await
+    {
+        Ok(()) => Outcome::LinkSent,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not text the page link");
+            Outcome::LinkFailed
+        }
+    };
+    Ok(SentLink {
+        token_hash,
+        outcome,
+    })
+}
+
+/// Follows the script through its effects until it has a reply for the call, and gives it.
+fn advance(
+    d: &mut Draft,
+    script: &Script,
+    mut step: Step,
+    link: Option<&SentLink>,
+) -> Option<Answer> {
+    let mut speech = Vec::new();
+    loop {
+        for event in std::mem::take(&mut step.log) {
+            d.emit(event);
+        }
+        speech.append(&mut step.speech);
+        let outcome = match step.next {
+            Next::Reply { then, wait_secs } => {
+                let reply = Reply { speech, then };
+                let turn = d.give_call(step.position, reply.clone(), wait_secs);
+                return Some(Answer::Reply {
+                    session: d.session.id,
+                    turn,
+                    reply,
+                });
+            }
+            Next::Effect(Effect::SendLink) => match link {
+                Some(SentLink {
+                    token_hash,
+                    outcome: Outcome::LinkSent,
+                }) => {
+                    d.session.link = Some(Link {
+                        token_hash: token_hash.clone(),
+                        device_hash: None,
+                    });
+                    d.emit(EventKind::LinkSent);
+                    Outcome::LinkSent
+                }
+                _ => Outcome::LinkFailed,
+            },
+            Next::Effect(Effect::Decide(decision)) => match d.decide(decision, Channel::Voice) {
+                Ok(()) => Outcome::Decided(decision),
+                Err(Refusal::AlreadyDecided(existing)) => {
+                    Outcome::AlreadyDecided(existing.decision)
+                }
+                Err(_) => return None,
+            },
+        };
+        step = script::step(script, &d.session, &step.position, Input::Done(outcome))?;
+    }
+}
+
+/// A webhook for a turn the call has moved past (a retry, or keys racing a page tap):
+/// it changes nothing and hears the call's latest reply again.
+fn stale(d: &Draft, pressed: bool) -> Option<Answer> {
+    let voice = d.session.voice.as_ref()?;
+    let mut reply = voice.last_reply.clone()?;
+    if let (true, Some(decision)) = (pressed, d.session.decision) {
+        reply.speech.insert(
+            0,
+            format!(
+                "These charges were already {}.",
+                decision.decision.past_tense()
+            ),
+        );
+    }
+    Some(Answer::Reply {
+        session: d.session.id,
+        turn: voice.turn,
+        reply,
+    })
+}
+
+fn settle(result: Result<Option<Answer>, BrokerError>) -> Answer {
+    match result {
+        Ok(Some(answer)) => answer,
+        Ok(None) => Answer::Apology,
+        Err(e) => {
+            tracing::error!(error = %e, "could not advance the call");
+            Answer::Apology
+        }
+    }
+}
+
+async fn replay(app: &AppState, id: Uuid) -> Result<Answer, BrokerError> {
+    let session = app.broker.load(id).await?;
+    let voice = session.voice.as_ref().ok_or(BrokerError::NotFound)?;
+    Ok(match &voice.last_reply {
+        Some(reply) => Answer::Reply {
+            session: id,
+            turn: voice.turn,
+            reply: reply.clone(),
+        },
+        None => Answer::Apology,
+    })
+}
+
+enum Pickup {
+    Ready(Option<Answer>),
+    Wait { until: Option<i64> },
+}
+
+/// The hold loop: answers as soon as the call has something new to hear, or after
+/// `hold_poll` with the hold prompt so the provider comes back.
+pub async fn hold(app: &AppState, id: Uuid, turn: u32, call_id: &str) -> Answer {
+    // Listen before the first read, so an event landing in between still wakes us.
+    let mut listener = app.broker.listen(id);
+    let deadline = Instant::now() + app.config.hold_poll;
+    loop {
+        let until = match app
+            .broker
+            .transact(id, |d| pickup(d, turn, call_id, &app.broker.scripts))
+            .await
+        {
+            Ok(Pickup::Ready(answer)) => return settle(Ok(answer)),
+            Ok(Pickup::Wait { until }) => until,
+            Err(e) => return settle(Err(e)),
+        };
+        let wake_at = until.map_or(deadline, |ms| deadline.min(instant_at(ms)));
+        tokio::select! {
+            () = listener.changed() => {}
+            () = tokio::time::sleep_until(wake_at) => {
+                if Instant::now() >= deadline {
+                    return holding(app, id, turn).await;
+                }
+            }
+            () = app.shutdown.cancelled() => return holding(app, id, turn).await,
+        }
+    }
+}
+
+fn pickup(d: &mut Draft, turn: u32, call_id: &str, scripts: &Scripts) -> Pickup {
+    let now_ms = d.now.timestamp_millis();
+    let Some(voice) = d.session.voice.as_mut().filter(|v| v.call_id == call_id) else {
+        return Pickup::Ready(None);
+    };
+    if let Some(reply) = voice.pending.take() {
+        voice.parked = reply.parks();
+        return Pickup::Ready(Some(Answer::Reply {
+            session: d.session.id,
+            turn: voice.turn,
+            reply,
+        }));
+    }
+    if voice.turn != turn {
+        return Pickup::Ready(stale(d, false));
+    }
+    match voice.wait_until {
+        Some(until) if until <= now_ms => Pickup::Ready(wait_over(d, scripts)),
+        until => Pickup::Wait { until },
+    }
+}
+
+fn wait_over(d: &mut Draft, scripts: &Scripts) -> Option<Answer> {
+    let voice = d.session.voice.as_mut()?;
+    voice.wait_until = None;
+    let position = voice.position.clone();
+    let script = scripts.get(&d.session.script)?;
+    let step = script::step(&script, &d.session, &position, Input::WaitOver)?;
+    advance(d, &script, step, None)
+}
+
+async fn holding(app: &AppState, id: Uuid, turn: u32) -> Answer {
+    let hold_prompt =
+        app.broker
+            .load(id)
+            .await
+            .ok()
+            .and_then(|s| match s.voice?.last_reply?.then {
+                crate::session::Then::Hold { hold_prompt } => Some(hold_prompt),
+                _ => None,
+            });
+    match hold_prompt {
+        Some(hold_prompt) => Answer::Holding {
+            session: id,
+            turn,
+            hold_prompt,
+        },
+        None => Answer::Apology,
+    }
+}
+
+fn instant_at(unix_ms: i64) -> Instant {
+    let from_now = unix_ms - Utc::now().timestamp_millis();
+    Instant::now() + Duration::from_millis(from_now.max(0) as u64)
+}
+
+/// The provider reports the call's status; a finished call closes the session.
+pub async fn status(app: &AppState, call_id: &str, status: &str) {
+    let result = async {
+        let Some(id) = app.broker.store.lookup(Index::Call, call_id).await? else {
+            return Ok(());
+        };
+        tracing::Span::current().record("session_id", tracing::field::display(id));
+        app.broker
+            .transact(id, |d| {
+                let Some(voice) = d.session.voice.as_mut().filter(|v| v.is_live()) else {
+                    return;
+                };
+                voice.status = status.to_owned();
+                if !voice.is_live() {
+                    d.emit(EventKind::CallEnded {
+                        status: status.to_owned(),
+                    });
+                    d.close("call ended");
+                }
+            })
+            .await
+    }
+    .await;
+    if let Err(e) = result {
+        tracing::error!(error = %e, "could not record the call status");
+    }
+}

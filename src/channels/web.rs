@@ -1,0 +1,359 @@
+//! The web channel: the texted link, the page it opens and the page's live websocket.
+//!
+//! `/s/{token}` claims the link for the device (a cookie) and redirects to `/p/{session}`, so
+//! the token leaves the address bar at once; the page and its socket then need that cookie.
+
+use axum::{
+    Router,
+    extract::{
+        Path, Query, State,
+        ws::{Message, WebSocket, WebSocketUpgrade},
+    },
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    middleware::{self, Next},
+    response::{Html, IntoResponse, Response},
+    routing::get,
+};
+use futures_util::{SinkExt, StreamExt};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::protocol::{ByeReason, ClientMsg, PageView, RefusalReason, ServerMsg};
+use crate::{
+    app::AppState,
+    broker::BrokerError,
+    session::{Channel, Decision, EventKind, Refusal},
+    store::Index,
+    token,
+};
+
+const DEVICE_COOKIE: &str = "tandem_device";
+const PAGE: &str = include_str!("../../web/index.html");
+const SCRIPT: &str = include_str!("../../web/app.js");
+const STYLE: &str = include_str!("../../web/app.css");
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; \
+                   base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+/// Small: the page only ever sends one short command at a time.
+const MAX_MESSAGE: usize = 4 * 1024;
+/// Events replayed to a page that (re)connects.
+const REPLAY_LIMIT: usize = 200;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/s/{token}", get(open_link))
+        .route("/p/{id}", get(page))
+        .route("/p/{id}/ws", get(socket))
+        .route(
+            "/assets/app.js",
+            get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+                    SCRIPT,
+                )
+            }),
+        )
+        .route(
+            "/assets/app.css",
+            get(|| async { ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], STYLE) }),
+        )
+        .layer(middleware::from_fn(security_headers))
+}
+
+async fn security_headers(req: axum::extract::Request, next: Next) -> Response {
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+/// Every refusal of a link looks the same, so a guesser learns nothing from the answer.
+fn notice(status: StatusCode, title: &str, text: &str) -> Response {
+    let body = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <meta name=\"referrer\" content=\"no-referrer\"><title>{title}</title><link rel=\"stylesheet\" href=\"/assets/app.css\"></head>\
+         <body><main class=\"notice\"><h1>{title}</h1><p>{text}</p></main></body></html>"
+    );
+    (status, Html(body)).into_response()
+}
+
+fn invalid_link() -> Response {
+    notice(
+        StatusCode::NOT_FOUND,
+        "This link is not valid",
+        "It may have expired, or the call it belongs to has ended.",
+    )
+}
+
+fn unavailable() -> Response {
+    notice(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Please try again",
+        "We can't open your charges right now. Try again in a moment.",
+    )
+}
+
+fn device_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, value)| *name == DEVICE_COOKIE && token::well_formed(value))
+        .map(|(_, value)| value.to_owned())
+}
+
+async fn open_link(
+    State(app): State<AppState>,
+    Path(secret): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if !token::well_formed(&secret) {
+        return invalid_link();
+    }
+    let token_hash = token::hash(&secret);
+    let id = match app.broker.store.lookup(Index::Token, &token_hash).await {
+        Ok(Some(id)) => id,
+        Ok(None) => return invalid_link(),
+        Err(e) => {
+            tracing::error!(error = %e, "link lookup failed");
+            return unavailable();
+        }
+    };
+    let device = device_cookie(&headers).unwrap_or_else(token::generate);
+    let device_hash = token::hash(&device);
+    match app
+        .broker
+        .transact(id, |d| d.claim_link(&token_hash, &device_hash))
+        .await
+    {
+        Ok(Ok(())) => {
+            // Browsers keep Secure cookies only over https, or on localhost for local trials.
+            let cookie = format!(
+                "{DEVICE_COOKIE}={device}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=86400"
+            );
+            let location = app.config.public_url.join(&format!("/p/{id}"));
+            (
+                StatusCode::SEE_OTHER,
+                [(header::LOCATION, location), (header::SET_COOKIE, cookie)],
+            )
+                .into_response()
+        }
+        Ok(Err(Refusal::OtherDevice)) => notice(
+            StatusCode::FORBIDDEN,
+            "Already opened on another device",
+            "For your security this link works only on the device that opened it first.",
+        ),
+        Ok(Err(_)) | Err(BrokerError::NotFound) => invalid_link(),
+        Err(e) => {
+            tracing::error!(session_id = %id, error = %e, "could not claim the link");
+            unavailable()
+        }
+    }
+}
+
+/// Whether the request comes from the device this session's link is bound to.
+async fn bound(app: &AppState, id: Uuid, headers: &HeaderMap) -> Result<bool, BrokerError> {
+    let Some(device) = device_cookie(headers) else {
+        return Ok(false);
+    };
+    Ok(app
+        .broker
+        .load(id)
+        .await?
+        .is_bound_to(&token::hash(&device)))
+}
+
+async fn page(State(app): State<AppState>, Path(id): Path<Uuid>, headers: HeaderMap) -> Response {
+    match bound(&app, id, &headers).await {
+        Ok(true) => Html(PAGE).into_response(),
+        Ok(false) | Err(BrokerError::NotFound) => invalid_link(),
+        Err(_) => unavailable(),
+    }
+}
+
+#[derive(Deserialize)]
+struct Resume {
+    #[serde(default)]
+    after: u64,
+}
+
+async fn socket(
+    State(app): State<AppState>,
+    Path(id): Path<Uuid>,
+    Query(resume): Query<Resume>,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+    if origin != Some(app.config.public_url.origin()) {
+        return (StatusCode::FORBIDDEN, "origin not allowed").into_response();
+    }
+    match bound(&app, id, &headers).await {
+        Ok(true) => {}
+        Ok(false) | Err(BrokerError::NotFound) => {
+            return (StatusCode::FORBIDDEN, "not this device's session").into_response();
+        }
+        Err(_) => return (StatusCode::SERVICE_UNAVAILABLE, "try again").into_response(),
+    }
+    upgrade
+        .read_buffer_size(MAX_MESSAGE)
+        .write_buffer_size(0)
+        .max_write_buffer_size(256 * 1024)
+        .max_message_size(MAX_MESSAGE)
+        .max_frame_size(MAX_MESSAGE)
+        .on_upgrade(move |ws| live(app, id, resume.after, ws))
+}
+
+#[tracing::instrument(skip_all, fields(session_id = %id))]
+async fn live(app: AppState, id: Uuid, after: u64, ws: WebSocket) {
+    let (mut tx, mut rx) = ws.split();
+    let mut listener = app.broker.listen(id);
+    let Ok(session) = app.broker.load(id).await else {
+        let _ = tx.send(Message::Close(None)).await;
+        return;
+    };
+    let snapshot = ServerMsg::Snapshot {
+        session: PageView::of(&session),
+        last_seq: session.seq,
+    }
+    .to_json();
+    if tx.send(Message::text(snapshot)).await.is_err() {
+        return;
+    }
+    if !session.page_opened
+        && let Err(e) = app.broker.transact(id, |d| d.open_page()).await
+    {
+        tracing::warn!(error = %e, "could not record the page opening");
+    }
+    let mut cursor = after.min(session.seq);
+    loop {
+        match forward(&app, id, &mut cursor, &mut tx).await {
+            Ok(false) => {}
+            Ok(true) => return close(tx, rx, ByeReason::SessionClosed).await,
+            Err(()) => return,
+        }
+        tokio::select! {
+            msg = rx.next() => match msg {
+                Some(Ok(Message::Text(text))) => {
+                    let answer = command(&app, id, text.as_str()).await;
+                    // The page learns what its command changed before any refusal of it.
+                    let Ok(closed) = forward(&app, id, &mut cursor, &mut tx).await else { return };
+                    if let Some(answer) = answer
+                        && tx.send(Message::text(answer)).await.is_err()
+                    {
+                        return;
+                    }
+                    if closed {
+                        return close(tx, rx, ByeReason::SessionClosed).await;
+                    }
+                }
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                Some(Ok(_)) => {}
+            },
+            () = listener.changed() => {}
+            () = app.shutdown.cancelled() => return close(tx, rx, ByeReason::Shutdown).await,
+        }
+    }
+}
+
+type Sink = futures_util::stream::SplitSink<WebSocket, Message>;
+
+/// Sends the events after `cursor`; `true` once the session has closed.
+async fn forward(app: &AppState, id: Uuid, cursor: &mut u64, tx: &mut Sink) -> Result<bool, ()> {
+    let events = match app
+        .broker
+        .store
+        .events_after(id, *cursor, REPLAY_LIMIT)
+        .await
+    {
+        Ok(events) => events,
+        // The store is away: keep the socket, the next wake-up (a resync) retries.
+        Err(_) => return Ok(false),
+    };
+    let mut closed = false;
+    for event in &events {
+        tx.send(Message::text(ServerMsg::Event(event).to_json()))
+            .await
+            .map_err(drop)?;
+        *cursor = event.seq;
+        closed |= matches!(event.event, EventKind::SessionClosed { .. });
+    }
+    Ok(closed)
+}
+
+/// Applies one message from the page; returns the answer to send, if any.
+async fn command(app: &AppState, id: Uuid, text: &str) -> Option<String> {
+    let decision = match serde_json::from_str::<ClientMsg>(text) {
+        Ok(ClientMsg::Decide { decision }) => decision,
+        Err(_) => {
+            let msg = ServerMsg::Error {
+                message: "unknown message; expected {\"type\":\"decide\",\"decision\":\"approve\"|\"decline\"}",
+            };
+            return Some(msg.to_json());
+        }
+    };
+    let refused = match app
+        .broker
+        .transact(id, |d| d.decide(decision, Channel::Web))
+        .await
+    {
+        Ok(Ok(())) => return None,
+        Ok(Err(Refusal::AlreadyDecided(existing))) => ServerMsg::DecisionRefused {
+            reason: RefusalReason::AlreadyDecided,
+            message: match existing.decision {
+                Decision::Approve => "These charges were already approved.",
+                Decision::Decline => "These charges were already declined.",
+            },
+            decision: Some(existing.into()),
+        },
+        Ok(Err(_)) | Err(BrokerError::NotFound) => ServerMsg::DecisionRefused {
+            reason: RefusalReason::SessionClosed,
+            message: "This session has ended, so nothing was changed.",
+            decision: None,
+        },
+        Err(e) => {
+            tracing::warn!(error = %e, "decision not recorded");
+            ServerMsg::DecisionRefused {
+                reason: RefusalReason::Unavailable,
+                message: "We couldn't record that just now. Nothing was changed; please try again.",
+                decision: None,
+            }
+        }
+    };
+    Some(refused.to_json())
+}
+
+/// Says goodbye and completes the close handshake: dropping the socket while the page still
+/// has frames in flight would reset the connection and lose the goodbye.
+async fn close(
+    mut tx: Sink,
+    mut rx: futures_util::stream::SplitStream<WebSocket>,
+    reason: ByeReason,
+) {
+    let _ = tx
+        .send(Message::text(ServerMsg::Bye { reason }.to_json()))
+        .await;
+    let _ = tx.send(Message::Close(None)).await;
+    let drain = async {
+        while let Some(Ok(msg)) = rx.next().await {
+            if matches!(msg, Message::Close(_)) {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), drain).await;
+}

@@ -1,0 +1,197 @@
+//! Typed configuration read once from `TANDEM_*` environment variables and validated at start.
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use secrecy::SecretString;
+
+/// Everything a node needs to run; built by [`Config::from_env`] or directly by tests.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Address the HTTP server binds (`TANDEM_LISTEN`, default `127.0.0.1:8080`).
+    pub listen: SocketAddr,
+    /// Base URL the outside world uses to reach this deployment (`TANDEM_PUBLIC_URL`).
+    /// Twilio signs this URL, links are built from it and websocket `Origin` must match it,
+    /// so behind a proxy it is the proxy's URL, not the node's.
+    pub public_url: PublicUrl,
+    /// Redis URL (`TANDEM_REDIS_URL`); unset means the embedded in-process store.
+    pub redis_url: Option<String>,
+    /// Bearer key for the bank-facing API (`TANDEM_API_KEY`); unset disables that API.
+    pub api_key: Option<SecretString>,
+    pub twilio: TwilioConfig,
+    /// Number texts are sent from (`TANDEM_SMS_FROM`).
+    pub sms_from: String,
+    /// Number a caller is transferred to when the script or the system gives up (`TANDEM_AGENT_NUMBER`).
+    pub agent_number: Option<String>,
+    /// Folder holding the IVR flows (`TANDEM_SCRIPTS_DIR`, default `ivr-scripts`).
+    pub scripts_dir: PathBuf,
+    /// Lifetime of a session, its link and its event log (`TANDEM_SESSION_TTL_SECS`, default 3600).
+    pub session_ttl: Duration,
+    /// How long an alert stays open waiting for the customer's call (`TANDEM_ALERT_TTL_SECS`, default 7 days).
+    pub alert_ttl: Duration,
+    /// Longest a hold-loop webhook is held open waiting for an event (`TANDEM_HOLD_POLL_MS`,
+    /// default 8000): Twilio gives up on a webhook after 15 s.
+    pub hold_poll: Duration,
+    /// `text` or `json` log lines (`TANDEM_LOG_FORMAT`, default `text`).
+    pub log_json: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct TwilioConfig {
+    /// `TANDEM_TWILIO_ACCOUNT_SID`.
+    pub account_sid: String,
+    /// `TANDEM_TWILIO_AUTH_TOKEN`: verifies webhooks and authenticates REST calls.
+    pub auth_token: SecretString,
+    /// `TANDEM_TWILIO_API_BASE`, default `https://api.twilio.com`.
+    pub api_base: String,
+}
+
+/// A validated public base URL without a trailing slash, e.g. `https://ivr.bank.example/tandem`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PublicUrl {
+    base: String,
+    origin: String,
+}
+
+impl PublicUrl {
+    pub fn parse(raw: &str) -> Result<Self, ConfigError> {
+        let bad = || {
+            ConfigError::Invalid(
+                "TANDEM_PUBLIC_URL",
+                "an http(s) URL such as https://ivr.example.com",
+            )
+        };
+        let url = url::Url::parse(raw).map_err(|_| bad())?;
+        if !matches!(url.scheme(), "http" | "https")
+            || url.host_str().is_none()
+            || url.query().is_some()
+        {
+            return Err(bad());
+        }
+        let origin = url.origin().ascii_serialization();
+        let base = raw.trim_end_matches('/').to_owned();
+        Ok(Self { base, origin })
+    }
+
+    /// The full URL for a path on this deployment (`path` starts with `/`).
+    pub fn join(&self, path_and_query: &str) -> String {
+        format!("{}{}", self.base, path_and_query)
+    }
+
+    /// `scheme://host[:port]`, what a browser sends as `Origin`.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    pub fn is_https(&self) -> bool {
+        self.base.starts_with("https://")
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{0} must be {1}")]
+    Invalid(&'static str, &'static str),
+}
+
+impl Config {
+    /// Reads the environment; a bad value is reported in plain words.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|key| std::env::var(key).ok().filter(|v| !v.is_empty()))
+    }
+
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let listen: SocketAddr = get("TANDEM_LISTEN")
+            .unwrap_or_else(|| "127.0.0.1:8080".into())
+            .parse()
+            .map_err(|_| ConfigError::Invalid("TANDEM_LISTEN", "host:port, e.g. 0.0.0.0:8080"))?;
+        let public_url = PublicUrl::parse(
+            &get("TANDEM_PUBLIC_URL").unwrap_or_else(|| format!("http://{listen}")),
+        )?;
+        let secs = |key: &'static str, default: u64| -> Result<Duration, ConfigError> {
+            match get(key) {
+                None => Ok(Duration::from_secs(default)),
+                Some(v) => v
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .map(Duration::from_secs)
+                    .ok_or(ConfigError::Invalid(key, "a positive number of seconds")),
+            }
+        };
+        let hold_poll = match get("TANDEM_HOLD_POLL_MS") {
+            None => Duration::from_millis(8000),
+            Some(v) => v
+                .parse::<u64>()
+                .ok()
+                .filter(|ms| (1..=12_000).contains(ms))
+                .map(Duration::from_millis)
+                .ok_or(ConfigError::Invalid(
+                    "TANDEM_HOLD_POLL_MS",
+                    "between 1 and 12000 (Twilio waits 15 s)",
+                ))?,
+        };
+        let log_json = match get("TANDEM_LOG_FORMAT").as_deref() {
+            None | Some("text") => false,
+            Some("json") => true,
+            Some(_) => return Err(ConfigError::Invalid("TANDEM_LOG_FORMAT", "text or json")),
+        };
+        let agent_number = get("TANDEM_AGENT_NUMBER");
+        if let Some(n) = &agent_number
+            && !crate::session::alert::is_e164(n)
+        {
+            return Err(ConfigError::Invalid(
+                "TANDEM_AGENT_NUMBER",
+                "an E.164 number such as +14155550199",
+            ));
+        }
+        let api_base =
+            get("TANDEM_TWILIO_API_BASE").unwrap_or_else(|| "https://api.twilio.com".into());
+        url::Url::parse(&api_base)
+            .map_err(|_| ConfigError::Invalid("TANDEM_TWILIO_API_BASE", "an http(s) URL"))?;
+        Ok(Self {
+            listen,
+            public_url,
+            redis_url: get("TANDEM_REDIS_URL"),
+            api_key: get("TANDEM_API_KEY").map(SecretString::from),
+            twilio: TwilioConfig {
+                account_sid: get("TANDEM_TWILIO_ACCOUNT_SID").unwrap_or_default(),
+                auth_token: SecretString::from(get("TANDEM_TWILIO_AUTH_TOKEN").unwrap_or_default()),
+                api_base: api_base.trim_end_matches('/').to_owned(),
+            },
+            sms_from: get("TANDEM_SMS_FROM").unwrap_or_default(),
+            agent_number,
+            scripts_dir: get("TANDEM_SCRIPTS_DIR")
+                .unwrap_or_else(|| "ivr-scripts".into())
+                .into(),
+            session_ttl: secs("TANDEM_SESSION_TTL_SECS", 3600)?,
+            alert_ttl: secs("TANDEM_ALERT_TTL_SECS", 7 * 24 * 3600)?,
+            hold_poll,
+            log_json,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_url_keeps_its_path_and_reports_the_origin() {
+        let url = PublicUrl::parse("https://ivr.example.com:8443/tandem/").unwrap();
+        assert_eq!(
+            url.join("/twilio/voice"),
+            "https://ivr.example.com:8443/tandem/twilio/voice"
+        );
+        assert_eq!(url.origin(), "https://ivr.example.com:8443");
+    }
+
+    #[test]
+    fn a_bad_value_is_named_in_the_error() {
+        let err = Config::from_lookup(|k| (k == "TANDEM_HOLD_POLL_MS").then(|| "60000".into()))
+            .unwrap_err();
+        assert!(err.to_string().contains("TANDEM_HOLD_POLL_MS"));
+        let err = Config::from_lookup(|k| (k == "TANDEM_PUBLIC_URL").then(|| "ftp://x".into()))
+            .unwrap_err();
+        assert!(err.to_string().contains("TANDEM_PUBLIC_URL"));
+    }
+}

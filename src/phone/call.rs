@@ -1,0 +1,532 @@
+//! One simulated call: a task that fetches TwiML with signed webhooks and executes it verb by
+//! verb, as Twilio does, while a live update may replace the document at any moment.
+
+use std::{
+    collections::VecDeque,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use tokio::sync::mpsc;
+
+use super::{
+    Control, Inner, new_sid,
+    twiml::{self, Gather, Verb},
+};
+use crate::providers::twilio::signature;
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum CallEvent {
+    Webhook {
+        url: String,
+        status: u16,
+        elapsed: Duration,
+    },
+    Said(String),
+    Played(String),
+    Paused(u32),
+    Gathering {
+        num_digits: Option<u32>,
+        timeout: u32,
+    },
+    DigitsSent(String),
+    LiveUpdate {
+        twiml: String,
+        received: Instant,
+    },
+    Transferred(String),
+    Enqueued(String),
+    /// Twilio's debugger message, e.g. "Error 12100: Document parse failure".
+    Error(String),
+    Ended(EndReason),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EndReason {
+    ServerHangup,
+    CallerHangup,
+    Rejected,
+    Transferred,
+    Error(String),
+    LiveUpdateCompleted,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{wanted}; the call said so far: {transcript:?}")]
+pub struct CallError {
+    pub wanted: String,
+    pub transcript: Vec<String>,
+}
+
+/// The test's or user's handle on a call.
+pub struct Call {
+    pub sid: String,
+    events: mpsc::UnboundedReceiver<CallEvent>,
+    keys: mpsc::UnboundedSender<char>,
+    control: mpsc::UnboundedSender<Control>,
+    transcript: Arc<Mutex<Vec<String>>>,
+}
+
+pub(super) fn start(phone: Arc<Inner>, from: &str, to: &str) -> Call {
+    let sid = new_sid("CA");
+    let (events_tx, events) = mpsc::unbounded_channel();
+    let (keys, keys_rx) = mpsc::unbounded_channel();
+    let (control, control_rx) = mpsc::unbounded_channel();
+    phone
+        .calls
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(sid.clone(), control.clone());
+    let transcript = Arc::new(Mutex::new(Vec::new()));
+    let ctx = Ctx {
+        phone,
+        sid: sid.clone(),
+        from: from.to_owned(),
+        to: to.to_owned(),
+        events: events_tx,
+        transcript: transcript.clone(),
+        started: Instant::now(),
+    };
+    let task = CallTask {
+        ctx: Arc::new(ctx),
+        keys: keys_rx,
+        control: control_rx,
+        doc_url: String::new(),
+        verbs: VecDeque::new(),
+        status_seq: 0,
+    };
+    tokio::spawn(task.run());
+    Call {
+        sid,
+        events,
+        keys,
+        control,
+        transcript,
+    }
+}
+
+impl Call {
+    /// Presses keys. Keys pressed before a `<Gather>` starts wait for it, like type-ahead.
+    pub fn press(&self, digits: &str) {
+        for key in digits.chars() {
+            let _ = self.keys.send(key);
+        }
+    }
+
+    /// The caller hangs up; the phone then posts the status callback.
+    pub async fn hang_up(&self) {
+        let _ = self.control.send(Control::CallerHangsUp);
+    }
+
+    pub async fn next_event(&mut self, within: Duration) -> Option<CallEvent> {
+        tokio::time::timeout(within, self.events.recv())
+            .await
+            .ok()
+            .flatten()
+    }
+
+    pub fn transcript(&self) -> Vec<String> {
+        self.transcript
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Waits for the call to say something containing `phrase` (any case); returns it.
+    pub async fn expect_said(
+        &mut self,
+        phrase: &str,
+        within: Duration,
+    ) -> Result<String, CallError> {
+        let wanted = phrase.to_lowercase();
+        self.expect(&format!("to hear {phrase:?}"), within, |e| match e {
+            CallEvent::Said(text) if text.to_lowercase().contains(&wanted) => Some(text.clone()),
+            _ => None,
+        })
+        .await
+    }
+
+    pub async fn expect_gathering(&mut self, within: Duration) -> Result<(), CallError> {
+        self.expect("a <Gather>", within, |e| {
+            matches!(e, CallEvent::Gathering { .. }).then_some(())
+        })
+        .await
+    }
+
+    pub async fn expect_ended(&mut self, within: Duration) -> Result<EndReason, CallError> {
+        self.expect("the call to end", within, |e| match e {
+            CallEvent::Ended(reason) => Some(reason.clone()),
+            _ => None,
+        })
+        .await
+    }
+
+    async fn expect<T>(
+        &mut self,
+        wanted: &str,
+        within: Duration,
+        mut hit: impl FnMut(&CallEvent) -> Option<T>,
+    ) -> Result<T, CallError> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let event = tokio::time::timeout_at(deadline, self.events.recv())
+                .await
+                .ok()
+                .flatten();
+            let Some(event) = event else {
+                return Err(CallError {
+                    wanted: format!("expected {wanted}, timed out"),
+                    transcript: self.transcript(),
+                });
+            };
+            if let Some(found) = hit(&event) {
+                return Ok(found);
+            }
+            if let CallEvent::Ended(reason) = event {
+                return Err(CallError {
+                    wanted: format!("expected {wanted}, call ended: {reason:?}"),
+                    transcript: self.transcript(),
+                });
+            }
+        }
+    }
+}
+
+/// Where the next document comes from.
+struct Fetch {
+    url: String,
+    method: String,
+    extra: Vec<(String, String)>,
+}
+
+/// What interrupted the current verb.
+enum Interrupt {
+    Replaced,
+    End(EndReason),
+}
+
+/// The call's fixed facts, shared with requests in flight.
+struct Ctx {
+    phone: Arc<Inner>,
+    sid: String,
+    from: String,
+    to: String,
+    events: mpsc::UnboundedSender<CallEvent>,
+    transcript: Arc<Mutex<Vec<String>>>,
+    started: Instant,
+}
+
+struct CallTask {
+    ctx: Arc<Ctx>,
+    keys: mpsc::UnboundedReceiver<char>,
+    control: mpsc::UnboundedReceiver<Control>,
+    doc_url: String,
+    verbs: VecDeque<Verb>,
+    status_seq: u32,
+}
+
+impl Ctx {
+    fn public(&self, path: &str) -> String {
+        format!(
+            "{}{path}",
+            self.phone.config.public_url.trim_end_matches('/')
+        )
+    }
+
+    fn emit(&self, event: CallEvent) {
+        if let CallEvent::Said(text) = &event {
+            self.transcript
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(text.clone());
+        }
+        let _ = self.events.send(event);
+    }
+}
+
+impl CallTask {
+    async fn run(mut self) {
+        let first = Fetch {
+            url: self.ctx.public(&self.ctx.phone.config.voice_path),
+            method: "POST".into(),
+            extra: vec![],
+        };
+        let reason = self.execute(Some(first)).await;
+        self.emit(CallEvent::Ended(reason.clone()));
+        self.ctx
+            .phone
+            .calls
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.ctx.sid);
+        self.status_callback(&reason).await;
+    }
+
+    fn emit(&self, event: CallEvent) {
+        self.ctx.emit(event);
+    }
+
+    /// Runs documents until the call ends; returns why it ended.
+    async fn execute(&mut self, mut fetch: Option<Fetch>) -> EndReason {
+        loop {
+            if let Some(f) = fetch.take() {
+                let status = if self.doc_url.is_empty() {
+                    "ringing"
+                } else {
+                    "in-progress"
+                };
+                let ctx = self.ctx.clone();
+                let result = tokio::select! {
+                    r = ctx.webhook(&f, status) => r,
+                    c = self.control.recv() => match self.on_control(c) {
+                        Interrupt::Replaced => continue,
+                        Interrupt::End(reason) => return reason,
+                    },
+                };
+                match result.and_then(|doc| twiml::parse(&doc).map_err(|e| e.to_string())) {
+                    Ok(verbs) => {
+                        self.doc_url = f.url;
+                        self.verbs = verbs.into();
+                    }
+                    Err(message) => return self.fail(message),
+                }
+            }
+            let Some(verb) = self.verbs.pop_front() else {
+                return EndReason::ServerHangup;
+            };
+            match self.verb(verb).await {
+                Ok(next) => fetch = next,
+                Err(Interrupt::Replaced) => {}
+                Err(Interrupt::End(reason)) => return reason,
+            }
+        }
+    }
+
+    fn fail(&self, message: String) -> EndReason {
+        self.emit(CallEvent::Error(message.clone()));
+        EndReason::Error(message)
+    }
+
+    fn on_control(&mut self, control: Option<Control>) -> Interrupt {
+        match control {
+            Some(Control::LiveUpdate { twiml, received }) => {
+                self.emit(CallEvent::LiveUpdate {
+                    twiml: twiml.clone(),
+                    received,
+                });
+                match twiml::parse(&twiml) {
+                    Ok(verbs) => {
+                        self.verbs = verbs.into();
+                        Interrupt::Replaced
+                    }
+                    Err(e) => Interrupt::End(self.fail(e.to_string())),
+                }
+            }
+            Some(Control::Complete) => Interrupt::End(EndReason::LiveUpdateCompleted),
+            Some(Control::CallerHangsUp) | None => Interrupt::End(EndReason::CallerHangup),
+        }
+    }
+
+    /// Executes one verb; `Ok(Some(fetch))` when it leads to a new document.
+    async fn verb(&mut self, verb: Verb) -> Result<Option<Fetch>, Interrupt> {
+        match verb {
+            Verb::Say { text, loops } => {
+                (0..loops.clamp(1, 10)).for_each(|_| self.emit(CallEvent::Said(text.clone())))
+            }
+            Verb::Play { url, .. } => self.emit(CallEvent::Played(url)),
+            Verb::Pause { length } => self.pause(length).await?,
+            Verb::Gather(g) => return self.gather(g).await,
+            Verb::Redirect { url, method } => {
+                return Ok(Some(Fetch {
+                    url: self.resolve(&url),
+                    method,
+                    extra: vec![],
+                }));
+            }
+            Verb::Hangup => return Err(Interrupt::End(EndReason::ServerHangup)),
+            Verb::Reject { .. } => return Err(Interrupt::End(EndReason::Rejected)),
+            Verb::Dial { number } => {
+                self.emit(CallEvent::Transferred(number));
+                return Err(Interrupt::End(EndReason::Transferred));
+            }
+            Verb::Enqueue { name } => {
+                self.emit(CallEvent::Enqueued(name));
+                return Err(Interrupt::End(EndReason::Transferred));
+            }
+        }
+        Ok(None)
+    }
+
+    fn scaled(&self, secs: u32) -> Duration {
+        Duration::from_secs_f64(f64::from(secs) * self.ctx.phone.config.timeout_scale)
+    }
+
+    async fn pause(&mut self, length: u32) -> Result<(), Interrupt> {
+        self.emit(CallEvent::Paused(length));
+        let wait = self.scaled(length);
+        tokio::select! {
+            () = tokio::time::sleep(wait) => Ok(()),
+            c = self.control.recv() => Err(self.on_control(c)),
+        }
+    }
+
+    async fn gather(&mut self, g: Gather) -> Result<Option<Fetch>, Interrupt> {
+        for child in g.children.clone() {
+            match child {
+                Verb::Pause { length } => self.pause(length).await?,
+                other => {
+                    Box::pin(self.verb(other)).await?;
+                }
+            }
+        }
+        self.emit(CallEvent::Gathering {
+            num_digits: g.num_digits,
+            timeout: g.timeout,
+        });
+        let (digits, finished_on) = self.collect(&g).await?;
+        if digits.is_empty() && !g.action_on_empty_result {
+            return Ok(None);
+        }
+        self.emit(CallEvent::DigitsSent(digits.clone()));
+        let url = self.resolve(g.action.as_deref().unwrap_or(&self.doc_url.clone()));
+        let mut extra = vec![("Digits".to_owned(), digits)];
+        if let Some(key) = finished_on {
+            extra.push(("FinishedOnKey".into(), key.to_string()));
+        }
+        self.verbs.clear();
+        Ok(Some(Fetch {
+            url,
+            method: g.method,
+            extra,
+        }))
+    }
+
+    /// Collects keys until numDigits, the finish key, or `timeout` seconds without a key.
+    async fn collect(&mut self, g: &Gather) -> Result<(String, Option<char>), Interrupt> {
+        let mut digits = String::new();
+        let timeout = self.scaled(g.timeout);
+        loop {
+            tokio::select! {
+                key = self.keys.recv() => {
+                    let Some(key) = key else { return Ok((digits, None)) };
+                    if g.finish_on_key.contains(key) {
+                        return Ok((digits, Some(key)));
+                    }
+                    digits.push(key);
+                    if g.num_digits.is_some_and(|n| digits.len() >= n as usize) {
+                        return Ok((digits, None));
+                    }
+                }
+                () = tokio::time::sleep(timeout) => return Ok((digits, None)),
+                c = self.control.recv() => return Err(self.on_control(c)),
+            }
+        }
+    }
+
+    /// Resolves a TwiML URL against the current document's URL.
+    fn resolve(&self, url: &str) -> String {
+        let base = if self.doc_url.is_empty() {
+            self.ctx.public("/")
+        } else {
+            self.doc_url.clone()
+        };
+        url::Url::parse(&base)
+            .and_then(|b| b.join(url))
+            .map(String::from)
+            .unwrap_or_else(|_| url.to_owned())
+    }
+
+    /// Twilio's status callback once the call is over.
+    async fn status_callback(&mut self, reason: &EndReason) {
+        let status = match reason {
+            EndReason::Rejected => "busy",
+            _ => "completed",
+        };
+        self.status_seq += 1;
+        let mut params = self.ctx.base_params(status);
+        params.push((
+            "CallDuration".into(),
+            self.ctx.started.elapsed().as_secs().to_string(),
+        ));
+        params.push(("SequenceNumber".into(), self.status_seq.to_string()));
+        params.push(("CallbackSource".into(), "call-progress-events".into()));
+        params.push(("Timestamp".into(), chrono::Utc::now().to_rfc2822()));
+        let url = self.ctx.public(&self.ctx.phone.config.status_path);
+        let _ = self.ctx.send(&url, "POST", params).await;
+    }
+}
+
+impl Ctx {
+    fn base_params(&self, status: &str) -> Vec<(String, String)> {
+        [
+            ("AccountSid", self.phone.config.account_sid.as_str()),
+            ("ApiVersion", "2010-04-01"),
+            ("CallSid", &self.sid),
+            ("CallStatus", status),
+            ("Called", &self.to),
+            ("Caller", &self.from),
+            ("Direction", "inbound"),
+            ("From", &self.from),
+            ("To", &self.to),
+        ]
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+    }
+
+    async fn webhook(&self, f: &Fetch, status: &str) -> Result<String, String> {
+        let mut params = self.base_params(status);
+        params.extend(f.extra.iter().cloned());
+        self.send(&f.url, &f.method, params)
+            .await
+            .map(|(_, text)| text)
+    }
+
+    /// Posts (or GETs) a signed webhook; returns the status and body.
+    async fn send(
+        &self,
+        url: &str,
+        method: &str,
+        params: Vec<(String, String)>,
+    ) -> Result<(u16, String), String> {
+        let config = &self.phone.config;
+        let (signed_url, form) = match method {
+            "GET" => {
+                let mut u = url::Url::parse(url)
+                    .map_err(|e| format!("Error 11200: HTTP retrieval failure ({e})"))?;
+                u.query_pairs_mut().extend_pairs(params.iter());
+                (u.to_string(), vec![])
+            }
+            _ => (url.to_owned(), params),
+        };
+        let signature = signature::sign(&config.auth_token, &signed_url, &form);
+        let target = match signed_url.strip_prefix(config.public_url.trim_end_matches('/')) {
+            Some(rest) => format!("{}{rest}", config.server.trim_end_matches('/')),
+            None => signed_url.clone(),
+        };
+        let started = Instant::now();
+        let request = match method {
+            "GET" => self.phone.http.get(&target),
+            _ => self.phone.http.post(&target).form(&form),
+        };
+        let response = request.header("X-Twilio-Signature", signature).send().await;
+        let response = response
+            .map_err(|e| format!("Error 11200: HTTP retrieval failure ({})", e.without_url()))?;
+        let status = response.status().as_u16();
+        let text = response
+            .text()
+            .await
+            .map_err(|e| format!("Error 11200: HTTP retrieval failure ({e})"))?;
+        self.emit(CallEvent::Webhook {
+            url: signed_url,
+            status,
+            elapsed: started.elapsed(),
+        });
+        if status != 200 {
+            return Err(format!(
+                "Error 11200: HTTP retrieval failure (HTTP {status})"
+            ));
+        }
+        Ok((status, text))
+    }
+}

@@ -1,0 +1,419 @@
+//! Reading TwiML the way Twilio does: a `<Response>` of verbs, or an error in Twilio's words.
+
+use quick_xml::{
+    XmlVersion,
+    events::{BytesStart, Event},
+};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verb {
+    Say { text: String, loops: u32 },
+    Play { url: String, loops: u32 },
+    Pause { length: u32 },
+    Gather(Gather),
+    Redirect { url: String, method: String },
+    Hangup,
+    Reject { reason: String },
+    Dial { number: String },
+    Enqueue { name: String },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Gather {
+    pub num_digits: Option<u32>,
+    pub timeout: u32,
+    pub finish_on_key: String,
+    pub action: Option<String>,
+    pub method: String,
+    pub action_on_empty_result: bool,
+    pub input: String,
+    /// Say, Play and Pause only.
+    pub children: Vec<Verb>,
+}
+
+/// Twilio reports these in its debugger; the call then ends with "an application error".
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TwimlError {
+    #[error("Error 12100: Document parse failure ({0})")]
+    Parse(String),
+    #[error("Error 12200: Schema validation warning ({0})")]
+    Schema(String),
+}
+
+/// An element with its attributes and children, before it becomes a verb.
+struct Element {
+    name: String,
+    attrs: Vec<(String, String)>,
+    children: Vec<Node>,
+}
+
+enum Node {
+    Element(Element),
+    Text(String),
+}
+
+pub fn parse(doc: &str) -> Result<Vec<Verb>, TwimlError> {
+    let root = tree(doc)?;
+    if root.name != "Response" {
+        return Err(TwimlError::Schema(format!(
+            "root element must be <Response>, not <{}>",
+            root.name
+        )));
+    }
+    root.children
+        .iter()
+        .filter_map(element)
+        .map(|e| verb(e, false))
+        .collect()
+}
+
+fn element(node: &Node) -> Option<&Element> {
+    match node {
+        Node::Element(e) => Some(e),
+        Node::Text(_) => None,
+    }
+}
+
+fn tree(doc: &str) -> Result<Element, TwimlError> {
+    let mut reader = quick_xml::Reader::from_str(doc);
+    reader.config_mut().expand_empty_elements = true;
+    let bad = |e: &dyn std::fmt::Display| TwimlError::Parse(e.to_string());
+    let mut stack: Vec<Element> = Vec::new();
+    let mut root = None;
+    loop {
+        match reader.read_event().map_err(|e| bad(&e))? {
+            Event::Start(start) => {
+                if root.is_some() {
+                    return Err(TwimlError::Parse("content after the root element".into()));
+                }
+                stack.push(open(&start)?);
+            }
+            Event::End(_) => {
+                let done = stack
+                    .pop()
+                    .ok_or_else(|| TwimlError::Parse("unbalanced end tag".into()))?;
+                match stack.last_mut() {
+                    Some(parent) => parent.children.push(Node::Element(done)),
+                    None => root = Some(done),
+                }
+            }
+            Event::Text(t) => push_text(&mut stack, &t.xml_content(XmlVersion::Implicit1_0))?,
+            Event::CData(t) => push_text(&mut stack, &t.into_inner())?,
+            Event::GeneralRef(r) => {
+                let name = r.xml_content(XmlVersion::Implicit1_0);
+                let text = match r.resolve_char_ref().map_err(|e| bad(&e))? {
+                    Some(c) => c.to_string(),
+                    None => quick_xml::escape::resolve_predefined_entity(&name)
+                        .ok_or_else(|| TwimlError::Parse(format!("unknown entity &{name};")))?
+                        .to_owned(),
+                };
+                push_text(&mut stack, &text)?;
+            }
+            Event::Eof => break,
+            Event::Decl(_) | Event::Comment(_) | Event::PI(_) | Event::DocType(_) => {}
+            Event::Empty(_) => unreachable!("empty elements are expanded"),
+        }
+    }
+    if !stack.is_empty() {
+        return Err(TwimlError::Parse("unclosed element".into()));
+    }
+    root.ok_or_else(|| TwimlError::Parse("empty document".into()))
+}
+
+fn open(start: &BytesStart) -> Result<Element, TwimlError> {
+    let name = String::from(start.name().as_ref());
+    let mut attrs = Vec::new();
+    for attr in start.attributes() {
+        let attr = attr.map_err(|e| TwimlError::Parse(e.to_string()))?;
+        let key = String::from(attr.key.as_ref());
+        let value = attr
+            .normalized_value(XmlVersion::Implicit1_0)
+            .map_err(|e| TwimlError::Parse(e.to_string()))?;
+        attrs.push((key, value.into_owned()));
+    }
+    Ok(Element {
+        name,
+        attrs,
+        children: Vec::new(),
+    })
+}
+
+fn push_text(stack: &mut [Element], text: &str) -> Result<(), TwimlError> {
+    match stack.last_mut() {
+        Some(parent) => {
+            match parent.children.last_mut() {
+                Some(Node::Text(existing)) => existing.push_str(text),
+                _ => parent.children.push(Node::Text(text.to_owned())),
+            }
+            Ok(())
+        }
+        None if text.trim().is_empty() => Ok(()),
+        None => Err(TwimlError::Parse("text outside the root element".into())),
+    }
+}
+
+impl Element {
+    fn attr(&self, key: &str) -> Option<&str> {
+        self.attrs
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn text(&self) -> String {
+        let mut out = String::new();
+        for child in &self.children {
+            if let Node::Text(t) = child {
+                out.push_str(t);
+            }
+        }
+        out.trim().to_owned()
+    }
+
+    fn number(&self, key: &str, default: u32) -> Result<u32, TwimlError> {
+        match self.attr(key) {
+            None => Ok(default),
+            Some(v) => v.trim().parse().map_err(|_| {
+                TwimlError::Schema(format!("<{}> {key}=\"{v}\" is not a number", self.name))
+            }),
+        }
+    }
+
+    fn method(&self) -> Result<String, TwimlError> {
+        match self
+            .attr("method")
+            .unwrap_or("POST")
+            .to_ascii_uppercase()
+            .as_str()
+        {
+            m @ ("GET" | "POST") => Ok(m.to_owned()),
+            other => Err(TwimlError::Schema(format!(
+                "<{}> method=\"{other}\" must be GET or POST",
+                self.name
+            ))),
+        }
+    }
+
+    fn no_children(&self) -> Result<(), TwimlError> {
+        match self.children.iter().any(|c| matches!(c, Node::Element(_))) {
+            true => Err(TwimlError::Schema(format!(
+                "<{}> cannot contain elements",
+                self.name
+            ))),
+            false => Ok(()),
+        }
+    }
+}
+
+fn verb(e: &Element, nested: bool) -> Result<Verb, TwimlError> {
+    if nested && !matches!(e.name.as_str(), "Say" | "Play" | "Pause") {
+        return Err(TwimlError::Schema(format!(
+            "<{}> is not allowed inside <Gather>",
+            e.name
+        )));
+    }
+    Ok(match e.name.as_str() {
+        "Say" => {
+            e.no_children()?;
+            Verb::Say {
+                text: e.text(),
+                loops: e.number("loop", 1)?,
+            }
+        }
+        "Play" => Verb::Play {
+            url: e.text(),
+            loops: e.number("loop", 1)?,
+        },
+        "Pause" => Verb::Pause {
+            length: e.number("length", 1)?,
+        },
+        "Gather" => gather(e)?,
+        "Redirect" => {
+            let url = e.text();
+            if url.is_empty() {
+                return Err(TwimlError::Schema("<Redirect> needs a URL".into()));
+            }
+            Verb::Redirect {
+                url,
+                method: e.method()?,
+            }
+        }
+        "Hangup" => Verb::Hangup,
+        "Reject" => Verb::Reject {
+            reason: e.attr("reason").unwrap_or("rejected").to_owned(),
+        },
+        "Dial" => {
+            let nested_number = e
+                .children
+                .iter()
+                .filter_map(element)
+                .find(|c| c.name == "Number")
+                .map(Element::text);
+            let number = nested_number.unwrap_or_else(|| e.text());
+            if number.is_empty() {
+                return Err(TwimlError::Schema("<Dial> needs a number".into()));
+            }
+            Verb::Dial { number }
+        }
+        "Enqueue" => Verb::Enqueue { name: e.text() },
+        other => return Err(TwimlError::Schema(format!("unknown verb <{other}>"))),
+    })
+}
+
+fn gather(e: &Element) -> Result<Verb, TwimlError> {
+    let children = e
+        .children
+        .iter()
+        .filter_map(element)
+        .map(|c| verb(c, true))
+        .collect::<Result<_, _>>()?;
+    let num_digits = match e.attr("numDigits") {
+        None => None,
+        Some(_) => Some(e.number("numDigits", 1)?).filter(|n| *n > 0),
+    };
+    let action_on_empty_result = match e.attr("actionOnEmptyResult") {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(other) => {
+            return Err(TwimlError::Schema(format!(
+                "actionOnEmptyResult=\"{other}\" must be true or false"
+            )));
+        }
+    };
+    Ok(Verb::Gather(Gather {
+        num_digits,
+        timeout: e.number("timeout", 5)?,
+        finish_on_key: e.attr("finishOnKey").unwrap_or("#").to_owned(),
+        action: e.attr("action").map(str::to_owned),
+        method: e.method()?,
+        action_on_empty_result,
+        input: e.attr("input").unwrap_or("dtmf").to_owned(),
+        children,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_verb_is_read_with_its_attributes_and_entities() {
+        let doc = r#"<?xml version="1.0" encoding="UTF-8"?>
+            <Response>
+              <Say loop="2">Caf&#233; &amp; Bistro &lt;3</Say>
+              <Play>https://x.test/a.mp3</Play>
+              <Pause length="3"/>
+              <Gather numDigits="4" timeout="7" finishOnKey="*" action="/g?a=1&amp;b=2" method="GET" actionOnEmptyResult="true"><Say>Enter</Say></Gather>
+              <Redirect method="POST">/hold</Redirect>
+              <Dial><Number>+14155550199</Number></Dial>
+              <Enqueue>support</Enqueue>
+              <Reject reason="busy"/>
+              <Hangup/>
+            </Response>"#;
+        let verbs = parse(doc).unwrap();
+        assert_eq!(
+            verbs[0],
+            Verb::Say {
+                text: "Café & Bistro <3".into(),
+                loops: 2
+            }
+        );
+        assert_eq!(
+            verbs[1],
+            Verb::Play {
+                url: "https://x.test/a.mp3".into(),
+                loops: 1
+            }
+        );
+        assert_eq!(verbs[2], Verb::Pause { length: 3 });
+        let Verb::Gather(g) = &verbs[3] else {
+            panic!("{:?}", verbs[3])
+        };
+        assert_eq!(
+            (g.num_digits, g.timeout, g.finish_on_key.as_str()),
+            (Some(4), 7, "*")
+        );
+        assert_eq!(
+            (
+                g.action.as_deref(),
+                g.method.as_str(),
+                g.action_on_empty_result
+            ),
+            (Some("/g?a=1&b=2"), "GET", true)
+        );
+        assert_eq!(
+            g.children,
+            vec![Verb::Say {
+                text: "Enter".into(),
+                loops: 1
+            }]
+        );
+        assert_eq!(
+            verbs[4],
+            Verb::Redirect {
+                url: "/hold".into(),
+                method: "POST".into()
+            }
+        );
+        assert_eq!(
+            verbs[5],
+            Verb::Dial {
+                number: "+14155550199".into()
+            }
+        );
+        assert_eq!(
+            verbs[6],
+            Verb::Enqueue {
+                name: "support".into()
+            }
+        );
+        assert_eq!(
+            verbs[7],
+            Verb::Reject {
+                reason: "busy".into()
+            }
+        );
+        assert_eq!(verbs[8], Verb::Hangup);
+    }
+
+    #[test]
+    fn gather_defaults_follow_twilio() {
+        let Verb::Gather(g) = parse("<Response><Gather/></Response>").unwrap().remove(0) else {
+            panic!()
+        };
+        assert_eq!(
+            (
+                g.num_digits,
+                g.timeout,
+                g.finish_on_key.as_str(),
+                g.method.as_str()
+            ),
+            (None, 5, "#", "POST")
+        );
+        assert!(!g.action_on_empty_result && g.action.is_none());
+    }
+
+    #[test]
+    fn malformed_documents_are_reported_as_twilio_would() {
+        for doc in [
+            "",
+            "<Response><Say>hi</Response>",
+            "<Response><Say>a & b</Say></Response>",
+            "not xml",
+            "<Response></Response><Extra/>",
+        ] {
+            let err = parse(doc).unwrap_err();
+            assert!(err.to_string().starts_with("Error 12100"), "{doc}: {err}");
+        }
+        for doc in [
+            "<Respond/>",
+            "<Response><Shout>hi</Shout></Response>",
+            "<Response><Gather><Dial>1</Dial></Gather></Response>",
+            "<Response><Pause length=\"x\"/></Response>",
+            "<Response><Redirect method=\"PUT\">/x</Redirect></Response>",
+        ] {
+            let err = parse(doc).unwrap_err();
+            assert!(err.to_string().starts_with("Error 12200"), "{doc}: {err}");
+        }
+    }
+}

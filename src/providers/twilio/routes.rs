@@ -1,0 +1,120 @@
+//! Twilio's webhook routes. Whatever happens inside, a signed webhook gets valid TwiML.
+
+use axum::{
+    Router,
+    extract::{DefaultBodyLimit, State},
+    http::header,
+    response::{IntoResponse, Response},
+    routing::post,
+};
+
+use super::{
+    twiml::{self, Links, Twiml},
+    webhook::{MAX_BODY, SignedForm},
+};
+use crate::{
+    app::AppState,
+    channels::voice::{self, Answer},
+};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/twilio/voice", post(incoming))
+        .route("/twilio/gather", post(gather))
+        .route("/twilio/hold", post(hold))
+        .route("/twilio/status", post(status))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+}
+
+fn xml(doc: String) -> Response {
+    ([(header::CONTENT_TYPE, "text/xml; charset=utf-8")], doc).into_response()
+}
+
+fn render(app: &AppState, answer: Answer) -> Response {
+    let agent = app.config.agent_number.as_deref();
+    let public = &app.config.public_url;
+    xml(match answer {
+        Answer::Reply {
+            session,
+            turn,
+            reply,
+        } => twiml::render(
+            &reply,
+            &Links {
+                public,
+                session,
+                turn,
+                agent,
+            },
+            false,
+        ),
+        Answer::Holding {
+            session,
+            turn,
+            hold_prompt,
+        } => {
+            let reply = crate::session::Reply {
+                speech: vec![],
+                then: crate::session::Then::Hold { hold_prompt },
+            };
+            twiml::render(
+                &reply,
+                &Links {
+                    public,
+                    session,
+                    turn,
+                    agent,
+                },
+                true,
+            )
+        }
+        Answer::UnknownCaller => twiml::unknown_caller(agent),
+        Answer::Apology => twiml::apology(agent),
+    })
+}
+
+#[tracing::instrument(name = "twilio_voice", skip_all, fields(call_sid, session_id))]
+async fn incoming(State(app): State<AppState>, form: SignedForm) -> Response {
+    let Some(call) = form.call() else {
+        return render(&app, Answer::Apology);
+    };
+    tracing::Span::current().record("call_sid", call.call_id.as_str());
+    let answer = voice::incoming(&app, call).await;
+    render(&app, answer)
+}
+
+#[tracing::instrument(name = "twilio_gather", skip_all, fields(call_sid, session_id))]
+async fn gather(State(app): State<AppState>, form: SignedForm) -> Response {
+    let (Some(call), Some((session, turn)), Some(digits)) =
+        (form.call(), form.turn(), form.digits())
+    else {
+        return render(&app, Answer::Apology);
+    };
+    let span = tracing::Span::current();
+    span.record("call_sid", call.call_id.as_str());
+    span.record("session_id", tracing::field::display(session));
+    let answer = voice::keys(&app, session, turn, &call.call_id, digits).await;
+    render(&app, answer)
+}
+
+#[tracing::instrument(name = "twilio_hold", skip_all, fields(call_sid, session_id))]
+async fn hold(State(app): State<AppState>, form: SignedForm) -> Response {
+    let (Some(call), Some((session, turn))) = (form.call(), form.turn()) else {
+        return render(&app, Answer::Apology);
+    };
+    let span = tracing::Span::current();
+    span.record("call_sid", call.call_id.as_str());
+    span.record("session_id", tracing::field::display(session));
+    let answer = voice::hold(&app, session, turn, &call.call_id).await;
+    render(&app, answer)
+}
+
+/// Status callbacks expect no instructions; an empty document is valid TwiML.
+#[tracing::instrument(name = "twilio_status", skip_all, fields(call_sid, session_id))]
+async fn status(State(app): State<AppState>, form: SignedForm) -> Response {
+    if let Some(call) = form.call() {
+        tracing::Span::current().record("call_sid", call.call_id.as_str());
+        voice::status(&app, &call.call_id, &call.status).await;
+    }
+    xml(Twiml::default().finish())
+}

@@ -1,0 +1,194 @@
+//! Rendering a session's next step as TwiML. Every document here is well-formed by
+//! construction: all text and attribute values go through [`escape`].
+
+use std::fmt::Write;
+
+use uuid::Uuid;
+
+use crate::{
+    config::PublicUrl,
+    session::{Reply, Then},
+};
+
+/// Where a rendered document's follow-up requests go.
+pub struct Links<'a> {
+    pub public: &'a PublicUrl,
+    pub session: Uuid,
+    pub turn: u32,
+    pub agent: Option<&'a str>,
+}
+
+impl Links<'_> {
+    fn url(&self, route: &str) -> String {
+        self.public.join(&format!(
+            "/twilio/{route}?session={}&turn={}",
+            self.session, self.turn
+        ))
+    }
+}
+
+/// A TwiML document being built.
+#[derive(Default)]
+pub struct Twiml {
+    body: String,
+}
+
+impl Twiml {
+    pub fn say(mut self, text: &str) -> Self {
+        let _ = write!(self.body, "<Say>{}</Say>", escape(text));
+        self
+    }
+
+    pub fn redirect(mut self, url: &str) -> Self {
+        let _ = write!(
+            self.body,
+            r#"<Redirect method="POST">{}</Redirect>"#,
+            escape(url)
+        );
+        self
+    }
+
+    pub fn hangup(mut self) -> Self {
+        self.body.push_str("<Hangup/>");
+        self
+    }
+
+    /// Sends the caller to a person, or says goodbye when no agent number is configured.
+    pub fn transfer(mut self, agent: Option<&str>) -> Self {
+        match agent {
+            Some(number) => {
+                let _ = write!(self.body, "<Dial>{}</Dial>", escape(number));
+                self
+            }
+            None => self.say("Sorry, no one can take your call right now. Please call us again later. Goodbye.").hangup(),
+        }
+    }
+
+    pub fn finish(self) -> String {
+        format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?><Response>{}</Response>"#,
+            self.body
+        )
+    }
+}
+
+/// The document for a reply. `holding` marks a hold-loop answer with nothing new to say, so
+/// the caller hears the hold prompt before the loop goes round again.
+pub fn render(reply: &Reply, links: &Links, holding: bool) -> String {
+    let mut doc = reply
+        .speech
+        .iter()
+        .fold(Twiml::default(), |doc, line| doc.say(line));
+    match &reply.then {
+        Then::Gather {
+            prompt,
+            digits,
+            timeout_secs,
+        } => {
+            // actionOnEmptyResult: silence comes back to us too, so retries stay in the script.
+            let _ = write!(
+                doc.body,
+                r#"<Gather input="dtmf" numDigits="{digits}" timeout="{timeout_secs}" action="{}" method="POST" actionOnEmptyResult="true"><Say>{}</Say></Gather>"#,
+                escape(&links.url("gather")),
+                escape(prompt),
+            );
+            doc.finish()
+        }
+        Then::Hold { hold_prompt } => {
+            if holding {
+                doc = doc.say(hold_prompt);
+            }
+            doc.redirect(&links.url("hold")).finish()
+        }
+        Then::Hangup => doc.hangup().finish(),
+        Then::Transfer => doc.transfer(links.agent).finish(),
+    }
+}
+
+/// Said when something on our side failed: the caller is never left with an error tone.
+pub fn apology(agent: Option<&str>) -> String {
+    let doc = Twiml::default().say("Sorry, we're having a problem on our side.");
+    match agent {
+        Some(_) => doc
+            .say("Let me connect you with a representative.")
+            .transfer(agent)
+            .finish(),
+        None => doc
+            .say("Please call us again in a few minutes. Goodbye.")
+            .hangup()
+            .finish(),
+    }
+}
+
+pub fn unknown_caller(agent: Option<&str>) -> String {
+    let doc = Twiml::default()
+        .say("Thank you for calling. We couldn't find an open alert for this phone number.");
+    match agent {
+        Some(_) => doc.say("Let me connect you with a representative.").transfer(agent).finish(),
+        None => doc.say("If you have a question about your card, please call the number on the back of it. Goodbye.").hangup().finish(),
+    }
+}
+
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            // XML 1.0 forbids most control characters even when escaped.
+            c if c.is_control() && !matches!(c, '\n' | '\t' | '\r') => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markup_in_text_is_escaped() {
+        let reply = Reply {
+            speech: vec!["Bistro <Lumiere> & \"Co\"\u{7}".into()],
+            then: Then::Hangup,
+        };
+        let public = PublicUrl::parse("https://ivr.example.com").unwrap();
+        let links = Links {
+            public: &public,
+            session: Uuid::nil(),
+            turn: 3,
+            agent: None,
+        };
+        let doc = render(&reply, &links, false);
+        assert!(
+            doc.contains("<Say>Bistro &lt;Lumiere&gt; &amp; &quot;Co&quot; </Say><Hangup/>"),
+            "{doc}"
+        );
+    }
+
+    #[test]
+    fn a_gather_posts_back_with_its_turn_even_on_silence() {
+        let reply = Reply {
+            speech: vec![],
+            then: Then::Gather {
+                prompt: "Press 1".into(),
+                digits: 1,
+                timeout_secs: 5,
+            },
+        };
+        let public = PublicUrl::parse("https://ivr.example.com").unwrap();
+        let links = Links {
+            public: &public,
+            session: Uuid::nil(),
+            turn: 7,
+            agent: None,
+        };
+        let doc = render(&reply, &links, false);
+        assert!(doc.contains(r#"action="https://ivr.example.com/twilio/gather?session=00000000-0000-0000-0000-000000000000&amp;turn=7""#), "{doc}");
+        assert!(doc.contains(r#"actionOnEmptyResult="true""#));
+    }
+}

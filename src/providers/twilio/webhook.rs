@@ -1,0 +1,128 @@
+//! Twilio webhooks at the boundary: the signature is checked against the configured public
+//! URL, then the form becomes a typed call event.
+
+use axum::{
+    body::Bytes,
+    extract::{FromRequest, Request},
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+use secrecy::ExposeSecret;
+use uuid::Uuid;
+
+use super::signature;
+use crate::{app::AppState, channels::voice::CallInfo};
+
+/// Webhook bodies are small forms; anything bigger is not Twilio.
+pub const MAX_BODY: usize = 16 * 1024;
+
+/// A form whose `X-Twilio-Signature` matched. Anything else is refused with 403.
+pub struct SignedForm {
+    pub params: Vec<(String, String)>,
+    /// `session` and `turn` from our own follow-up URLs, when present.
+    pub query: Vec<(String, String)>,
+}
+
+impl FromRequest<AppState> for SignedForm {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, app: &AppState) -> Result<Self, Self::Rejection> {
+        let path_and_query = req
+            .uri()
+            .path_and_query()
+            .map_or("/", |p| p.as_str())
+            .to_owned();
+        let query = req
+            .uri()
+            .query()
+            .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+            .unwrap_or_default();
+        let given = req
+            .headers()
+            .get("x-twilio-signature")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let body = Bytes::from_request(req, app)
+            .await
+            .map_err(|_| forbidden())?;
+        let params: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
+        let token = app.config.twilio.auth_token.expose_secret();
+        let url = app.config.public_url.join(&path_and_query);
+        if token.is_empty()
+            || given.is_empty()
+            || !signature::validate(token, &url, &params, &given)
+        {
+            tracing::warn!(
+                path = req_path(&path_and_query),
+                "rejected a webhook with a bad signature"
+            );
+            return Err(forbidden());
+        }
+        Ok(Self { params, query })
+    }
+}
+
+fn req_path(path_and_query: &str) -> &str {
+    path_and_query.split('?').next().unwrap_or_default()
+}
+
+fn forbidden() -> Response {
+    (StatusCode::FORBIDDEN, "invalid Twilio signature").into_response()
+}
+
+impl SignedForm {
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The call this webhook is about; `None` when the form is not a call webhook.
+    pub fn call(&self) -> Option<CallInfo> {
+        let call_id = self.get("CallSid").filter(|s| is_sid(s, "CA"))?;
+        let bounded = |k: &str| {
+            self.get(k)
+                .filter(|v| v.len() <= 64)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        Some(CallInfo {
+            provider: "twilio",
+            call_id: call_id.to_owned(),
+            from: bounded("From"),
+            to: bounded("To"),
+            status: self
+                .get("CallStatus")
+                .filter(|s| s.len() <= 20)
+                .unwrap_or("in-progress")
+                .to_owned(),
+        })
+    }
+
+    /// Keys pressed; only digits, `*` and `#` count, at most 32 of them.
+    pub fn digits(&self) -> Option<&str> {
+        let d = self.get("Digits").unwrap_or_default();
+        (d.len() <= 32
+            && d.bytes()
+                .all(|b| b.is_ascii_digit() || b == b'*' || b == b'#'))
+        .then_some(d)
+    }
+
+    /// The session and turn our own follow-up URL carries.
+    pub fn turn(&self) -> Option<(Uuid, u32)> {
+        let get = |key: &str| {
+            self.query
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.as_str())
+        };
+        Some((get("session")?.parse().ok()?, get("turn")?.parse().ok()?))
+    }
+}
+
+/// Twilio ids: a two-letter prefix and 32 hex digits.
+fn is_sid(s: &str, prefix: &str) -> bool {
+    s.len() == 34 && s.starts_with(prefix) && s[2..].bytes().all(|b| b.is_ascii_hexdigit())
+}

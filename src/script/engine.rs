@@ -1,0 +1,231 @@
+//! The flow engine: a pure function from (script, session, position, input) to the next step.
+//! Side effects are returned as [`Effect`]s for the caller to perform and report back.
+
+use crate::session::{Decision, EventKind, Position, Session, Then};
+
+use super::{
+    model::{ActionKind, Choice, Gather, Script, StateKind, Trigger},
+    speech,
+};
+
+/// Longest chain of states entered without waiting for the caller; a longer one is a loop.
+const MAX_HOPS: usize = 32;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Input<'a> {
+    Start,
+    /// Keys from a gather; empty when the caller pressed nothing.
+    Keys(&'a str),
+    /// Something happened on another channel.
+    Trigger(Trigger),
+    WaitOver,
+    Done(Outcome),
+}
+
+/// How an [`Effect`] went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    LinkSent,
+    LinkFailed,
+    Decided(Decision),
+    /// Another channel decided first; the caller hears that decision instead.
+    AlreadyDecided(Decision),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Effect {
+    SendLink,
+    Decide(Decision),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Step {
+    pub position: Position,
+    pub speech: Vec<String>,
+    pub next: Next,
+    /// Events this step adds to the session's log (keys pressed, verification).
+    pub log: Vec<EventKind>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Next {
+    Reply { then: Then, wait_secs: Option<u32> },
+    Effect(Effect),
+}
+
+/// Advances the flow; `None` means the input means nothing where the call is now.
+pub fn step(script: &Script, session: &Session, at: &Position, input: Input) -> Option<Step> {
+    let mut out = Builder::default();
+    if input == Input::Start {
+        return Some(out.enter(script, session, &script.start));
+    }
+    let state = script.states.get(&at.state)?;
+    match (input, &state.kind) {
+        (Input::Keys(keys), StateKind::Gather(g)) => Some(out.keys(script, session, at, g, keys)),
+        (Input::Trigger(t), _) => Some(out.enter(script, session, state.on.get(&t)?)),
+        (Input::WaitOver, StateKind::Wait(w)) => Some(out.enter(script, session, &w.on_timeout)),
+        (Input::Done(Outcome::LinkSent), StateKind::Action { on_ok, .. }) => {
+            Some(out.enter(script, session, on_ok))
+        }
+        (Input::Done(Outcome::LinkFailed), StateKind::Action { on_error, .. }) => {
+            Some(out.enter(script, session, on_error))
+        }
+        (Input::Done(Outcome::Decided(d)), StateKind::Gather(_)) => {
+            Some(out.enter(script, session, state.on.get(&Trigger::Decided(d))?))
+        }
+        (Input::Done(Outcome::AlreadyDecided(d)), StateKind::Gather(_)) => {
+            out.speech
+                .push(format!("These charges were already {}.", d.past_tense()));
+            Some(out.enter(script, session, state.on.get(&Trigger::Decided(d))?))
+        }
+        _ => None,
+    }
+}
+
+#[derive(Default)]
+struct Builder {
+    speech: Vec<String>,
+    log: Vec<EventKind>,
+}
+
+impl Builder {
+    fn finish(self, state: &str, tries: u8, next: Next) -> Step {
+        Step {
+            position: Position {
+                state: state.to_owned(),
+                tries,
+            },
+            speech: self.speech,
+            next,
+            log: self.log,
+        }
+    }
+
+    fn keys(mut self, script: &Script, s: &Session, at: &Position, g: &Gather, keys: &str) -> Step {
+        if keys.is_empty() {
+            return self.retry(script, s, at, g);
+        }
+        let shown = if g.secret {
+            "•".repeat(keys.chars().count())
+        } else {
+            keys.to_owned()
+        };
+        self.log.push(EventKind::Digits { digits: shown });
+        match &g.choice {
+            Choice::Expect { path, on_match } => {
+                if speech::lookup(path, s) == Some(keys) {
+                    self.log.push(EventKind::Verified);
+                    self.enter(script, s, on_match)
+                } else {
+                    self.log.push(EventKind::VerifyFailed {
+                        tries: at.tries + 1,
+                    });
+                    self.retry(script, s, at, g)
+                }
+            }
+            Choice::Options(map) => match map.get(keys) {
+                Some(target) => self.enter(script, s, target),
+                None => self.retry(script, s, at, g),
+            },
+            Choice::Decide(map) => match map.get(keys) {
+                Some(d) => self.finish(&at.state, at.tries, Next::Effect(Effect::Decide(*d))),
+                None => self.retry(script, s, at, g),
+            },
+        }
+    }
+
+    /// Asks again, or gives up after the gather's last try.
+    fn retry(self, script: &Script, s: &Session, at: &Position, g: &Gather) -> Step {
+        let tries = at.tries + 1;
+        if tries >= g.retries {
+            return self.enter(script, s, &g.on_fail);
+        }
+        let prompt = speech::render(g.reprompt.as_deref().unwrap_or(&g.prompt), s);
+        let then = Then::Gather {
+            prompt,
+            digits: g.digits,
+            timeout_secs: g.timeout,
+        };
+        self.finish(
+            &at.state,
+            tries,
+            Next::Reply {
+                then,
+                wait_secs: None,
+            },
+        )
+    }
+
+    /// Enters `name` and follows the flow until it needs the caller, another channel or an effect.
+    fn enter(mut self, script: &Script, s: &Session, name: &str) -> Step {
+        let mut name = name;
+        for _ in 0..MAX_HOPS {
+            let Some(state) = script.states.get(name) else {
+                break;
+            };
+            // An event that already happened counts: the page may have opened before we got here.
+            if let Some(target) = state
+                .on
+                .iter()
+                .find(|(t, _)| already(**t, s))
+                .map(|(_, n)| n)
+            {
+                name = target;
+                continue;
+            }
+            if let Some(say) = &state.say {
+                self.speech.push(speech::render(say, s));
+            }
+            let (then, wait_secs) = match &state.kind {
+                StateKind::Next(next) => {
+                    name = next;
+                    continue;
+                }
+                StateKind::Gather(g) => {
+                    let prompt = speech::render(&g.prompt, s);
+                    (
+                        Then::Gather {
+                            prompt,
+                            digits: g.digits,
+                            timeout_secs: g.timeout,
+                        },
+                        None,
+                    )
+                }
+                StateKind::Wait(w) => (
+                    Then::Hold {
+                        hold_prompt: speech::render(&w.hold_prompt, s),
+                    },
+                    Some(w.timeout),
+                ),
+                StateKind::Action {
+                    action: ActionKind::SendLink,
+                    ..
+                } => {
+                    return self.finish(name, 0, Next::Effect(Effect::SendLink));
+                }
+                StateKind::Hangup => (Then::Hangup, None),
+                StateKind::Transfer => (Then::Transfer, None),
+            };
+            return self.finish(name, 0, Next::Reply { then, wait_secs });
+        }
+        // Only a script whose `next` chain loops gets here; the caller still gets a way out.
+        self.speech
+            .push("Sorry, something went wrong on our side.".into());
+        self.finish(
+            name,
+            0,
+            Next::Reply {
+                then: Then::Transfer,
+                wait_secs: None,
+            },
+        )
+    }
+}
+
+fn already(trigger: Trigger, s: &Session) -> bool {
+    match trigger {
+        Trigger::PageOpened => s.page_opened,
+        Trigger::Decided(d) => s.decision.map(|r| r.decision) == Some(d),
+    }
+}

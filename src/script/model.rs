@@ -1,0 +1,336 @@
+//! The IVR flow file format: JSON states, parsed and checked into a [`Script`].
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use serde::Deserialize;
+
+use crate::session::Decision;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScriptFile {
+    name: String,
+    start: String,
+    states: BTreeMap<String, StateFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StateFile {
+    say: Option<String>,
+    next: Option<String>,
+    gather: Option<GatherFile>,
+    wait: Option<Wait>,
+    action: Option<ActionKind>,
+    on_ok: Option<String>,
+    on_error: Option<String>,
+    #[serde(default)]
+    hangup: bool,
+    #[serde(default)]
+    transfer: bool,
+    /// Transitions on session events from any channel: `page_opened`, `decided.approve`, …
+    #[serde(default)]
+    on: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GatherFile {
+    prompt: String,
+    digits: u8,
+    timeout: u32,
+    #[serde(default = "default_retries")]
+    retries: u8,
+    reprompt: Option<String>,
+    /// Mask the keys in the log and on the page (credentials).
+    #[serde(default)]
+    secret: bool,
+    /// Compare the keys with this piece of session data, e.g. `customer.verify.card_last4`.
+    expect: Option<String>,
+    on_match: Option<String>,
+    /// Key → next state.
+    options: Option<BTreeMap<String, String>>,
+    /// Key → decision recorded for the session.
+    decide: Option<BTreeMap<String, Decision>>,
+    on_fail: String,
+}
+
+fn default_retries() -> u8 {
+    3
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionKind {
+    SendLink,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Wait {
+    /// Seconds before `on_timeout` is taken.
+    pub timeout: u32,
+    pub hold_prompt: String,
+    pub on_timeout: String,
+}
+
+/// A checked script: every name it mentions exists and every state can be reached.
+#[derive(Debug)]
+pub struct Script {
+    pub name: String,
+    pub start: String,
+    pub states: HashMap<String, State>,
+}
+
+#[derive(Debug)]
+pub struct State {
+    pub say: Option<String>,
+    pub kind: StateKind,
+    pub on: BTreeMap<Trigger, String>,
+}
+
+#[derive(Debug)]
+pub enum StateKind {
+    Next(String),
+    Gather(Gather),
+    Wait(Wait),
+    Action {
+        action: ActionKind,
+        on_ok: String,
+        on_error: String,
+    },
+    Hangup,
+    Transfer,
+}
+
+#[derive(Debug)]
+pub struct Gather {
+    pub prompt: String,
+    pub digits: u8,
+    pub timeout: u32,
+    pub retries: u8,
+    pub reprompt: Option<String>,
+    pub secret: bool,
+    pub on_fail: String,
+    pub choice: Choice,
+}
+
+#[derive(Debug)]
+pub enum Choice {
+    Expect { path: String, on_match: String },
+    Options(BTreeMap<String, String>),
+    Decide(BTreeMap<String, Decision>),
+}
+
+/// Session events a state may wait on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Trigger {
+    PageOpened,
+    Decided(Decision),
+}
+
+impl Trigger {
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "page_opened" => Some(Self::PageOpened),
+            "decided.approve" => Some(Self::Decided(Decision::Approve)),
+            "decided.decline" => Some(Self::Decided(Decision::Decline)),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScriptError {
+    #[error("{file}: line {line}, column {column}: {message}")]
+    Syntax {
+        file: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("{file}: state `{state}`: {message}")]
+    State {
+        file: String,
+        state: String,
+        message: String,
+    },
+    #[error("{file}: {message}")]
+    Script { file: String, message: String },
+}
+
+impl Script {
+    /// Parses and checks one flow file; `file` names it in errors.
+    pub fn parse(file: &str, text: &str) -> Result<Self, ScriptError> {
+        let raw: ScriptFile = serde_json::from_str(text).map_err(|e| ScriptError::Syntax {
+            file: file.into(),
+            line: e.line(),
+            column: e.column(),
+            message: e.to_string(),
+        })?;
+        let mut states = HashMap::new();
+        for (name, state) in raw.states {
+            let err = |message: String| ScriptError::State {
+                file: file.into(),
+                state: name.clone(),
+                message,
+            };
+            let converted = convert(state).map_err(err)?;
+            super::speech::check_placeholders(&converted).map_err(|m| ScriptError::State {
+                file: file.into(),
+                state: name.clone(),
+                message: m,
+            })?;
+            states.insert(name, converted);
+        }
+        let script = Script {
+            name: raw.name,
+            start: raw.start,
+            states,
+        };
+        script.check_links(file)?;
+        Ok(script)
+    }
+
+    fn check_links(&self, file: &str) -> Result<(), ScriptError> {
+        if !self.states.contains_key(&self.start) {
+            return Err(ScriptError::Script {
+                file: file.into(),
+                message: format!("start state `{}` does not exist", self.start),
+            });
+        }
+        for (name, state) in &self.states {
+            for target in state.targets() {
+                if !self.states.contains_key(target) {
+                    return Err(ScriptError::State {
+                        file: file.into(),
+                        state: name.clone(),
+                        message: format!("goes to `{target}`, which does not exist"),
+                    });
+                }
+            }
+        }
+        let mut seen = BTreeSet::from([self.start.as_str()]);
+        let mut todo = vec![self.start.as_str()];
+        while let Some(name) = todo.pop() {
+            for target in self.states[name].targets() {
+                if seen.insert(target) {
+                    todo.push(target);
+                }
+            }
+        }
+        let mut unreachable: Vec<_> = self
+            .states
+            .keys()
+            .filter(|n| !seen.contains(n.as_str()))
+            .collect();
+        unreachable.sort();
+        if let Some(first) = unreachable.first() {
+            return Err(ScriptError::State {
+                file: file.into(),
+                state: (*first).clone(),
+                message: "can never be reached".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+impl State {
+    /// Every state this one can lead to.
+    pub fn targets(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = self.on.values().map(String::as_str).collect();
+        match &self.kind {
+            StateKind::Next(n) => out.push(n),
+            StateKind::Gather(g) => {
+                out.push(&g.on_fail);
+                match &g.choice {
+                    Choice::Expect { on_match, .. } => out.push(on_match),
+                    Choice::Options(map) => out.extend(map.values().map(String::as_str)),
+                    Choice::Decide(_) => {}
+                }
+            }
+            StateKind::Wait(w) => out.push(&w.on_timeout),
+            StateKind::Action {
+                on_ok, on_error, ..
+            } => out.extend([on_ok.as_str(), on_error.as_str()]),
+            StateKind::Hangup | StateKind::Transfer => {}
+        }
+        out
+    }
+}
+
+fn convert(s: StateFile) -> Result<State, String> {
+    let mut on = BTreeMap::new();
+    for (key, target) in s.on {
+        let trigger = Trigger::parse(&key).ok_or_else(|| format!("`on` has unknown event `{key}` (known: page_opened, decided.approve, decided.decline)"))?;
+        on.insert(trigger, target);
+    }
+    let mut kinds = Vec::new();
+    if let Some(n) = s.next {
+        kinds.push(StateKind::Next(n));
+    }
+    if let Some(g) = s.gather {
+        kinds.push(StateKind::Gather(convert_gather(g)?));
+    }
+    if let Some(w) = s.wait {
+        if w.timeout == 0 {
+            return Err("a wait needs a timeout above 0 seconds".into());
+        }
+        kinds.push(StateKind::Wait(w));
+    }
+    if let Some(action) = s.action {
+        let (Some(on_ok), Some(on_error)) = (s.on_ok, s.on_error) else {
+            return Err("an action needs both on_ok and on_error".into());
+        };
+        kinds.push(StateKind::Action {
+            action,
+            on_ok,
+            on_error,
+        });
+    }
+    if s.hangup {
+        kinds.push(StateKind::Hangup);
+    }
+    if s.transfer {
+        kinds.push(StateKind::Transfer);
+    }
+    if kinds.len() != 1 {
+        return Err("needs exactly one of next, gather, wait, action, hangup, transfer".into());
+    }
+    let kind = kinds.remove(0);
+    if !on.is_empty() && !matches!(kind, StateKind::Gather(_) | StateKind::Wait(_)) {
+        return Err("only gather and wait states can react to `on` events".into());
+    }
+    Ok(State {
+        say: s.say,
+        kind,
+        on,
+    })
+}
+
+fn convert_gather(g: GatherFile) -> Result<Gather, String> {
+    if !(1..=20).contains(&g.digits) || !(1..=60).contains(&g.timeout) || g.retries == 0 {
+        return Err("gather needs digits 1-20, timeout 1-60 seconds and at least 1 retry".into());
+    }
+    let choice = match (g.expect, g.on_match, g.options, g.decide) {
+        (Some(path), Some(on_match), None, None) => Choice::Expect { path, on_match },
+        (None, None, Some(options), None) => Choice::Options(options),
+        (None, None, None, Some(decide)) => Choice::Decide(decide),
+        _ => {
+            return Err(
+                "gather needs exactly one of expect (with on_match), options, decide".into(),
+            );
+        }
+    };
+    Ok(Gather {
+        prompt: g.prompt,
+        digits: g.digits,
+        timeout: g.timeout,
+        retries: g.retries,
+        reprompt: g.reprompt,
+        secret: g.secret,
+        on_fail: g.on_fail,
+        choice,
+    })
+}

@@ -1,0 +1,140 @@
+//! Filling `{placeholders}` in prompts with session data, worded for the ear.
+
+use crate::session::{Session, alert::Charge};
+
+use super::model::{Choice, State, StateKind};
+
+const PLACEHOLDERS: &[&str] = &[
+    "customer.first_name",
+    "customer.name",
+    "card.brand",
+    "card.last4",
+    "charges.count",
+    "charges.spoken",
+    "decision",
+];
+const EXPECT_PATHS: &[&str] = &["customer.verify.card_last4", "card.last4"];
+
+/// Replaces every `{name}` with its spoken value; unknown names were refused at load.
+pub fn render(template: &str, session: &Session) -> String {
+    let mut out = String::with_capacity(template.len() + 32);
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        match after.find('}') {
+            Some(close) => {
+                out.push_str(&value(&after[..close], session));
+                rest = &after[close + 1..];
+            }
+            None => {
+                out.push_str(&rest[open..]);
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+fn value(name: &str, s: &Session) -> String {
+    let case = &s.case;
+    match name {
+        "customer.first_name" => case.first_name().to_owned(),
+        "customer.name" => case.customer.name.clone(),
+        "card.brand" => case.card.brand.clone(),
+        "card.last4" => one_by_one(&case.card.last4),
+        "charges.count" => match case.charges.len() {
+            1 => "one charge".into(),
+            n => format!("{n} charges"),
+        },
+        "charges.spoken" => case
+            .charges
+            .iter()
+            .map(spoken_charge)
+            .collect::<Vec<_>>()
+            .join(" "),
+        "decision" => s
+            .decision
+            .map(|d| d.decision.past_tense())
+            .unwrap_or("not decided")
+            .into(),
+        _ => String::new(),
+    }
+}
+
+/// Data a gather may compare keys against.
+pub fn lookup<'a>(path: &str, s: &'a Session) -> Option<&'a str> {
+    match path {
+        "customer.verify.card_last4" => Some(&s.case.customer.verify.card_last4),
+        "card.last4" => Some(&s.case.card.last4),
+        _ => None,
+    }
+}
+
+/// Digits read one at a time ("4 2 4 2"), not as a number.
+fn one_by_one(digits: &str) -> String {
+    digits
+        .chars()
+        .map(String::from)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn spoken_charge(c: &Charge) -> String {
+    let amount = match c.currency.as_str() {
+        "USD" => format!("${}", c.amount),
+        other => format!("{} {other}", c.amount),
+    };
+    let place = if c.card_present {
+        "in person"
+    } else {
+        "online"
+    };
+    format!(
+        "{amount} at {}, {}, on {}, {place}.",
+        c.merchant,
+        c.location,
+        c.at.format("%A, %B %-d")
+    )
+}
+
+/// Reports the first placeholder or data path that names nothing known.
+pub fn check_placeholders(state: &State) -> Result<(), String> {
+    let mut texts: Vec<&str> = state.say.iter().map(String::as_str).collect();
+    match &state.kind {
+        StateKind::Gather(g) => {
+            texts.push(&g.prompt);
+            texts.extend(g.reprompt.as_deref());
+            if let Choice::Expect { path, .. } = &g.choice
+                && !EXPECT_PATHS.contains(&path.as_str())
+            {
+                return Err(format!(
+                    "expect names unknown data `{path}` (known: {})",
+                    EXPECT_PATHS.join(", ")
+                ));
+            }
+        }
+        StateKind::Wait(w) => texts.push(&w.hold_prompt),
+        _ => {}
+    }
+    for text in texts {
+        if text.chars().count() > 600 {
+            return Err("a prompt is over 600 characters; callers lose the thread".into());
+        }
+        let mut rest = text;
+        while let Some(open) = rest.find('{') {
+            let after = &rest[open + 1..];
+            let close = after.find('}').ok_or("a `{` is never closed")?;
+            let name = &after[..close];
+            if !PLACEHOLDERS.contains(&name) {
+                return Err(format!(
+                    "unknown placeholder {{{name}}} (known: {})",
+                    PLACEHOLDERS.join(", ")
+                ));
+            }
+            rest = &after[close + 1..];
+        }
+    }
+    Ok(())
+}

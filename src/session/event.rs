@@ -1,0 +1,71 @@
+//! The session's event log entries: every change, ordered by `seq`, timestamped.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// One entry of a session's log. `seq` starts at 1 and has no gaps, so a reader that saw
+/// `seq = n` resumes with exactly the events after `n`.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+pub struct Event {
+    pub seq: u64,
+    pub at: DateTime<Utc>,
+    pub event: EventKind,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EventKind {
+    SessionOpened,
+    CallStarted,
+    /// What the IVR said, as spoken.
+    Said {
+        text: String,
+    },
+    /// Keys the caller pressed; credential entries are masked before they get here.
+    Digits {
+        digits: String,
+    },
+    Verified,
+    VerifyFailed {
+        tries: u8,
+    },
+    LinkSent,
+    PageOpened,
+    Decided {
+        decision: Decision,
+        by: Channel,
+    },
+    Transferred,
+    CallEnded {
+        status: String,
+    },
+    SessionClosed {
+        reason: String,
+    },
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    Approve,
+    Decline,
+}
+
+impl Decision {
+    pub fn past_tense(self) -> &'static str {
+        match self {
+            Decision::Approve => "approved",
+            Decision::Decline => "declined",
+        }
+    }
+}
+
+/// Which of the session's legs something came from.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    Voice,
+    Web,
+    Sms,
+    Api,
+}

@@ -1,0 +1,185 @@
+//! The domain: a session joins one customer's call, page and texts; every change is an event.
+//! Nothing here knows HTTP, Redis or any provider.
+
+pub mod alert;
+pub mod event;
+pub mod voice;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+pub use alert::{Alert, AlertStatus, Case};
+pub use event::{Channel, Decision, Event, EventKind};
+pub use voice::{Position, Reply, Then, VoiceLeg};
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+pub struct Session {
+    pub id: Uuid,
+    pub alert_id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub status: SessionStatus,
+    pub case: Case,
+    /// Name of the IVR script driving the call.
+    pub script: String,
+    pub voice: Option<VoiceLeg>,
+    pub link: Option<Link>,
+    pub page_opened: bool,
+    pub decision: Option<DecisionRecord>,
+    /// `seq` of the last event in the log.
+    pub seq: u64,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionStatus {
+    Open,
+    Closed,
+}
+
+/// The page link sent by text. Only hashes are kept: a leaked store leaks no usable link.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+pub struct Link {
+    pub token_hash: String,
+    /// The device that claimed the link first; no other device may use it.
+    pub device_hash: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+pub struct DecisionRecord {
+    pub decision: Decision,
+    pub by: Channel,
+    pub at: DateTime<Utc>,
+}
+
+/// Why a command was not applied; the session is unchanged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("the charges were already {}", .0.decision.past_tense())]
+    AlreadyDecided(DecisionRecord),
+    #[error("this session has ended")]
+    Closed,
+    #[error("this link was already opened on another device")]
+    OtherDevice,
+    #[error("this link is not valid")]
+    BadLink,
+}
+
+impl Session {
+    pub fn open(
+        id: Uuid,
+        alert: &Alert,
+        script: &str,
+        now: DateTime<Utc>,
+        ttl: chrono::Duration,
+    ) -> Self {
+        Self {
+            id,
+            alert_id: alert.id,
+            created_at: now,
+            expires_at: now + ttl,
+            status: SessionStatus::Open,
+            case: alert.case.clone(),
+            script: script.to_owned(),
+            voice: None,
+            link: None,
+            page_opened: false,
+            decision: None,
+            seq: 0,
+        }
+    }
+
+    pub fn is_open(&self, now: DateTime<Utc>) -> bool {
+        self.status == SessionStatus::Open && now < self.expires_at
+    }
+}
+
+/// A session being changed: the new state plus the events that explain it. Stores commit
+/// a draft whole or not at all.
+#[derive(Clone, Debug)]
+pub struct Draft {
+    pub session: Session,
+    pub events: Vec<Event>,
+    pub now: DateTime<Utc>,
+}
+
+impl Draft {
+    pub fn new(session: Session, now: DateTime<Utc>) -> Self {
+        Self {
+            session,
+            events: Vec::new(),
+            now,
+        }
+    }
+
+    pub fn emit(&mut self, event: EventKind) -> u64 {
+        self.session.seq += 1;
+        let seq = self.session.seq;
+        self.events.push(Event {
+            seq,
+            at: self.now,
+            event,
+        });
+        seq
+    }
+
+    /// First writer wins: a second decision, from any channel, is refused.
+    pub fn decide(&mut self, decision: Decision, by: Channel) -> Result<(), Refusal> {
+        if !self.session.is_open(self.now) {
+            return Err(Refusal::Closed);
+        }
+        if let Some(existing) = self.session.decision {
+            return Err(Refusal::AlreadyDecided(existing));
+        }
+        self.session.decision = Some(DecisionRecord {
+            decision,
+            by,
+            at: self.now,
+        });
+        self.emit(EventKind::Decided { decision, by });
+        Ok(())
+    }
+
+    /// Binds the link to the first device that presents it.
+    pub fn claim_link(&mut self, token_hash: &str, device_hash: &str) -> Result<(), Refusal> {
+        if !self.session.is_open(self.now) {
+            return Err(Refusal::BadLink);
+        }
+        let link = self
+            .session
+            .link
+            .as_mut()
+            .filter(|l| l.token_hash == token_hash);
+        let link = link.ok_or(Refusal::BadLink)?;
+        match &link.device_hash {
+            None => link.device_hash = Some(device_hash.to_owned()),
+            Some(bound) if bound == device_hash => {}
+            Some(_) => return Err(Refusal::OtherDevice),
+        }
+        Ok(())
+    }
+
+    pub fn open_page(&mut self) {
+        if !self.session.page_opened && self.session.is_open(self.now) {
+            self.session.page_opened = true;
+            self.emit(EventKind::PageOpened);
+        }
+    }
+
+    pub fn close(&mut self, reason: &str) {
+        if self.session.status == SessionStatus::Open {
+            self.session.status = SessionStatus::Closed;
+            self.emit(EventKind::SessionClosed {
+                reason: reason.to_owned(),
+            });
+        }
+    }
+}
+
+impl Session {
+    /// Whether `device_hash` is the device this session's link is bound to.
+    pub fn is_bound_to(&self, device_hash: &str) -> bool {
+        self.link.as_ref().and_then(|l| l.device_hash.as_deref()) == Some(device_hash)
+    }
+}

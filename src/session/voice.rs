@@ -1,0 +1,111 @@
+//! The voice leg, and a provider-neutral description of what the call does next.
+
+use serde::{Deserialize, Serialize};
+
+/// The phone call of a session, as the session sees it.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+pub struct VoiceLeg {
+    pub provider: String,
+    pub call_id: String,
+    pub from: String,
+    pub to: String,
+    pub status: String,
+    /// Where the call is in its script.
+    pub position: Position,
+    /// Bumped each time the call is handed a new reply; webhooks carry it so a late or
+    /// repeated one is recognised and answered with `last_reply` instead of acting twice.
+    pub turn: u32,
+    /// Last event `seq` the call has acted on: later events are what it has yet to hear.
+    pub acted: u64,
+    /// True while the call sits in the hold loop, which picks up `pending`; false while it
+    /// speaks or gathers, when a reply must be pushed through the provider's live update.
+    pub parked: bool,
+    pub pending: Option<Reply>,
+    pub last_reply: Option<Reply>,
+    /// When the current wait gives up, in Unix milliseconds.
+    pub wait_until: Option<i64>,
+}
+
+impl VoiceLeg {
+    pub fn is_live(&self) -> bool {
+        !matches!(
+            self.status.as_str(),
+            "completed" | "busy" | "failed" | "no-answer" | "canceled"
+        )
+    }
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+pub struct Position {
+    pub state: String,
+    /// Attempts already used at the current input.
+    pub tries: u8,
+}
+
+/// What the call should do next: speak, then one way to continue.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+pub struct Reply {
+    pub speech: Vec<String>,
+    pub then: Then,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Then {
+    /// Collect keys; `prompt` is spoken inside the gather so a key press interrupts it.
+    Gather {
+        prompt: String,
+        digits: u8,
+        timeout_secs: u32,
+    },
+    /// Park the call in the hold loop; `hold_prompt` is repeated while nothing happens.
+    Hold {
+        hold_prompt: String,
+    },
+    Hangup,
+    /// Hand the caller to a person.
+    Transfer,
+}
+
+impl Reply {
+    pub fn parks(&self) -> bool {
+        matches!(self.then, Then::Hold { .. })
+    }
+
+    /// Everything the caller will hear, in order (for the event log and the page).
+    pub fn spoken(&self) -> impl Iterator<Item = &str> {
+        let prompt = match &self.then {
+            Then::Gather { prompt, .. } => Some(prompt.as_str()),
+            _ => None,
+        };
+        self.speech.iter().map(String::as_str).chain(prompt)
+    }
+}
+
+impl super::Draft {
+    /// Hands the call its next reply: logs what it will say and marks every event so far as
+    /// acted on. Returns the new turn.
+    pub fn give_call(&mut self, position: Position, reply: Reply, wait_secs: Option<u32>) -> u32 {
+        for text in reply.spoken().map(str::to_owned).collect::<Vec<_>>() {
+            self.emit(super::EventKind::Said { text });
+        }
+        if matches!(reply.then, Then::Transfer) {
+            self.emit(super::EventKind::Transferred);
+        }
+        let (seq, now) = (self.session.seq, self.now);
+        let Some(voice) = self.session.voice.as_mut() else {
+            return 0;
+        };
+        voice.position = position;
+        voice.turn += 1;
+        voice.acted = seq;
+        voice.parked = reply.parks();
+        voice.pending = None;
+        if let Some(secs) = wait_secs {
+            voice.wait_until =
+                Some((now + chrono::Duration::seconds(secs.into())).timestamp_millis());
+        }
+        voice.last_reply = Some(reply);
+        voice.turn
+    }
+}

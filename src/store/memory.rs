@@ -1,0 +1,235 @@
+//! The embedded store: everything in this process, for a single node with no setup.
+
+use std::{
+    collections::HashMap,
+    sync::Mutex,
+    time::{Duration, Instant},
+};
+
+use async_trait::async_trait;
+use tokio::sync::broadcast;
+use uuid::Uuid;
+
+use super::{Commit, Index, Store, StoreError, Versioned, Wake};
+use crate::session::{Alert, AlertStatus, Draft, Event, Session};
+
+/// Entries carry their own deadline, like Redis keys with a TTL.
+struct Expiring<T> {
+    value: T,
+    until: Instant,
+}
+
+struct Stored {
+    session: Session,
+    version: u64,
+    events: Vec<Event>,
+}
+
+#[derive(Default)]
+struct Inner {
+    sessions: HashMap<Uuid, Expiring<Stored>>,
+    alerts: HashMap<Uuid, Expiring<Alert>>,
+    phones: HashMap<String, Expiring<Uuid>>,
+    indexes: HashMap<(Index, String), Expiring<Uuid>>,
+    writes: u64,
+}
+
+pub struct MemoryStore {
+    inner: Mutex<Inner>,
+    bus: broadcast::Sender<Wake>,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self {
+            inner: Mutex::default(),
+            bus: broadcast::channel(4096).0,
+        }
+    }
+}
+
+impl MemoryStore {
+    fn with<R>(&self, f: impl FnOnce(&mut Inner, Instant) -> R) -> R {
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut inner, Instant::now())
+    }
+}
+
+impl Inner {
+    /// Drops expired entries now and then, so a long-running node does not grow forever.
+    fn sweep(&mut self, now: Instant) {
+        self.writes += 1;
+        if !self.writes.is_multiple_of(1024) {
+            return;
+        }
+        self.sessions.retain(|_, e| e.until > now);
+        self.alerts.retain(|_, e| e.until > now);
+        self.phones.retain(|_, e| e.until > now);
+        self.indexes.retain(|_, e| e.until > now);
+    }
+}
+
+fn fresh<T>(entry: Option<&Expiring<T>>, now: Instant) -> Option<&T> {
+    entry.filter(|e| e.until > now).map(|e| &e.value)
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    fn kind(&self) -> &'static str {
+        "memory"
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    async fn put_alert(&self, alert: &Alert, ttl: Duration) -> Result<(), StoreError> {
+        self.with(|inner, now| {
+            inner.sweep(now);
+            let until = now + ttl;
+            inner.alerts.insert(
+                alert.id,
+                Expiring {
+                    value: alert.clone(),
+                    until,
+                },
+            );
+            inner.phones.insert(
+                alert.case.customer.phone.clone(),
+                Expiring {
+                    value: alert.id,
+                    until,
+                },
+            );
+        });
+        Ok(())
+    }
+
+    async fn alert(&self, id: Uuid) -> Result<Option<Alert>, StoreError> {
+        Ok(self.with(|inner, now| fresh(inner.alerts.get(&id), now).cloned()))
+    }
+
+    async fn open_alert_for_phone(&self, phone: &str) -> Result<Option<Alert>, StoreError> {
+        Ok(self.with(|inner, now| {
+            let id = fresh(inner.phones.get(phone), now)?;
+            fresh(inner.alerts.get(id), now)
+                .filter(|a| a.status == AlertStatus::Open)
+                .cloned()
+        }))
+    }
+
+    async fn set_alert_status(&self, id: Uuid, status: AlertStatus) -> Result<(), StoreError> {
+        self.with(|inner, now| {
+            let Some(entry) = inner.alerts.get_mut(&id).filter(|e| e.until > now) else {
+                return;
+            };
+            entry.value.status = status;
+            let phone = entry.value.case.customer.phone.clone();
+            if status != AlertStatus::Open && fresh(inner.phones.get(&phone), now) == Some(&id) {
+                inner.phones.remove(&phone);
+            }
+        });
+        Ok(())
+    }
+
+    async fn load(&self, id: Uuid) -> Result<Option<Versioned>, StoreError> {
+        Ok(self.with(|inner, now| {
+            fresh(inner.sessions.get(&id), now).map(|s| Versioned {
+                session: s.session.clone(),
+                version: s.version,
+            })
+        }))
+    }
+
+    async fn commit(
+        &self,
+        draft: &Draft,
+        expected: u64,
+        ttl: Duration,
+    ) -> Result<Commit, StoreError> {
+        let id = draft.session.id;
+        let outcome = self.with(|inner, now| {
+            inner.sweep(now);
+            let current = fresh(inner.sessions.get(&id), now).map_or(0, |s| s.version);
+            if current != expected {
+                return Commit::Conflict;
+            }
+            let mut events = match inner.sessions.remove(&id) {
+                Some(e) if e.until > now => e.value.events,
+                _ => Vec::new(),
+            };
+            events.extend(draft.events.iter().cloned());
+            let version = expected + 1;
+            let stored = Stored {
+                session: draft.session.clone(),
+                version,
+                events,
+            };
+            inner.sessions.insert(
+                id,
+                Expiring {
+                    value: stored,
+                    until: now + ttl,
+                },
+            );
+            Commit::Done { version }
+        });
+        if let (Commit::Done { .. }, Some(last)) = (outcome, draft.events.last()) {
+            let _ = self.bus.send(Wake::Session { id, seq: last.seq });
+        }
+        Ok(outcome)
+    }
+
+    async fn events_after(
+        &self,
+        id: Uuid,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<Event>, StoreError> {
+        Ok(self.with(|inner, now| {
+            fresh(inner.sessions.get(&id), now).map_or_else(Vec::new, |s| {
+                s.events
+                    .iter()
+                    .filter(|e| e.seq > after)
+                    .take(limit)
+                    .cloned()
+                    .collect()
+            })
+        }))
+    }
+
+    async fn bind(
+        &self,
+        index: Index,
+        key: &str,
+        id: Uuid,
+        ttl: Duration,
+    ) -> Result<Option<Uuid>, StoreError> {
+        Ok(self.with(|inner, now| {
+            let slot = (index, key.to_owned());
+            if let Some(existing) = fresh(inner.indexes.get(&slot), now) {
+                return Some(*existing);
+            }
+            inner.indexes.insert(
+                slot,
+                Expiring {
+                    value: id,
+                    until: now + ttl,
+                },
+            );
+            None
+        }))
+    }
+
+    async fn lookup(&self, index: Index, key: &str) -> Result<Option<Uuid>, StoreError> {
+        Ok(
+            self.with(|inner, now| {
+                fresh(inner.indexes.get(&(index, key.to_owned())), now).copied()
+            }),
+        )
+    }
+
+    fn wakeups(&self) -> broadcast::Receiver<Wake> {
+        self.bus.subscribe()
+    }
+}

@@ -1,0 +1,119 @@
+//! Where sessions, their event logs and alerts live, and the bus that wakes other nodes.
+//! Two implementations, one contract: `memory` (embedded, one node) and `redis` (production).
+
+pub mod memory;
+pub mod redis;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::sync::broadcast;
+use uuid::Uuid;
+
+use crate::session::{Alert, AlertStatus, Draft, Event, Session};
+
+pub use self::{memory::MemoryStore, redis::RedisStore};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    #[error("store returned data it cannot read: {0}")]
+    Corrupt(String),
+}
+
+/// A session together with the version a commit must name to replace it.
+#[derive(Clone, Debug)]
+pub struct Versioned {
+    pub session: Session,
+    pub version: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Commit {
+    Done {
+        version: u64,
+    },
+    /// Someone else committed first; reload and try again.
+    Conflict,
+}
+
+/// Secondary keys that lead to a session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Index {
+    /// A provider's call id.
+    Call,
+    /// The hash of a page link token.
+    Token,
+}
+
+impl Index {
+    fn name(self) -> &'static str {
+        match self {
+            Index::Call => "call",
+            Index::Token => "token",
+        }
+    }
+}
+
+/// A nudge on the bus. It carries no data: listeners read the log from their own cursor,
+/// so a lost or late wake-up delays nothing beyond the next one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Wake {
+    Session {
+        id: Uuid,
+        seq: u64,
+    },
+    /// The bus was down and is back: every listener must re-read, it may have missed events.
+    Resync,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    fn kind(&self) -> &'static str;
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Stores an alert and makes it the open alert for its customer's phone.
+    async fn put_alert(&self, alert: &Alert, ttl: Duration) -> Result<(), StoreError>;
+    async fn alert(&self, id: Uuid) -> Result<Option<Alert>, StoreError>;
+    async fn open_alert_for_phone(&self, phone: &str) -> Result<Option<Alert>, StoreError>;
+    /// Records an alert's outcome; a resolved alert is no longer found by phone.
+    async fn set_alert_status(&self, id: Uuid, status: AlertStatus) -> Result<(), StoreError>;
+
+    async fn load(&self, id: Uuid) -> Result<Option<Versioned>, StoreError>;
+    /// Atomically: if the stored version is `expected` (0 = absent), write the draft's session,
+    /// append its events, refresh the TTL and wake listeners.
+    async fn commit(
+        &self,
+        draft: &Draft,
+        expected: u64,
+        ttl: Duration,
+    ) -> Result<Commit, StoreError>;
+    /// Events with `seq > after`, oldest first, at most `limit`.
+    async fn events_after(
+        &self,
+        id: Uuid,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<Event>, StoreError>;
+
+    /// Points `key` at a session unless it already points somewhere; returns the existing target.
+    async fn bind(
+        &self,
+        index: Index,
+        key: &str,
+        id: Uuid,
+        ttl: Duration,
+    ) -> Result<Option<Uuid>, StoreError>;
+    async fn lookup(&self, index: Index, key: &str) -> Result<Option<Uuid>, StoreError>;
+
+    fn wakeups(&self) -> broadcast::Receiver<Wake>;
+}
+
+pub(crate) fn encode<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("domain types always serialise")
+}
+
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(raw: &str) -> Result<T, StoreError> {
+    serde_json::from_str(raw).map_err(|e| StoreError::Corrupt(e.to_string()))
+}

@@ -1,0 +1,347 @@
+//! The production store: Redis (or Redis Cluster) holds every session, and its Pub/Sub is the
+//! wake-up bus between nodes.
+//!
+//! Keys of one session share the `{<session id>}` hash tag so a commit touches one slot.
+//! Pub/Sub is at-most-once, so it only wakes listeners; the session's Stream is the record.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures_util::StreamExt;
+use redis::{AsyncCommands, Client, aio::ConnectionManager, aio::ConnectionManagerConfig};
+use tokio::sync::broadcast;
+use uuid::Uuid;
+
+use super::{Commit, Index, Store, StoreError, Versioned, Wake, decode, encode};
+use crate::session::{Alert, AlertStatus, Draft, Event};
+
+/// A command that has not answered by then is treated as a failure: during an outage a
+/// click must be refused quickly, not hang.
+const COMMAND_TIMEOUT: Duration = Duration::from_millis(250);
+/// The crate's reconnect backoff is uncapped by default; a restarted Redis must be picked up
+/// within a second.
+const MAX_BACKOFF: Duration = Duration::from_millis(200);
+
+/// Compare-and-set of the session document plus appending its events, in one step.
+const COMMIT_LUA: &str = r#"
+local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
+if v ~= tonumber(ARGV[1]) then return -1 end
+redis.call('HSET', KEYS[1], 'v', v + 1, 'doc', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+local last = nil
+for i = 6, #ARGV, 2 do
+  redis.call('XADD', KEYS[2], '0-' .. ARGV[i], 'e', ARGV[i + 1])
+  last = ARGV[i]
+end
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+if last then redis.call('PUBLISH', ARGV[4], ARGV[5] .. ' ' .. last) end
+return v + 1
+"#;
+
+/// Drops the phone → alert pointer only if it still points at this alert.
+const UNLINK_PHONE_LUA: &str = r#"
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"#;
+
+pub struct RedisStore {
+    conn: ConnectionManager,
+    prefix: String,
+    commit: redis::Script,
+    unlink_phone: redis::Script,
+    bus: broadcast::Sender<Wake>,
+    channel: String,
+}
+
+impl RedisStore {
+    /// Connects lazily (a node starts even while Redis is down) and starts the bus listener,
+    /// which stops when `shutdown` fires.
+    pub fn connect(
+        url: &str,
+        prefix: &str,
+        shutdown: tokio_util::sync::CancellationToken,
+    ) -> Result<Self, StoreError> {
+        let client = Client::open(url).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(COMMAND_TIMEOUT))
+            .set_response_timeout(Some(COMMAND_TIMEOUT))
+            .set_min_delay(Duration::from_millis(10))
+            .set_max_delay(MAX_BACKOFF)
+            .set_number_of_retries(2);
+        let conn = ConnectionManager::new_lazy_with_config(client.clone(), config)
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let bus = broadcast::channel(16_384).0;
+        let channel = format!("{prefix}:wake");
+        tokio::spawn(listen(client, channel.clone(), bus.clone(), shutdown));
+        Ok(Self {
+            conn,
+            prefix: prefix.to_owned(),
+            commit: redis::Script::new(COMMIT_LUA),
+            unlink_phone: redis::Script::new(UNLINK_PHONE_LUA),
+            bus,
+            channel,
+        })
+    }
+
+    fn session_key(&self, id: Uuid) -> String {
+        format!("{}:{{{id}}}:session", self.prefix)
+    }
+    fn events_key(&self, id: Uuid) -> String {
+        format!("{}:{{{id}}}:events", self.prefix)
+    }
+    fn alert_key(&self, id: Uuid) -> String {
+        format!("{}:alert:{{{id}}}", self.prefix)
+    }
+    fn phone_key(&self, phone: &str) -> String {
+        format!("{}:phone:{{{phone}}}", self.prefix)
+    }
+    fn index_key(&self, index: Index, key: &str) -> String {
+        format!("{}:{}:{{{key}}}", self.prefix, index.name())
+    }
+
+    async fn run<T>(
+        &self,
+        fut: impl Future<Output = redis::RedisResult<T>>,
+    ) -> Result<T, StoreError> {
+        match tokio::time::timeout(COMMAND_TIMEOUT, fut).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(StoreError::Unavailable(e.to_string())),
+            Err(_) => Err(StoreError::Unavailable(
+                "redis did not answer in time".into(),
+            )),
+        }
+    }
+}
+
+/// Keeps one subscription per node alive across Redis restarts. After every (re)subscribe it
+/// broadcasts `Resync`, because messages published while it was away are gone for good.
+async fn listen(
+    client: Client,
+    channel: String,
+    bus: broadcast::Sender<Wake>,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
+    let mut backoff = Duration::from_millis(20);
+    loop {
+        let subscribed = async {
+            let mut pubsub = tokio::time::timeout(COMMAND_TIMEOUT, client.get_async_pubsub())
+                .await
+                .ok()?
+                .ok()?;
+            tokio::time::timeout(COMMAND_TIMEOUT, pubsub.subscribe(&channel))
+                .await
+                .ok()?
+                .ok()?;
+            Some(pubsub)
+        };
+        let pubsub = tokio::select! {
+            p = subscribed => p,
+            () = shutdown.cancelled() => return,
+        };
+        if let Some(pubsub) = pubsub {
+            backoff = Duration::from_millis(20);
+            let _ = bus.send(Wake::Resync);
+            tracing::info!(channel, "subscribed to the wake-up bus");
+            let mut messages = pubsub.into_on_message();
+            loop {
+                tokio::select! {
+                    msg = messages.next() => match msg {
+                        Some(msg) => {
+                            if let Some(wake) = parse_wake(msg.get_payload_bytes()) {
+                                let _ = bus.send(wake);
+                            }
+                        }
+                        None => break,
+                    },
+                    () = shutdown.cancelled() => return,
+                }
+            }
+            tracing::warn!("lost the wake-up bus; reconnecting");
+        }
+        tokio::select! {
+            () = tokio::time::sleep(backoff) => {}
+            () = shutdown.cancelled() => return,
+        }
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+fn parse_wake(payload: &[u8]) -> Option<Wake> {
+    let text = std::str::from_utf8(payload).ok()?;
+    let (id, seq) = text.split_once(' ')?;
+    Some(Wake::Session {
+        id: id.parse().ok()?,
+        seq: seq.parse().ok()?,
+    })
+}
+
+#[async_trait]
+impl Store for RedisStore {
+    fn kind(&self) -> &'static str {
+        "redis"
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        let mut c = self.conn.clone();
+        self.run(redis::cmd("PING").query_async::<String>(&mut c))
+            .await
+            .map(drop)
+    }
+
+    async fn put_alert(&self, alert: &Alert, ttl: Duration) -> Result<(), StoreError> {
+        let mut c = self.conn.clone();
+        let ms = ttl.as_millis() as u64;
+        let mut pipe = redis::pipe();
+        pipe.pset_ex(self.alert_key(alert.id), encode(alert), ms)
+            .ignore();
+        pipe.pset_ex(
+            self.phone_key(&alert.case.customer.phone),
+            alert.id.to_string(),
+            ms,
+        )
+        .ignore();
+        self.run(pipe.query_async::<()>(&mut c)).await
+    }
+
+    async fn alert(&self, id: Uuid) -> Result<Option<Alert>, StoreError> {
+        let mut c = self.conn.clone();
+        let raw: Option<String> = self.run(c.get(self.alert_key(id))).await?;
+        raw.as_deref().map(decode).transpose()
+    }
+
+    async fn open_alert_for_phone(&self, phone: &str) -> Result<Option<Alert>, StoreError> {
+        let mut c = self.conn.clone();
+        let id: Option<String> = self.run(c.get(self.phone_key(phone))).await?;
+        let Some(id) = id.and_then(|s| s.parse().ok()) else {
+            return Ok(None);
+        };
+        Ok(self
+            .alert(id)
+            .await?
+            .filter(|a| a.status == AlertStatus::Open))
+    }
+
+    async fn set_alert_status(&self, id: Uuid, status: AlertStatus) -> Result<(), StoreError> {
+        let Some(mut alert) = self.alert(id).await? else {
+            return Ok(());
+        };
+        alert.status = status;
+        let mut c = self.conn.clone();
+        let set = redis::cmd("SET")
+            .arg(self.alert_key(id))
+            .arg(encode(&alert))
+            .arg("KEEPTTL")
+            .arg("XX")
+            .clone();
+        self.run(set.query_async::<Option<String>>(&mut c)).await?;
+        if status != AlertStatus::Open {
+            let mut inv = self
+                .unlink_phone
+                .key(self.phone_key(&alert.case.customer.phone));
+            inv.arg(id.to_string());
+            self.run(inv.invoke_async::<i64>(&mut c)).await?;
+        }
+        Ok(())
+    }
+
+    async fn load(&self, id: Uuid) -> Result<Option<Versioned>, StoreError> {
+        let mut c = self.conn.clone();
+        let (v, doc): (Option<u64>, Option<String>) = self
+            .run(
+                redis::cmd("HMGET")
+                    .arg(self.session_key(id))
+                    .arg("v")
+                    .arg("doc")
+                    .query_async(&mut c),
+            )
+            .await?;
+        match (v, doc) {
+            (Some(version), Some(doc)) => Ok(Some(Versioned {
+                session: decode(&doc)?,
+                version,
+            })),
+            _ => Ok(None),
+        }
+    }
+
+    async fn commit(
+        &self,
+        draft: &Draft,
+        expected: u64,
+        ttl: Duration,
+    ) -> Result<Commit, StoreError> {
+        let id = draft.session.id;
+        let mut inv = self.commit.key(self.session_key(id));
+        inv.key(self.events_key(id))
+            .arg(expected)
+            .arg(encode(&draft.session))
+            .arg(ttl.as_millis() as u64)
+            .arg(&self.channel)
+            .arg(id.to_string());
+        for event in &draft.events {
+            inv.arg(event.seq).arg(encode(event));
+        }
+        let mut c = self.conn.clone();
+        let version: i64 = self.run(inv.invoke_async(&mut c)).await?;
+        Ok(if version < 0 {
+            Commit::Conflict
+        } else {
+            Commit::Done {
+                version: version as u64,
+            }
+        })
+    }
+
+    async fn events_after(
+        &self,
+        id: Uuid,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<Event>, StoreError> {
+        let mut c = self.conn.clone();
+        let start = format!("0-{}", after + 1);
+        let reply: redis::streams::StreamRangeReply = self
+            .run(c.xrange_count(self.events_key(id), start, "+", limit))
+            .await?;
+        reply
+            .ids
+            .iter()
+            .map(|entry| {
+                let raw: String = entry
+                    .get("e")
+                    .ok_or_else(|| StoreError::Corrupt("event without body".into()))?;
+                decode(&raw)
+            })
+            .collect()
+    }
+
+    async fn bind(
+        &self,
+        index: Index,
+        key: &str,
+        id: Uuid,
+        ttl: Duration,
+    ) -> Result<Option<Uuid>, StoreError> {
+        let mut c = self.conn.clone();
+        let set = redis::cmd("SET")
+            .arg(self.index_key(index, key))
+            .arg(id.to_string())
+            .arg("NX")
+            .arg("GET")
+            .arg("PX")
+            .arg(ttl.as_millis() as u64)
+            .clone();
+        let existing: Option<String> = self.run(set.query_async(&mut c)).await?;
+        Ok(existing.and_then(|s| s.parse().ok()))
+    }
+
+    async fn lookup(&self, index: Index, key: &str) -> Result<Option<Uuid>, StoreError> {
+        let mut c = self.conn.clone();
+        let raw: Option<String> = self.run(c.get(self.index_key(index, key))).await?;
+        Ok(raw.and_then(|s| s.parse().ok()))
+    }
+
+    fn wakeups(&self) -> broadcast::Receiver<Wake> {
+        self.bus.subscribe()
+    }
+}

@@ -1,0 +1,437 @@
+//! `spawn_app()` and typed helpers: a real node on a random port, a simulated Twilio (the dev
+//! phone and its fake REST API) and a websocket page client.
+
+use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tandem::{
+    config::Config,
+    phone::{Call, Phone, PhoneConfig},
+    session::Case,
+};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, tungstenite::Message};
+use tokio_util::sync::CancellationToken;
+
+use crate::redis::RedisServer;
+
+pub const ACCOUNT_SID: &str = "AC0123456789abcdef0123456789abcdef";
+pub const AUTH_TOKEN: &str = "test-auth-token-9f8e7d";
+pub const API_KEY: &str = "test-api-key-0123456789";
+pub const BANK_NUMBER: &str = "+18005550100";
+pub const AGENT_NUMBER: &str = "+14155550199";
+/// Deadline for anything that should happen "at once"; only reached when a test fails.
+pub const SOON: Duration = Duration::from_secs(10);
+
+pub fn sample_case(phone: &str) -> Case {
+    serde_json::from_value(alert_json(phone)).expect("the sample alert is a valid case")
+}
+
+pub fn alert_json(phone: &str) -> Value {
+    json!({
+        "customer": {"id": "c-1001", "name": "Dana Reyes", "phone": phone, "verify": {"card_last4": "4242"}},
+        "card": {"brand": "Amex", "last4": "4242"},
+        "charges": [
+            {"id": "ch_1", "merchant": "Bistro Lumiere", "amount": "212.40", "currency": "USD",
+             "at": "2026-11-21T19:02:00Z", "location": "San Francisco, CA", "card_present": false},
+            {"id": "ch_2", "merchant": "Skyline Electronics", "amount": "1299.00", "currency": "USD",
+             "at": "2026-11-21T19:40:00Z", "location": "Portland, OR", "card_present": true}
+        ]
+    })
+}
+
+/// A distinct caller number per test, so parallel tests never share an alert.
+pub fn caller() -> String {
+    format!("+1415{:07}", rand_u32() % 10_000_000)
+}
+
+fn rand_u32() -> u32 {
+    let mut b = [0u8; 4];
+    getrandom::fill(&mut b).unwrap();
+    u32::from_le_bytes(b)
+}
+
+#[derive(Default)]
+pub struct Options {
+    /// Run on a private redis-server started for this app.
+    pub redis: bool,
+    pub redis_url: Option<String>,
+    pub scripts_dir: Option<PathBuf>,
+    pub hold_poll_ms: Option<u64>,
+    pub agent: bool,
+    /// Serve the fake Twilio API elsewhere (a second node shares the first one's).
+    pub api_base: Option<String>,
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub phone: Phone,
+    pub http: reqwest::Client,
+    pub shutdown: CancellationToken,
+    pub _redis: Option<Arc<RedisServer>>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+pub fn config(addr: SocketAddr, public: &str, api_base: &str, o: &Options) -> Config {
+    let hold = o.hold_poll_ms.unwrap_or(8000).to_string();
+    let scripts = o
+        .scripts_dir
+        .clone()
+        .unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/ivr-scripts").into());
+    let vars = [
+        ("TANDEM_LISTEN", addr.to_string()),
+        ("TANDEM_PUBLIC_URL", public.to_owned()),
+        ("TANDEM_API_KEY", API_KEY.to_owned()),
+        ("TANDEM_TWILIO_ACCOUNT_SID", ACCOUNT_SID.to_owned()),
+        ("TANDEM_TWILIO_AUTH_TOKEN", AUTH_TOKEN.to_owned()),
+        ("TANDEM_TWILIO_API_BASE", api_base.to_owned()),
+        ("TANDEM_SMS_FROM", BANK_NUMBER.to_owned()),
+        ("TANDEM_HOLD_POLL_MS", hold),
+        ("TANDEM_SCRIPTS_DIR", scripts.display().to_string()),
+    ];
+    let mut vars: Vec<(&str, String)> = vars.into();
+    if let Some(url) = &o.redis_url {
+        vars.push(("TANDEM_REDIS_URL", url.clone()));
+    }
+    if o.agent {
+        vars.push(("TANDEM_AGENT_NUMBER", AGENT_NUMBER.to_owned()));
+    }
+    Config::from_lookup(|k| {
+        vars.iter()
+            .find(|(name, _)| *name == k)
+            .map(|(_, v)| v.clone())
+    })
+    .expect("test config is valid")
+}
+
+pub fn redis_options() -> Options {
+    Options {
+        redis: true,
+        ..Options::default()
+    }
+}
+
+/// A node on its own redis-server; journeys run against the production store.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(redis_options()).await
+}
+
+pub async fn spawn_app_with(mut o: Options) -> TestApp {
+    let redis = o.redis.then(|| Arc::new(RedisServer::start()));
+    if let Some(r) = &redis {
+        o.redis_url = Some(r.url());
+    }
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let base = format!("http://{addr}");
+    let phone = Phone::new(phone_config(&base));
+    let api_base = match &o.api_base {
+        Some(b) => b.clone(),
+        None => serve_fake_api(&phone).await,
+    };
+    let shutdown = CancellationToken::new();
+    let config = config(addr, &base, &api_base, &o);
+    tokio::spawn(tandem::app::run(config, listener, shutdown.clone()));
+    TestApp {
+        base,
+        phone,
+        http: http_client(),
+        shutdown,
+        _redis: redis,
+    }
+}
+
+pub fn phone_config(base: &str) -> PhoneConfig {
+    PhoneConfig {
+        server: base.to_owned(),
+        public_url: base.to_owned(),
+        account_sid: ACCOUNT_SID.to_owned(),
+        auth_token: AUTH_TOKEN.to_owned(),
+        voice_path: "/twilio/voice".into(),
+        status_path: "/twilio/status".into(),
+        timeout_scale: 1.0,
+    }
+}
+
+/// Serves the phone's fake Twilio REST API on its own port; returns its base URL.
+pub async fn serve_fake_api(phone: &Phone) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let api = phone.fake_api();
+    tokio::spawn(async move { axum::serve(listener, api).await });
+    format!("http://{addr}")
+}
+
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+impl TestApp {
+    pub async fn raise_alert(&self, phone: &str) -> String {
+        let res = self.post_alert(&alert_json(phone), Some(API_KEY)).await;
+        assert_eq!(res.status(), 201, "alert accepted");
+        res.json::<Value>().await.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    pub async fn post_alert(&self, body: &Value, key: Option<&str>) -> reqwest::Response {
+        let mut req = self
+            .http
+            .post(format!("{}/api/v1/alerts", self.base))
+            .json(body);
+        if let Some(key) = key {
+            req = req.bearer_auth(key);
+        }
+        req.send().await.unwrap()
+    }
+
+    pub async fn alert_status(&self, id: &str) -> String {
+        let res = self
+            .http
+            .get(format!("{}/api/v1/alerts/{id}", self.base))
+            .bearer_auth(API_KEY)
+            .send()
+            .await
+            .unwrap();
+        res.json::<Value>().await.unwrap()["status"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    pub async fn place_call(&self, from: &str) -> Call {
+        self.phone.place_call(from, BANK_NUMBER).await
+    }
+
+    /// A call from a customer with an open alert, verified and at the offer menu.
+    pub async fn verified_call(&self, from: &str) -> Call {
+        let mut call = self.place_call(from).await;
+        call.expect_said("Hello Dana", SOON).await.unwrap();
+        call.expect_said("last four digits", SOON).await.unwrap();
+        call.press("4242");
+        call.expect_said("Press 1 to get a text message", SOON)
+            .await
+            .unwrap();
+        call
+    }
+
+    /// Presses 1 and returns the link from the text that arrives.
+    pub async fn request_link(&self, call: &mut Call, from: &str) -> String {
+        call.press("1");
+        let sms = self
+            .phone
+            .next_sms(from, SOON)
+            .await
+            .expect("the link is texted");
+        call.expect_said("on its way", SOON).await.unwrap();
+        link_in(&sms.body)
+    }
+
+    pub fn origin(&self) -> String {
+        self.base.clone()
+    }
+}
+
+pub fn link_in(body: &str) -> String {
+    body.split_whitespace()
+        .find(|w| w.starts_with("http"))
+        .expect("the text holds a link")
+        .to_owned()
+}
+
+pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// The customer's browser on one device.
+pub struct Device {
+    pub cookie: Option<String>,
+    http: reqwest::Client,
+}
+
+/// The page, opened and connected.
+pub struct Page {
+    pub session: String,
+    pub ws: Ws,
+    pub snapshot: Value,
+    pub last_seq: u64,
+}
+
+impl Device {
+    pub fn new() -> Self {
+        Self {
+            cookie: None,
+            http: http_client(),
+        }
+    }
+
+    /// Opens the texted link; returns the page path it redirects to, or the refusal status.
+    pub async fn open_link(&mut self, link: &str) -> Result<String, (u16, String)> {
+        let mut req = self.http.get(link);
+        if let Some(c) = &self.cookie {
+            req = req.header("Cookie", c);
+        }
+        let res = req.send().await.unwrap();
+        if res.status() != 303 {
+            let status = res.status().as_u16();
+            return Err((status, res.text().await.unwrap()));
+        }
+        let set = res
+            .headers()
+            .get("set-cookie")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            set.contains("HttpOnly") && set.contains("Secure") && set.contains("SameSite=Strict"),
+            "{set}"
+        );
+        self.cookie = Some(set.split(';').next().unwrap().to_owned());
+        Ok(res
+            .headers()
+            .get("location")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_owned())
+    }
+
+    /// Opens the link, loads the page and connects its websocket to `node` (any node).
+    pub async fn open_page(&mut self, link: &str, node: &str, origin: &str) -> Page {
+        let location = self.open_link(link).await.expect("the link opens");
+        let path = location
+            .split_once("/p/")
+            .map(|(_, id)| format!("/p/{id}"))
+            .unwrap();
+        let html = self
+            .http
+            .get(format!("{node}{path}"))
+            .header("Cookie", self.cookie.clone().unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(html.status(), 200);
+        assert_eq!(html.headers()["referrer-policy"], "no-referrer");
+        assert!(
+            html.headers()["content-security-policy"]
+                .to_str()
+                .unwrap()
+                .contains("default-src 'none'")
+        );
+        self.connect(node, &path, origin, 0)
+            .await
+            .expect("the page's socket connects")
+    }
+
+    pub async fn connect(
+        &self,
+        node: &str,
+        path: &str,
+        origin: &str,
+        after: u64,
+    ) -> Result<Page, u16> {
+        let url = format!("{}{path}/ws?after={after}", node.replacen("http", "ws", 1));
+        let ws = ws_connect(&url, self.cookie.as_deref(), Some(origin)).await?;
+        let mut page = Page {
+            session: path.trim_start_matches("/p/").to_owned(),
+            ws,
+            snapshot: Value::Null,
+            last_seq: after,
+        };
+        let snapshot = page.next().await;
+        assert_eq!(snapshot["type"], "snapshot", "{snapshot}");
+        page.snapshot = snapshot;
+        Ok(page)
+    }
+}
+
+pub async fn ws_connect(url: &str, cookie: Option<&str>, origin: Option<&str>) -> Result<Ws, u16> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut req = url.into_client_request().unwrap();
+    if let Some(c) = cookie {
+        req.headers_mut().insert("Cookie", c.parse().unwrap());
+    }
+    if let Some(o) = origin {
+        req.headers_mut().insert("Origin", o.parse().unwrap());
+    }
+    match tokio_tungstenite::connect_async(req).await {
+        Ok((ws, _)) => Ok(ws),
+        Err(tokio_tungstenite::tungstenite::Error::Http(res)) => Err(res.status().as_u16()),
+        Err(e) => panic!("websocket failed: {e}"),
+    }
+}
+
+impl Page {
+    /// The next JSON message; panics past the deadline.
+    pub async fn next(&mut self) -> Value {
+        let msg = tokio::time::timeout(SOON, self.ws.next())
+            .await
+            .expect("a message in time");
+        match msg {
+            Some(Ok(Message::Text(t))) => {
+                let v: Value = serde_json::from_str(&t).unwrap();
+                if let Some(seq) = v["seq"].as_u64() {
+                    assert!(
+                        seq > self.last_seq,
+                        "events arrive once and in order: {seq} after {}",
+                        self.last_seq
+                    );
+                    self.last_seq = seq;
+                }
+                v
+            }
+            other => panic!("expected a text message, got {other:?}"),
+        }
+    }
+
+    /// Skips messages until an event of `kind` (or a message of `type`) arrives.
+    pub async fn expect(&mut self, kind: &str) -> Value {
+        loop {
+            let v = self.next().await;
+            if v["event"]["kind"] == kind || v["type"] == kind {
+                return v;
+            }
+        }
+    }
+
+    pub async fn tap(&mut self, decision: &str) {
+        let msg = json!({"type": "decide", "decision": decision}).to_string();
+        self.ws.send(Message::text(msg)).await.unwrap();
+    }
+
+    /// Every message up to and including the first of `kind`.
+    pub async fn collect_until(&mut self, kind: &str) -> Vec<Value> {
+        let mut seen = Vec::new();
+        loop {
+            let v = self.next().await;
+            let done = v["event"]["kind"] == kind || v["type"] == kind;
+            seen.push(v);
+            if done {
+                return seen;
+            }
+        }
+    }
+
+    /// Whether the server closes the socket (after a `bye`).
+    pub async fn expect_closed(&mut self) {
+        loop {
+            match tokio::time::timeout(SOON, self.ws.next())
+                .await
+                .expect("closed in time")
+            {
+                None | Some(Ok(Message::Close(_))) | Some(Err(_)) => return,
+                Some(Ok(_)) => continue,
+            }
+        }
+    }
+}

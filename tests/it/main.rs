@@ -1,0 +1,9 @@
+//! The one integration test binary: real nodes on random ports, real redis-servers, a
+//! simulated Twilio that signs its webhooks and follows TwiML, and websocket page clients.
+
+mod helpers;
+mod journey;
+mod nodes;
+mod redis;
+mod security;
+mod store;

@@ -1,0 +1,123 @@
+//! Two `tandem serve` processes sharing one Redis behave as one: the call on node A, the page
+//! on node B, both behind one public URL as a load balancer would present them.
+
+use std::{
+    io::{BufRead, BufReader},
+    process::{Child, Command, Stdio},
+};
+
+use tandem::phone::Phone;
+
+use crate::{helpers::*, redis::RedisServer};
+
+const PUBLIC: &str = "https://ivr.bank.test";
+
+struct Node {
+    child: Child,
+    base: String,
+}
+
+impl Node {
+    fn start(port: u16, redis: &RedisServer, api_base: &str) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tandem"))
+            .arg("serve")
+            .env("TANDEM_LISTEN", format!("127.0.0.1:{port}"))
+            .env("TANDEM_PUBLIC_URL", PUBLIC)
+            .env("TANDEM_REDIS_URL", redis.url())
+            .env("TANDEM_API_KEY", API_KEY)
+            .env("TANDEM_TWILIO_ACCOUNT_SID", ACCOUNT_SID)
+            .env("TANDEM_TWILIO_AUTH_TOKEN", AUTH_TOKEN)
+            .env("TANDEM_TWILIO_API_BASE", api_base)
+            .env("TANDEM_SMS_FROM", BANK_NUMBER)
+            .env(
+                "TANDEM_SCRIPTS_DIR",
+                concat!(env!("CARGO_MANIFEST_DIR"), "/ivr-scripts"),
+            )
+            .env("TANDEM_LOG_FORMAT", "json")
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("tandem starts");
+        // Ready when it logs that it listens and its bus is subscribed.
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let (mut listening, mut subscribed) = (false, false);
+        for line in lines.by_ref().map_while(Result::ok) {
+            listening |= line.contains("tandem node listening");
+            subscribed |= line.contains("subscribed to the wake-up bus");
+            if listening && subscribed {
+                break;
+            }
+        }
+        assert!(
+            listening && subscribed,
+            "node on port {port} did not come up"
+        );
+        std::thread::spawn(move || lines.for_each(drop));
+        Self {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        }
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn a_call_on_one_node_and_its_page_on_another_work_as_one() {
+    let redis = RedisServer::start();
+    let (port_a, port_b) = (crate::redis::free_port(), crate::redis::free_port());
+    // Twilio sends call webhooks to node A, signed for the public URL.
+    let mut config = phone_config(&format!("http://127.0.0.1:{port_a}"));
+    config.public_url = PUBLIC.into();
+    let phone = Phone::new(config);
+    let api_base = serve_fake_api(&phone).await;
+    let (_a, b) = (
+        Node::start(port_a, &redis, &api_base),
+        Node::start(port_b, &redis, &api_base),
+    );
+    let http = http_client();
+
+    let from = caller();
+    let res = http
+        .post(format!("{}/api/v1/alerts", b.base))
+        .bearer_auth(API_KEY)
+        .json(&alert_json(&from))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201, "an alert raised on B");
+
+    let mut call = phone.place_call(&from, BANK_NUMBER).await;
+    call.expect_said("Hello Dana", SOON).await.unwrap();
+    call.press("4242");
+    call.expect_said("Press 1 to get a text message", SOON)
+        .await
+        .unwrap();
+    call.press("1");
+    let link = link_in(&phone.next_sms(&from, SOON).await.unwrap().body);
+    assert!(
+        link.starts_with(&format!("{PUBLIC}/s/")),
+        "links use the public URL: {link}"
+    );
+    call.expect_said("on its way", SOON).await.unwrap();
+
+    // The browser reaches node B through the "load balancer".
+    let via_b = link.replacen(PUBLIC, &b.base, 1);
+    let mut page = Device::new().open_page(&via_b, &b.base, PUBLIC).await;
+    call.expect_said("I see you have the charges in front of you", SOON)
+        .await
+        .unwrap();
+    call.expect_gathering(SOON).await.unwrap();
+    page.expect("said").await;
+    page.tap("approve").await;
+    assert_eq!(page.expect("decided").await["event"]["decision"], "approve");
+    call.expect_said("approved", SOON).await.unwrap();
+    call.expect_ended(SOON).await.unwrap();
+    page.expect("session_closed").await;
+}

@@ -1,0 +1,261 @@
+//! Bad input changes nothing; forged webhooks, other devices and other sessions get nowhere.
+
+use serde_json::{Value, json};
+use tandem::providers::twilio::signature;
+
+use crate::helpers::*;
+
+fn call_form(from: &str) -> Vec<(String, String)> {
+    [
+        ("AccountSid", ACCOUNT_SID),
+        ("CallSid", "CA0123456789abcdef0123456789abcdef"),
+        ("CallStatus", "ringing"),
+        ("From", from),
+        ("To", BANK_NUMBER),
+        ("Direction", "inbound"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+async fn post_webhook(
+    app: &TestApp,
+    path: &str,
+    form: &[(String, String)],
+    signature: &str,
+) -> reqwest::Response {
+    app.http
+        .post(format!("{}{path}", app.base))
+        .header("X-Twilio-Signature", signature)
+        .form(form)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn webhooks_with_a_missing_wrong_or_misdirected_signature_are_refused_and_change_nothing() {
+    let app = spawn_app().await;
+    let from = caller();
+    app.raise_alert(&from).await;
+    let form = call_form(&from);
+    let url = format!("{}/twilio/voice", app.base);
+
+    let wrong_token = signature::sign("not-the-token", &url, &form);
+    let other_url = signature::sign(AUTH_TOKEN, &format!("{}/twilio/status", app.base), &form);
+    let mut tampered = form.clone();
+    tampered[3].1 = caller();
+    let for_other_params = signature::sign(AUTH_TOKEN, &url, &tampered);
+    for (what, sig) in [
+        ("missing", String::new()),
+        ("wrong token", wrong_token),
+        ("other url", other_url),
+        ("other params", for_other_params),
+    ] {
+        let res = post_webhook(&app, "/twilio/voice", &form, &sig).await;
+        assert_eq!(res.status(), 403, "{what}");
+    }
+    // Nothing was started: the same call, signed properly, begins from the greeting.
+    let good = signature::sign(AUTH_TOKEN, &url, &form);
+    let res = post_webhook(&app, "/twilio/voice", &form, &good).await;
+    assert_eq!(res.status(), 200);
+    let twiml = res.text().await.unwrap();
+    assert!(
+        twiml.contains("Hello Dana") && twiml.contains("<Gather"),
+        "{twiml}"
+    );
+}
+
+#[tokio::test]
+async fn a_signed_webhook_always_gets_valid_twiml_even_for_nonsense() {
+    let app = spawn_app().await;
+    let url = format!(
+        "{}/twilio/gather?session=00000000-0000-4000-8000-000000000000&turn=1",
+        app.base
+    );
+    let form: Vec<(String, String)> = vec![
+        (
+            "CallSid".into(),
+            "CA0123456789abcdef0123456789abcdef".into(),
+        ),
+        ("Digits".into(), "1".into()),
+    ];
+    let sig = signature::sign(AUTH_TOKEN, &url, &form);
+    let res = post_webhook(
+        &app,
+        "/twilio/gather?session=00000000-0000-4000-8000-000000000000&turn=1",
+        &form,
+        &sig,
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/xml")
+    );
+    let doc = res.text().await.unwrap();
+    tandem::phone::twiml::parse(&doc).expect("valid TwiML");
+    assert!(doc.contains("Sorry"), "{doc}");
+}
+
+#[tokio::test]
+async fn malformed_alerts_are_refused_with_a_reason_and_store_nothing() {
+    let app = spawn_app().await;
+    let from = caller();
+    let mut unknown = alert_json(&from);
+    unknown["customer"]["ssn"] = json!("123-45-6789");
+    let mut missing = alert_json(&from);
+    missing["card"].as_object_mut().unwrap().remove("last4");
+    let mut long = alert_json(&from);
+    long["charges"][0]["merchant"] = json!("x".repeat(101));
+    let mut bad_phone = alert_json(&from);
+    bad_phone["customer"]["phone"] = json!("555-0100");
+    let cases: Vec<(&str, Value, Option<&str>, u16, &str)> = vec![
+        (
+            "unknown field",
+            unknown,
+            Some(API_KEY),
+            422,
+            "unknown field `ssn`",
+        ),
+        (
+            "missing field",
+            missing,
+            Some(API_KEY),
+            422,
+            "missing field `last4`",
+        ),
+        (
+            "over-long value",
+            long,
+            Some(API_KEY),
+            422,
+            "charges[0].merchant: is too long",
+        ),
+        ("bad phone", bad_phone, Some(API_KEY), 422, "customer.phone"),
+        ("wrong key", alert_json(&from), Some("nope"), 401, "API key"),
+        ("no key", alert_json(&from), None, 401, "API key"),
+    ];
+    for (what, body, key, status, says) in cases {
+        let res = app.post_alert(&body, key).await;
+        assert_eq!(res.status(), status, "{what}");
+        let err: Value = res.json().await.unwrap();
+        let message = err["error"]["message"].as_str().unwrap();
+        assert!(message.contains(says), "{what}: {message}");
+    }
+    let res = app
+        .http
+        .post(format!("{}/api/v1/alerts", app.base))
+        .bearer_auth(API_KEY)
+        .header("Content-Type", "application/json")
+        .body("{\"customer\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422, "truncated JSON");
+    // None of them stored an alert: the caller is unknown.
+    let mut call = app.place_call(&from).await;
+    call.expect_said("couldn't find an open alert", SOON)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_claimed_link_opened_on_another_device_is_refused() {
+    let app = spawn_app().await;
+    let from = caller();
+    app.raise_alert(&from).await;
+    let mut call = app.verified_call(&from).await;
+    let link = app.request_link(&mut call, &from).await;
+    let mut owner = Device::new();
+    owner.open_link(&link).await.unwrap();
+    let (status, body) = Device::new().open_link(&link).await.unwrap_err();
+    assert_eq!(status, 403);
+    assert!(body.contains("Already opened on another device"), "{body}");
+    // The owner can come back.
+    assert!(owner.open_link(&link).await.is_ok());
+}
+
+#[tokio::test]
+async fn one_session_never_reaches_another_sessions_data() {
+    let app = spawn_app().await;
+    let (from_a, from_b) = (caller(), caller());
+    app.raise_alert(&from_a).await;
+    let mut other = alert_json(&from_b);
+    other["customer"]["name"] = json!("Ravi Okafor");
+    other["charges"][0]["merchant"] = json!("Harbor Books");
+    assert_eq!(app.post_alert(&other, Some(API_KEY)).await.status(), 201);
+
+    let mut call_a = app.verified_call(&from_a).await;
+    let link_a = app.request_link(&mut call_a, &from_a).await;
+    let mut call_b = app.place_call(&from_b).await;
+    call_b.expect_said("Hello Ravi", SOON).await.unwrap();
+    call_b.press("4242");
+    call_b.press("1");
+    let link_b = link_in(&app.phone.next_sms(&from_b, SOON).await.unwrap().body);
+
+    let mut device_a = Device::new();
+    let mut page_a = device_a.open_page(&link_a, &app.base, &app.origin()).await;
+    let mut device_b = Device::new();
+    let page_b = device_b.open_page(&link_b, &app.base, &app.origin()).await;
+    assert!(!page_a.snapshot.to_string().contains("Harbor Books"));
+    assert!(!page_b.snapshot.to_string().contains("Bistro Lumiere"));
+
+    // A's device asks for B's page and socket: refused, with or without the right Origin.
+    let b_path = format!("/p/{}", page_b.session);
+    let res = app
+        .http
+        .get(format!("{}{b_path}", app.base))
+        .header("Cookie", device_a.cookie.clone().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    assert_eq!(
+        device_a
+            .connect(&app.base, &b_path, &app.origin(), 0)
+            .await
+            .err(),
+        Some(403)
+    );
+    // A socket without the device cookie, or from another site, is refused too.
+    let a_ws = format!(
+        "{}/p/{}/ws",
+        app.base.replacen("http", "ws", 1),
+        page_a.session
+    );
+    assert_eq!(
+        ws_connect(&a_ws, None, Some(&app.origin())).await.err(),
+        Some(403)
+    );
+    assert_eq!(
+        ws_connect(
+            &a_ws,
+            device_a.cookie.as_deref(),
+            Some("https://evil.example")
+        )
+        .await
+        .err(),
+        Some(403)
+    );
+    // A link token of one session opens nothing of the other's: guessed tokens are refused alike.
+    let forged = format!("{}/s/{}", app.base, tandem::token::generate());
+    assert_eq!(Device::new().open_link(&forged).await.unwrap_err().0, 404);
+
+    // B's decision never shows on A's page.
+    call_b.expect_said("on its way", SOON).await.unwrap();
+    let mut page_b = page_b;
+    page_b.tap("decline").await;
+    page_b.expect("decided").await;
+    page_a.tap("approve").await;
+    let decided = page_a.expect("decided").await;
+    assert_eq!(
+        decided["event"]["decision"], "approve",
+        "A sees its own decision, not B's"
+    );
+    call_a.expect_said("approved", SOON).await.unwrap();
+    call_b.expect_said("declined", SOON).await.unwrap();
+}

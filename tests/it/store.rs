@@ -1,0 +1,224 @@
+//! One conformance suite, run against both stores: they must be interchangeable.
+
+use std::{sync::Arc, time::Duration};
+
+use chrono::Utc;
+use tandem::{
+    session::{Alert, AlertStatus, Case, Channel, Decision, Draft, EventKind, Session},
+    store::{Commit, Index, MemoryStore, RedisStore, Store, Wake},
+};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::{helpers::sample_case, redis::RedisServer};
+
+const TTL: Duration = Duration::from_secs(60);
+
+fn alert(case: Case) -> Alert {
+    Alert {
+        id: Uuid::new_v4(),
+        created_at: Utc::now(),
+        status: AlertStatus::Open,
+        case,
+    }
+}
+
+fn new_session(alert: &Alert) -> Draft {
+    let now = Utc::now();
+    let mut d = Draft::new(
+        Session::open(
+            Uuid::new_v4(),
+            alert,
+            "fraud-alert",
+            now,
+            chrono::Duration::minutes(5),
+        ),
+        now,
+    );
+    d.emit(EventKind::SessionOpened);
+    d
+}
+
+async fn conformance(store: Arc<dyn Store>) {
+    alerts_are_found_by_phone_until_resolved(&*store).await;
+    commits_are_compare_and_set_and_append_events_in_order(&*store).await;
+    first_decision_wins_when_two_writers_race(store.clone()).await;
+    indexes_bind_once(&*store).await;
+    commits_wake_listeners(&*store).await;
+}
+
+async fn alerts_are_found_by_phone_until_resolved(store: &dyn Store) {
+    let a = alert(sample_case("+14155550111"));
+    store.put_alert(&a, TTL).await.unwrap();
+    assert_eq!(store.alert(a.id).await.unwrap().as_ref(), Some(&a));
+    assert_eq!(
+        store
+            .open_alert_for_phone("+14155550111")
+            .await
+            .unwrap()
+            .map(|x| x.id),
+        Some(a.id)
+    );
+    store
+        .set_alert_status(a.id, AlertStatus::Approved)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.alert(a.id).await.unwrap().unwrap().status,
+        AlertStatus::Approved
+    );
+    assert!(
+        store
+            .open_alert_for_phone("+14155550111")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(store.alert(Uuid::new_v4()).await.unwrap().is_none());
+}
+
+async fn commits_are_compare_and_set_and_append_events_in_order(store: &dyn Store) {
+    let a = alert(sample_case("+14155550112"));
+    let draft = new_session(&a);
+    let id = draft.session.id;
+    assert_eq!(
+        store.commit(&draft, 0, TTL).await.unwrap(),
+        Commit::Done { version: 1 }
+    );
+    // Creating it again is a conflict, not an overwrite.
+    assert_eq!(
+        store.commit(&draft, 0, TTL).await.unwrap(),
+        Commit::Conflict
+    );
+
+    let loaded = store.load(id).await.unwrap().unwrap();
+    assert_eq!(loaded.version, 1);
+    assert_eq!(loaded.session, draft.session);
+
+    let mut next = Draft::new(loaded.session.clone(), Utc::now());
+    next.emit(EventKind::CallStarted);
+    next.emit(EventKind::Said {
+        text: "Hello <Dana> & co".into(),
+    });
+    assert_eq!(
+        store.commit(&next, 1, TTL).await.unwrap(),
+        Commit::Done { version: 2 }
+    );
+    // A writer holding the old version loses.
+    assert_eq!(store.commit(&next, 1, TTL).await.unwrap(), Commit::Conflict);
+
+    let all = store.events_after(id, 0, 100).await.unwrap();
+    let seqs: Vec<u64> = all.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, vec![1, 2, 3]);
+    assert_eq!(
+        all[2].event,
+        EventKind::Said {
+            text: "Hello <Dana> & co".into()
+        }
+    );
+    let tail = store.events_after(id, 2, 100).await.unwrap();
+    assert_eq!(tail.len(), 1);
+    assert_eq!(store.events_after(id, 1, 1).await.unwrap().len(), 1);
+    assert!(store.load(Uuid::new_v4()).await.unwrap().is_none());
+}
+
+async fn first_decision_wins_when_two_writers_race(store: Arc<dyn Store>) {
+    let a = alert(sample_case("+14155550113"));
+    let draft = new_session(&a);
+    let id = draft.session.id;
+    store.commit(&draft, 0, TTL).await.unwrap();
+    let base = store.load(id).await.unwrap().unwrap();
+    let attempt = |decision, by| {
+        let store = store.clone();
+        let mut d = Draft::new(base.session.clone(), Utc::now());
+        d.decide(decision, by).unwrap();
+        async move { store.commit(&d, base.version, TTL).await.unwrap() }
+    };
+    let (web, voice) = tokio::join!(
+        attempt(Decision::Approve, Channel::Web),
+        attempt(Decision::Decline, Channel::Voice)
+    );
+    let wins = [web, voice]
+        .iter()
+        .filter(|c| matches!(c, Commit::Done { .. }))
+        .count();
+    assert_eq!(wins, 1, "exactly one writer wins: {web:?} {voice:?}");
+    let decided = store.events_after(id, 0, 100).await.unwrap();
+    let decisions = decided
+        .iter()
+        .filter(|e| matches!(e.event, EventKind::Decided { .. }))
+        .count();
+    assert_eq!(decisions, 1);
+}
+
+async fn indexes_bind_once(store: &dyn Store) {
+    let (first, second) = (Uuid::new_v4(), Uuid::new_v4());
+    let key = format!("CA{}", Uuid::new_v4().simple());
+    assert_eq!(
+        store.bind(Index::Call, &key, first, TTL).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store.bind(Index::Call, &key, second, TTL).await.unwrap(),
+        Some(first)
+    );
+    assert_eq!(store.lookup(Index::Call, &key).await.unwrap(), Some(first));
+    // Indexes are separate namespaces.
+    assert_eq!(store.lookup(Index::Token, &key).await.unwrap(), None);
+}
+
+async fn commits_wake_listeners(store: &dyn Store) {
+    let mut bus = store.wakeups();
+    let a = alert(sample_case("+14155550114"));
+    let draft = new_session(&a);
+    let id = draft.session.id;
+    store.commit(&draft, 0, TTL).await.unwrap();
+    let woke = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match bus.recv().await {
+                Ok(Wake::Session { id: got, seq }) if got == id => return seq,
+                Ok(_) => continue,
+                Err(e) => panic!("bus closed: {e}"),
+            }
+        }
+    })
+    .await
+    .expect("a commit wakes listeners");
+    assert_eq!(woke, 1);
+}
+
+#[tokio::test]
+async fn the_memory_store_passes_the_conformance_suite() {
+    conformance(Arc::new(MemoryStore::default())).await;
+}
+
+#[tokio::test]
+async fn the_redis_store_passes_the_conformance_suite() {
+    let redis = RedisServer::start();
+    let shutdown = CancellationToken::new();
+    let store = RedisStore::connect(&redis.url(), "conf", shutdown.clone()).unwrap();
+    // The bus subscribes in the background; wait for its first resync before relying on it.
+    let mut bus = store.wakeups();
+    tokio::time::timeout(Duration::from_secs(5), async {
+        while bus.recv().await != Ok(Wake::Resync) {}
+    })
+    .await
+    .expect("the bus subscribes");
+    conformance(Arc::new(store)).await;
+    shutdown.cancel();
+}
+
+#[tokio::test]
+async fn the_redis_store_reports_an_outage_quickly_instead_of_hanging() {
+    let redis = RedisServer::start();
+    let url = redis.url();
+    drop(redis);
+    let store = RedisStore::connect(&url, "down", CancellationToken::new()).unwrap();
+    let started = std::time::Instant::now();
+    assert!(store.load(Uuid::new_v4()).await.is_err());
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "took {:?}",
+        started.elapsed()
+    );
+}
