@@ -12,6 +12,7 @@
 //! - [`app`], [`config`]: wiring and typed configuration.
 
 pub mod app;
+pub mod bench;
 
 pub mod broker;
 pub mod channels;

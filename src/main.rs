@@ -27,8 +27,8 @@ enum Command {
         /// Script files; defaults to every script in TANDEM_SCRIPTS_DIR.
         files: Vec<PathBuf>,
     },
-    // BENCHDOC
-    // BENCH
+    /// Measure click-to-speech latency across two nodes sharing Redis.
+    Bench(tandem::bench::Options),
 }
 
 fn main() -> std::process::ExitCode {
@@ -36,6 +36,9 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Serve => serve(),
         Command::Check { files } => check(files),
+        Command::Bench(options) => {
+            runtime().and_then(|rt| rt.block_on(tandem::bench::run(options)))
+        }
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -4,6 +4,7 @@
 
 pub mod call;
 pub mod fake_api;
+pub mod page;
 pub mod twiml;
 
 use std::{

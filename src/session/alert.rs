@@ -169,6 +169,52 @@ fn is_amount(s: &str) -> bool {
         && frac.bytes().all(|b| b.is_ascii_digit())
 }
 
+/// A customer with two suspected charges, for the demo, the benchmark and tests.
+pub fn sample(phone: &str) -> Case {
+    let charge =
+        |id: &str, merchant: &str, amount: &str, at: &str, location: &str, card_present| Charge {
+            id: id.into(),
+            merchant: merchant.into(),
+            amount: amount.into(),
+            currency: "USD".into(),
+            at: at.parse().expect("a valid sample timestamp"),
+            location: location.into(),
+            card_present,
+        };
+    Case {
+        customer: Customer {
+            id: "c-1001".into(),
+            name: "Dana Reyes".into(),
+            phone: phone.into(),
+            verify: Verify {
+                card_last4: "4242".into(),
+            },
+        },
+        card: Card {
+            brand: "Amex".into(),
+            last4: "4242".into(),
+        },
+        charges: vec![
+            charge(
+                "ch_1",
+                "Bistro Lumiere",
+                "212.40",
+                "2026-11-21T19:02:00Z",
+                "San Francisco, CA",
+                false,
+            ),
+            charge(
+                "ch_2",
+                "Skyline Electronics",
+                "1299.00",
+                "2026-11-21T19:40:00Z",
+                "Portland, OR",
+                true,
+            ),
+        ],
+    }
+}
+
 /// `+` then 7 to 15 digits, not starting with 0.
 pub fn is_e164(s: &str) -> bool {
     let Some(rest) = s.strip_prefix('+') else {

@@ -3,15 +3,16 @@
 
 use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
-use futures_util::{SinkExt, StreamExt};
-use serde_json::{Value, json};
+use serde_json::Value;
 use tandem::{
     config::Config,
-    phone::{Call, Phone, PhoneConfig},
+    phone::{
+        Call, Phone, PhoneConfig,
+        page::{self, PageError},
+    },
     session::Case,
 };
-use tokio::net::{TcpListener, TcpStream};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, tungstenite::Message};
+use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::redis::RedisServer;
@@ -25,20 +26,11 @@ pub const AGENT_NUMBER: &str = "+14155550199";
 pub const SOON: Duration = Duration::from_secs(10);
 
 pub fn sample_case(phone: &str) -> Case {
-    serde_json::from_value(alert_json(phone)).expect("the sample alert is a valid case")
+    tandem::session::alert::sample(phone)
 }
 
 pub fn alert_json(phone: &str) -> Value {
-    json!({
-        "customer": {"id": "c-1001", "name": "Dana Reyes", "phone": phone, "verify": {"card_last4": "4242"}},
-        "card": {"brand": "Amex", "last4": "4242"},
-        "charges": [
-            {"id": "ch_1", "merchant": "Bistro Lumiere", "amount": "212.40", "currency": "USD",
-             "at": "2026-11-21T19:02:00Z", "location": "San Francisco, CA", "card_present": false},
-            {"id": "ch_2", "merchant": "Skyline Electronics", "amount": "1299.00", "currency": "USD",
-             "at": "2026-11-21T19:40:00Z", "location": "Portland, OR", "card_present": true}
-        ]
-    })
+    serde_json::to_value(sample_case(phone)).unwrap()
 }
 
 /// A distinct caller number per test, so parallel tests never share an alert.
@@ -250,73 +242,45 @@ pub fn link_in(body: &str) -> String {
         .to_owned()
 }
 
-pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
-
-/// The customer's browser on one device.
+/// The customer's browser on one device (the library's headless page, unwrapped for tests).
 pub struct Device {
-    pub cookie: Option<String>,
-    http: reqwest::Client,
+    inner: page::Device,
 }
 
 /// The page, opened and connected.
 pub struct Page {
+    inner: page::PageSocket,
     pub session: String,
-    pub ws: Ws,
     pub snapshot: Value,
-    pub last_seq: u64,
 }
 
 impl Device {
     pub fn new() -> Self {
         Self {
-            cookie: None,
-            http: http_client(),
+            inner: page::Device::new(),
         }
     }
 
-    /// Opens the texted link; returns the page path it redirects to, or the refusal status.
+    pub fn cookie(&self) -> Option<String> {
+        self.inner.cookie.clone()
+    }
+
+    /// Opens the texted link; the page path it redirects to, or the refusal's status and body.
     pub async fn open_link(&mut self, link: &str) -> Result<String, (u16, String)> {
-        let mut req = self.http.get(link);
-        if let Some(c) = &self.cookie {
-            req = req.header("Cookie", c);
+        match self.inner.open_link(link).await {
+            Ok(path) => Ok(path),
+            Err(PageError::Refused { status, body }) => Err((status, body)),
+            Err(e) => panic!("opening the link failed: {e}"),
         }
-        let res = req.send().await.unwrap();
-        if res.status() != 303 {
-            let status = res.status().as_u16();
-            return Err((status, res.text().await.unwrap()));
-        }
-        let set = res
-            .headers()
-            .get("set-cookie")
-            .unwrap()
-            .to_str()
-            .unwrap()
-            .to_owned();
-        assert!(
-            set.contains("HttpOnly") && set.contains("Secure") && set.contains("SameSite=Strict"),
-            "{set}"
-        );
-        self.cookie = Some(set.split(';').next().unwrap().to_owned());
-        Ok(res
-            .headers()
-            .get("location")
-            .unwrap()
-            .to_str()
-            .unwrap()
-            .to_owned())
     }
 
     /// Opens the link, loads the page and connects its websocket to `node` (any node).
     pub async fn open_page(&mut self, link: &str, node: &str, origin: &str) -> Page {
-        let location = self.open_link(link).await.expect("the link opens");
-        let path = location
-            .split_once("/p/")
-            .map(|(_, id)| format!("/p/{id}"))
-            .unwrap();
-        let html = self
-            .http
+        let path = self.open_link(link).await.expect("the link opens");
+        let http = http_client();
+        let html = http
             .get(format!("{node}{path}"))
-            .header("Cookie", self.cookie.clone().unwrap())
+            .header("Cookie", self.cookie().unwrap())
             .send()
             .await
             .unwrap();
@@ -340,73 +304,45 @@ impl Device {
         origin: &str,
         after: u64,
     ) -> Result<Page, u16> {
-        let url = format!("{}{path}/ws?after={after}", node.replacen("http", "ws", 1));
-        let ws = ws_connect(&url, self.cookie.as_deref(), Some(origin)).await?;
-        let mut page = Page {
-            session: path.trim_start_matches("/p/").to_owned(),
-            ws,
-            snapshot: Value::Null,
-            last_seq: after,
-        };
-        let snapshot = page.next().await;
-        assert_eq!(snapshot["type"], "snapshot", "{snapshot}");
-        page.snapshot = snapshot;
-        Ok(page)
+        match self.inner.connect(node, path, origin, after).await {
+            Ok(inner) => Ok(Page {
+                session: inner.session.clone(),
+                snapshot: inner.snapshot.clone(),
+                inner,
+            }),
+            Err(PageError::Refused { status, .. }) => Err(status),
+            Err(e) => panic!("the page's socket failed: {e}"),
+        }
     }
 }
 
-pub async fn ws_connect(url: &str, cookie: Option<&str>, origin: Option<&str>) -> Result<Ws, u16> {
-    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-    let mut req = url.into_client_request().unwrap();
-    if let Some(c) = cookie {
-        req.headers_mut().insert("Cookie", c.parse().unwrap());
-    }
-    if let Some(o) = origin {
-        req.headers_mut().insert("Origin", o.parse().unwrap());
-    }
-    match tokio_tungstenite::connect_async(req).await {
-        Ok((ws, _)) => Ok(ws),
-        Err(tokio_tungstenite::tungstenite::Error::Http(res)) => Err(res.status().as_u16()),
+/// A websocket to `url`, or the HTTP status it was refused with.
+pub async fn ws_connect(url: &str, cookie: Option<&str>, origin: Option<&str>) -> Result<(), u16> {
+    match page::connect(url, cookie, origin).await {
+        Ok(_) => Ok(()),
+        Err(PageError::Refused { status, .. }) => Err(status),
         Err(e) => panic!("websocket failed: {e}"),
     }
 }
 
 impl Page {
-    /// The next JSON message; panics past the deadline.
     pub async fn next(&mut self) -> Value {
-        let msg = tokio::time::timeout(SOON, self.ws.next())
+        self.inner
+            .next(SOON)
             .await
-            .expect("a message in time");
-        match msg {
-            Some(Ok(Message::Text(t))) => {
-                let v: Value = serde_json::from_str(&t).unwrap();
-                if let Some(seq) = v["seq"].as_u64() {
-                    assert!(
-                        seq > self.last_seq,
-                        "events arrive once and in order: {seq} after {}",
-                        self.last_seq
-                    );
-                    self.last_seq = seq;
-                }
-                v
-            }
-            other => panic!("expected a text message, got {other:?}"),
-        }
+            .expect("a message in time, once and in order")
     }
 
     /// Skips messages until an event of `kind` (or a message of `type`) arrives.
     pub async fn expect(&mut self, kind: &str) -> Value {
-        loop {
-            let v = self.next().await;
-            if v["event"]["kind"] == kind || v["type"] == kind {
-                return v;
-            }
-        }
+        self.inner
+            .expect(kind, SOON)
+            .await
+            .unwrap_or_else(|e| panic!("waiting for {kind}: {e}"))
     }
 
     pub async fn tap(&mut self, decision: &str) {
-        let msg = json!({"type": "decide", "decision": decision}).to_string();
-        self.ws.send(Message::text(msg)).await.unwrap();
+        self.inner.tap(decision).await.unwrap();
     }
 
     /// Every message up to and including the first of `kind`.
@@ -422,16 +358,8 @@ impl Page {
         }
     }
 
-    /// Whether the server closes the socket (after a `bye`).
+    /// The server closes the socket (after a `bye`).
     pub async fn expect_closed(&mut self) {
-        loop {
-            match tokio::time::timeout(SOON, self.ws.next())
-                .await
-                .expect("closed in time")
-            {
-                None | Some(Ok(Message::Close(_))) | Some(Err(_)) => return,
-                Some(Ok(_)) => continue,
-            }
-        }
+        self.inner.closed(SOON).await.expect("closed in time");
     }
 }

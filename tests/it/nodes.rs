@@ -1,71 +1,28 @@
 //! Two `tandem serve` processes sharing one Redis behave as one: the call on node A, the page
 //! on node B, both behind one public URL as a load balancer would present them.
 
-use std::{
-    io::{BufRead, BufReader},
-    process::{Child, Command, Stdio},
-};
-
-use tandem::phone::Phone;
+use tandem::{bench::local::LocalNode, phone::Phone};
 
 use crate::{helpers::*, redis::RedisServer};
 
 const PUBLIC: &str = "https://ivr.bank.test";
 
-struct Node {
-    child: Child,
-    base: String,
-}
-
-impl Node {
-    fn start(port: u16, redis: &RedisServer, api_base: &str) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tandem"))
-            .arg("serve")
-            .env("TANDEM_LISTEN", format!("127.0.0.1:{port}"))
-            .env("TANDEM_PUBLIC_URL", PUBLIC)
-            .env("TANDEM_REDIS_URL", redis.url())
-            .env("TANDEM_API_KEY", API_KEY)
-            .env("TANDEM_TWILIO_ACCOUNT_SID", ACCOUNT_SID)
-            .env("TANDEM_TWILIO_AUTH_TOKEN", AUTH_TOKEN)
-            .env("TANDEM_TWILIO_API_BASE", api_base)
-            .env("TANDEM_SMS_FROM", BANK_NUMBER)
-            .env(
-                "TANDEM_SCRIPTS_DIR",
-                concat!(env!("CARGO_MANIFEST_DIR"), "/ivr-scripts"),
-            )
-            .env("TANDEM_LOG_FORMAT", "json")
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("tandem starts");
-        // Ready when it logs that it listens and its bus is subscribed.
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let (mut listening, mut subscribed) = (false, false);
-        for line in lines.by_ref().map_while(Result::ok) {
-            listening |= line.contains("tandem node listening");
-            subscribed |= line.contains("subscribed to the wake-up bus");
-            if listening && subscribed {
-                break;
-            }
-        }
-        assert!(
-            listening && subscribed,
-            "node on port {port} did not come up"
-        );
-        std::thread::spawn(move || lines.for_each(drop));
-        Self {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-        }
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+fn node(port: u16, redis: &RedisServer, api_base: &str) -> LocalNode {
+    let env = [
+        ("TANDEM_PUBLIC_URL", PUBLIC.to_owned()),
+        ("TANDEM_REDIS_URL", redis.url()),
+        ("TANDEM_API_KEY", API_KEY.to_owned()),
+        ("TANDEM_TWILIO_ACCOUNT_SID", ACCOUNT_SID.to_owned()),
+        ("TANDEM_TWILIO_AUTH_TOKEN", AUTH_TOKEN.to_owned()),
+        ("TANDEM_TWILIO_API_BASE", api_base.to_owned()),
+        ("TANDEM_SMS_FROM", BANK_NUMBER.to_owned()),
+        (
+            "TANDEM_SCRIPTS_DIR",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/ivr-scripts").to_owned(),
+        ),
+    ];
+    LocalNode::start(env!("CARGO_BIN_EXE_tandem").as_ref(), port, &env)
+        .expect("a tandem node starts")
 }
 
 #[tokio::test]
@@ -78,8 +35,8 @@ async fn a_call_on_one_node_and_its_page_on_another_work_as_one() {
     let phone = Phone::new(config);
     let api_base = serve_fake_api(&phone).await;
     let (_a, b) = (
-        Node::start(port_a, &redis, &api_base),
-        Node::start(port_b, &redis, &api_base),
+        node(port_a, &redis, &api_base),
+        node(port_b, &redis, &api_base),
     );
     let http = http_client();
 

@@ -209,7 +209,7 @@ async fn one_session_never_reaches_another_sessions_data() {
     let res = app
         .http
         .get(format!("{}{b_path}", app.base))
-        .header("Cookie", device_a.cookie.clone().unwrap())
+        .header("Cookie", device_a.cookie().unwrap())
         .send()
         .await
         .unwrap();
@@ -234,7 +234,7 @@ async fn one_session_never_reaches_another_sessions_data() {
     assert_eq!(
         ws_connect(
             &a_ws,
-            device_a.cookie.as_deref(),
+            device_a.cookie().as_deref(),
             Some("https://evil.example")
         )
         .await

@@ -1,0 +1,205 @@
+//! A headless stand-in for the customer's browser: opens the texted link on one device
+//! (keeping its cookie), then speaks the page's websocket protocol.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tokio_tungstenite::{
+    MaybeTlsStream, WebSocketStream,
+    tungstenite::{Message, client::IntoClientRequest},
+};
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PageError {
+    #[error("refused with HTTP {status}: {body}")]
+    Refused { status: u16, body: String },
+    #[error("{0}")]
+    Broken(String),
+    #[error("nothing arrived in time")]
+    Timeout,
+    #[error("the socket closed")]
+    Closed,
+}
+
+fn broken(e: impl std::fmt::Display) -> PageError {
+    PageError::Broken(e.to_string())
+}
+
+/// One device: its HTTP client and the cookie the server bound the link to.
+pub struct Device {
+    pub cookie: Option<String>,
+    http: reqwest::Client,
+}
+
+impl Default for Device {
+    fn default() -> Self {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("static client settings");
+        Self { cookie: None, http }
+    }
+}
+
+/// The page's live connection.
+pub struct PageSocket {
+    /// The session id, from the page's path.
+    pub session: String,
+    pub snapshot: Value,
+    /// Highest event `seq` received.
+    pub last_seq: u64,
+    ws: Ws,
+}
+
+impl Device {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Opens the texted link; returns the page path it redirects to (`/p/<session>`).
+    pub async fn open_link(&mut self, link: &str) -> Result<String, PageError> {
+        let mut req = self.http.get(link);
+        if let Some(c) = &self.cookie {
+            req = req.header("Cookie", c);
+        }
+        let res = req.send().await.map_err(broken)?;
+        if res.status() != 303 {
+            let status = res.status().as_u16();
+            return Err(PageError::Refused {
+                status,
+                body: res.text().await.unwrap_or_default(),
+            });
+        }
+        let header = |name: &str| {
+            res.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let cookie = header("set-cookie").ok_or_else(|| broken("no device cookie"))?;
+        self.cookie = cookie.split(';').next().map(str::to_owned);
+        let location = header("location").ok_or_else(|| broken("no redirect"))?;
+        let path = location
+            .find("/p/")
+            .map(|i| location[i..].to_owned())
+            .ok_or_else(|| broken("unexpected redirect"))?;
+        Ok(path)
+    }
+
+    /// Opens the link and connects the page's socket to `node` with the given `Origin`.
+    pub async fn open_page(
+        &mut self,
+        link: &str,
+        node: &str,
+        origin: &str,
+    ) -> Result<PageSocket, PageError> {
+        let path = self.open_link(link).await?;
+        self.connect(node, &path, origin, 0).await
+    }
+
+    pub async fn connect(
+        &self,
+        node: &str,
+        path: &str,
+        origin: &str,
+        after: u64,
+    ) -> Result<PageSocket, PageError> {
+        let url = format!("{}{path}/ws?after={after}", node.replacen("http", "ws", 1));
+        let ws = connect(&url, self.cookie.as_deref(), Some(origin)).await?;
+        let session = path.trim_start_matches("/p/").to_owned();
+        let mut page = PageSocket {
+            session,
+            ws,
+            snapshot: Value::Null,
+            last_seq: after,
+        };
+        let snapshot = page.next(Duration::from_secs(10)).await?;
+        if snapshot["type"] != "snapshot" {
+            return Err(broken(format!("expected a snapshot first, got {snapshot}")));
+        }
+        page.snapshot = snapshot;
+        Ok(page)
+    }
+}
+
+/// Opens a websocket with the given cookie and origin; an HTTP refusal comes back as its status.
+pub async fn connect(
+    url: &str,
+    cookie: Option<&str>,
+    origin: Option<&str>,
+) -> Result<Ws, PageError> {
+    let mut req = url.into_client_request().map_err(broken)?;
+    for (name, value) in [("Cookie", cookie), ("Origin", origin)] {
+        if let Some(v) = value {
+            req.headers_mut().insert(name, v.parse().map_err(broken)?);
+        }
+    }
+    match tokio_tungstenite::connect_async(req).await {
+        Ok((ws, _)) => Ok(ws),
+        Err(tokio_tungstenite::tungstenite::Error::Http(res)) => Err(PageError::Refused {
+            status: res.status().as_u16(),
+            body: String::new(),
+        }),
+        Err(e) => Err(broken(e)),
+    }
+}
+
+impl PageSocket {
+    /// The next message; events must arrive once and in order.
+    pub async fn next(&mut self, within: Duration) -> Result<Value, PageError> {
+        loop {
+            let msg = tokio::time::timeout(within, self.ws.next())
+                .await
+                .map_err(|_| PageError::Timeout)?;
+            let text = match msg {
+                Some(Ok(Message::Text(t))) => t,
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                Some(Ok(_)) | None => return Err(PageError::Closed),
+                Some(Err(e)) => return Err(broken(e)),
+            };
+            let value: Value = serde_json::from_str(&text).map_err(broken)?;
+            if let Some(seq) = value["seq"].as_u64() {
+                if seq <= self.last_seq {
+                    return Err(broken(format!(
+                        "event {seq} arrived after {}",
+                        self.last_seq
+                    )));
+                }
+                self.last_seq = seq;
+            }
+            return Ok(value);
+        }
+    }
+
+    /// Skips messages until an event of `kind` (or a message of that `type`) arrives.
+    pub async fn expect(&mut self, kind: &str, within: Duration) -> Result<Value, PageError> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let v = self.next(left).await?;
+            if v["event"]["kind"] == kind || v["type"] == kind {
+                return Ok(v);
+            }
+        }
+    }
+
+    pub async fn tap(&mut self, decision: &str) -> Result<(), PageError> {
+        let msg = json!({"type": "decide", "decision": decision}).to_string();
+        self.ws.send(Message::text(msg)).await.map_err(broken)
+    }
+
+    /// Waits for the server to close the socket.
+    pub async fn closed(&mut self, within: Duration) -> Result<(), PageError> {
+        loop {
+            match self.next(within).await {
+                Err(PageError::Closed) => return Ok(()),
+                Err(e) => return Err(e),
+                Ok(_) => continue,
+            }
+        }
+    }
+}
