@@ -81,10 +81,6 @@ impl PublicUrl {
     pub fn origin(&self) -> &str {
         &self.origin
     }
-
-    pub fn is_https(&self) -> bool {
-        self.base.starts_with("https://")
-    }
 }
 
 #[derive(Debug, thiserror::Error)]

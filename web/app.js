@@ -68,6 +68,7 @@
   }
 
   function showEnded() {
+    if (closedForGood) return;
     closedForGood = true;
     $('outcome').textContent = decided ? $('outcome').textContent + ' ' + ENDED : ENDED;
     $('actions').hidden = true;

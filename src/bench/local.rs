@@ -5,6 +5,7 @@ use std::{
     io::{BufRead, BufReader},
     net::TcpListener,
     process::{Child, Command, Stdio},
+    sync::{Arc, Mutex},
 };
 
 use anyhow::{Context, bail};
@@ -44,7 +45,7 @@ impl LocalRedis {
             .spawn()
             .context("starting redis-server (apt-get install redis-server)")?;
         // Ready when it says so, not after a guessed delay.
-        if wait_for(&mut child, &["Ready to accept connections"]) {
+        if wait_for(&mut child, &["Ready to accept connections"], None) {
             return Ok(Some(Self { child, port }));
         }
         let _ = child.kill();
@@ -72,6 +73,7 @@ impl Drop for LocalRedis {
 pub struct LocalNode {
     child: Child,
     pub base: String,
+    log: Arc<Mutex<Vec<String>>>,
 }
 
 impl LocalNode {
@@ -99,14 +101,21 @@ impl LocalNode {
         if on_redis {
             ready.push("subscribed to the wake-up bus");
         }
-        if !wait_for(&mut child, &ready) {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        if !wait_for(&mut child, &ready, Some(log.clone())) {
             let _ = child.kill();
             bail!("tandem on port {port} exited before it was ready");
         }
         Ok(Self {
             child,
             base: format!("http://127.0.0.1:{port}"),
+            log,
         })
+    }
+
+    /// The node's log lines so far (the most recent 10,000).
+    pub fn log(&self) -> Vec<String> {
+        self.log.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     pub fn pid(&self) -> u32 {
@@ -121,20 +130,30 @@ impl Drop for LocalNode {
     }
 }
 
-/// Reads the child's output until every marker has appeared; keeps draining it afterwards so
-/// the child never blocks on a full pipe.
-fn wait_for(child: &mut Child, markers: &[&str]) -> bool {
+/// Reads the child's output until every marker has appeared; keeps draining it afterwards (into
+/// `keep`, when given) so the child never blocks on a full pipe.
+fn wait_for(child: &mut Child, markers: &[&str], keep: Option<Arc<Mutex<Vec<String>>>>) -> bool {
     let Some(stdout) = child.stdout.take() else {
         return false;
     };
     let mut lines = BufReader::new(stdout).lines();
     let mut seen = vec![false; markers.len()];
+    let store = move |line: String| {
+        if let Some(keep) = &keep {
+            let mut kept = keep.lock().unwrap_or_else(|p| p.into_inner());
+            if kept.len() >= 10_000 {
+                kept.remove(0);
+            }
+            kept.push(line);
+        }
+    };
     for line in lines.by_ref().map_while(Result::ok) {
         for (i, marker) in markers.iter().enumerate() {
             seen[i] |= line.contains(marker);
         }
+        store(line);
         if seen.iter().all(|s| *s) {
-            std::thread::spawn(move || lines.for_each(drop));
+            std::thread::spawn(move || lines.map_while(Result::ok).for_each(store));
             return true;
         }
     }

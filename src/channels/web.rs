@@ -43,6 +43,7 @@ pub fn router() -> Router<AppState> {
         .route("/s/{token}", get(open_link))
         .route("/p/{id}", get(page))
         .route("/p/{id}/ws", get(socket))
+        .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
         .route(
             "/assets/app.js",
             get(|| async {

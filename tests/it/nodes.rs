@@ -20,6 +20,8 @@ fn node(port: u16, redis: &RedisServer, api_base: &str) -> LocalNode {
             "TANDEM_SCRIPTS_DIR",
             concat!(env!("CARGO_MANIFEST_DIR"), "/ivr-scripts").to_owned(),
         ),
+        // Verbose, so the secret check below has everything to look at.
+        ("RUST_LOG", "debug,hyper=info,h2=info".to_owned()),
     ];
     LocalNode::start(env!("CARGO_BIN_EXE_tandem").as_ref(), port, &env)
         .expect("a tandem node starts")
@@ -34,7 +36,7 @@ async fn a_call_on_one_node_and_its_page_on_another_work_as_one() {
     config.public_url = PUBLIC.into();
     let phone = Phone::new(config);
     let api_base = serve_fake_api(&phone).await;
-    let (_a, b) = (
+    let (a, b) = (
         node(port_a, &redis, &api_base),
         node(port_b, &redis, &api_base),
     );
@@ -77,4 +79,17 @@ async fn a_call_on_one_node_and_its_page_on_another_work_as_one() {
     call.expect_said("approved", SOON).await.unwrap();
     call.expect_ended(SOON).await.unwrap();
     page.expect("session_closed").await;
+
+    // Both nodes logged the session by its id, and neither logged a secret.
+    let token = link.rsplit('/').next().unwrap();
+    for (name, node) in [("A", &a), ("B", &b)] {
+        let log = node.log().join("\n");
+        assert!(
+            log.contains(&page.session),
+            "node {name} logs carry the session id"
+        );
+        for secret in [token, AUTH_TOKEN, API_KEY] {
+            assert!(!log.contains(secret), "node {name} logged a secret");
+        }
+    }
 }

@@ -259,3 +259,50 @@ async fn one_session_never_reaches_another_sessions_data() {
     call_a.expect_said("approved", SOON).await.unwrap();
     call_b.expect_said("declined", SOON).await.unwrap();
 }
+
+#[tokio::test]
+async fn with_redis_gone_webhooks_still_get_valid_twiml_that_apologises_and_offers_a_person() {
+    let redis = crate::redis::RedisServer::start();
+    let app = spawn_app_with(Options {
+        redis_url: Some(redis.url()),
+        agent: true,
+        ..Options::default()
+    })
+    .await;
+    let from = caller();
+    app.raise_alert(&from).await;
+    let mut call = app.verified_call(&from).await;
+    drop(redis);
+
+    call.press("1");
+    call.expect_said("having a problem on our side", SOON)
+        .await
+        .unwrap();
+    let mut fresh = app.place_call(&caller()).await;
+    fresh
+        .expect_said("having a problem on our side", SOON)
+        .await
+        .unwrap();
+    for c in [&mut call, &mut fresh] {
+        loop {
+            match c.next_event(SOON).await.expect("the call goes on") {
+                tandem::phone::CallEvent::Transferred(to) => break assert_eq!(to, AGENT_NUMBER),
+                tandem::phone::CallEvent::Ended(reason) => {
+                    panic!("ended without a transfer: {reason:?}")
+                }
+                tandem::phone::CallEvent::Webhook { status, .. } => {
+                    assert_eq!(status, 200, "never a 5xx")
+                }
+                _ => {}
+            }
+        }
+    }
+    let health = app
+        .http
+        .get(format!("{}/healthz", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 503);
+    assert_eq!(health.json::<Value>().await.unwrap()["status"], "degraded");
+}
