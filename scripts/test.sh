@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Runs the whole test suite on a fresh machine: installs what the tests need when missing
-# (redis-server from Debian's packages), then format, lint, script check and tests.
+# (redis-server; docker-compose to validate the compose file), then format, lint, script
+# check, compose check and tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -16,4 +18,6 @@ fi
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
 cargo run --locked --quiet -- check
+# No engine runs here; `config` still parses and interpolates the whole file.
+TANDEM_API_KEY=compose-check docker-compose -f docker-compose.yml config -q
 cargo test --locked

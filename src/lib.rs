@@ -9,6 +9,7 @@
 //! - [`channels`]: the voice, web and bank-API adapters.
 //! - [`providers`]: Twilio (signatures, TwiML, REST) behind a provider boundary.
 //! - [`phone`]: a faithful simulated Twilio call, for tests, demos and the benchmark.
+//! - [`demo`], [`bench`]: the one-command demo and the latency benchmark.
 //! - [`app`], [`config`]: wiring and typed configuration.
 
 pub mod app;
@@ -17,6 +18,7 @@ pub mod bench;
 pub mod broker;
 pub mod channels;
 pub mod config;
+pub mod demo;
 pub mod hub;
 pub mod phone;
 

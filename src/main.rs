@@ -22,6 +22,10 @@ struct Cli {
 enum Command {
     /// Run a node (configured by TANDEM_* environment variables).
     Serve,
+    /// Try everything on this machine: a node, a sample alert, and a call on the dev phone.
+    Demo(tandem::demo::DemoOptions),
+    /// The dev phone: play Twilio against a running tandem (calls, texts, live updates).
+    Phone(tandem::phone::cli::PhoneOptions),
     /// Check IVR scripts and report every problem found.
     Check {
         /// Script files; defaults to every script in TANDEM_SCRIPTS_DIR.
@@ -36,6 +40,8 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Serve => serve(),
         Command::Check { files } => check(files),
+        Command::Demo(options) => quiet_runtime(|| tandem::demo::run(options)),
+        Command::Phone(options) => quiet_runtime(|| tandem::phone::cli::run(options)),
         Command::Bench(options) => {
             runtime().and_then(|rt| rt.block_on(tandem::bench::run(options)))
         }
@@ -54,6 +60,18 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .enable_all()
         .build()
         .context("starting the async runtime")
+}
+
+/// The terminal is the phone's screen: only warnings from the server reach it.
+fn quiet_runtime<F: Future<Output = anyhow::Result<()>>>(
+    job: impl FnOnce() -> F,
+) -> anyhow::Result<()> {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    runtime()?.block_on(job())
 }
 
 fn serve() -> anyhow::Result<()> {

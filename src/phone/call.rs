@@ -13,7 +13,6 @@ use super::{
     Control, Inner, new_sid,
     twiml::{self, Gather, Verb},
 };
-use crate::providers::twilio::signature;
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum CallEvent {
@@ -65,6 +64,7 @@ pub struct Call {
     keys: mpsc::UnboundedSender<char>,
     control: mpsc::UnboundedSender<Control>,
     transcript: Arc<Mutex<Vec<String>>>,
+    task: tokio::task::JoinHandle<()>,
 }
 
 pub(super) fn start(phone: Arc<Inner>, from: &str, to: &str) -> Call {
@@ -95,13 +95,14 @@ pub(super) fn start(phone: Arc<Inner>, from: &str, to: &str) -> Call {
         verbs: VecDeque::new(),
         status_seq: 0,
     };
-    tokio::spawn(task.run());
+    let task = tokio::spawn(task.run());
     Call {
         sid,
         events,
         keys,
         control,
         transcript,
+        task,
     }
 }
 
@@ -111,6 +112,13 @@ impl Call {
         for key in digits.chars() {
             let _ = self.keys.send(key);
         }
+    }
+
+    /// Hangs up if the call is still going, and returns once its status callback has been
+    /// delivered, so a program can exit without cutting the call's last word.
+    pub async fn finish(self) {
+        let _ = self.control.send(Control::CallerHangsUp);
+        let _ = self.task.await;
     }
 
     /// The caller hangs up; the phone then posts the status callback.
@@ -489,34 +497,8 @@ impl Ctx {
         method: &str,
         params: Vec<(String, String)>,
     ) -> Result<(u16, String), String> {
-        let config = &self.phone.config;
-        let (signed_url, form) = match method {
-            "GET" => {
-                let mut u = url::Url::parse(url)
-                    .map_err(|e| format!("Error 11200: HTTP retrieval failure ({e})"))?;
-                u.query_pairs_mut().extend_pairs(params.iter());
-                (u.to_string(), vec![])
-            }
-            _ => (url.to_owned(), params),
-        };
-        let signature = signature::sign(&config.auth_token, &signed_url, &form);
-        let target = match signed_url.strip_prefix(config.public_url.trim_end_matches('/')) {
-            Some(rest) => format!("{}{rest}", config.server.trim_end_matches('/')),
-            None => signed_url.clone(),
-        };
         let started = Instant::now();
-        let request = match method {
-            "GET" => self.phone.http.get(&target),
-            _ => self.phone.http.post(&target).form(&form),
-        };
-        let response = request.header("X-Twilio-Signature", signature).send().await;
-        let response = response
-            .map_err(|e| format!("Error 11200: HTTP retrieval failure ({})", e.without_url()))?;
-        let status = response.status().as_u16();
-        let text = response
-            .text()
-            .await
-            .map_err(|e| format!("Error 11200: HTTP retrieval failure ({e})"))?;
+        let (signed_url, status, text) = self.phone.signed_request(url, method, params).await?;
         self.emit(CallEvent::Webhook {
             url: signed_url,
             status,

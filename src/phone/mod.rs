@@ -3,8 +3,11 @@
 //! texts and live call updates reach it. Tests and the benchmark drive calls through it.
 
 pub mod call;
+pub mod cli;
 pub mod fake_api;
 pub mod page;
+pub mod scenario;
+pub mod terminal;
 pub mod twiml;
 
 use std::{
@@ -14,6 +17,8 @@ use std::{
 };
 
 use tokio::sync::{Notify, mpsc};
+
+use crate::providers::twilio::signature;
 
 pub use call::{Call, CallError, CallEvent, EndReason};
 
@@ -157,6 +162,74 @@ impl Inner {
             .unwrap_or_else(|p| p.into_inner())
             .get(call_sid)
             .cloned()
+    }
+}
+
+impl Inner {
+    /// Sends a webhook as Twilio does: signed for the public URL, delivered to the server.
+    /// Returns the signed URL, the status and the body; errors read like Twilio's debugger.
+    pub(crate) async fn signed_request(
+        &self,
+        url: &str,
+        method: &str,
+        params: Vec<(String, String)>,
+    ) -> Result<(String, u16, String), String> {
+        let failure =
+            |e: &dyn std::fmt::Display| format!("Error 11200: HTTP retrieval failure ({e})");
+        // GET webhooks carry their parameters in the query, and the signature covers them there.
+        let (signed_url, form) = match method {
+            "GET" => {
+                let mut u = url::Url::parse(url).map_err(|e| failure(&e))?;
+                u.query_pairs_mut().extend_pairs(params.iter());
+                (u.to_string(), vec![])
+            }
+            _ => (url.to_owned(), params),
+        };
+        let signature = signature::sign(&self.config.auth_token, &signed_url, &form);
+        let target = match signed_url.strip_prefix(self.config.public_url.trim_end_matches('/')) {
+            Some(rest) => format!("{}{rest}", self.config.server.trim_end_matches('/')),
+            None => signed_url.clone(),
+        };
+        let request = match method {
+            "GET" => self.http.get(&target),
+            _ => self.http.post(&target).form(&form),
+        };
+        let response = request.header("X-Twilio-Signature", signature).send().await;
+        let response = response.map_err(|e| failure(&e.without_url()))?;
+        let status = response.status().as_u16();
+        let text = response.text().await.map_err(|e| failure(&e))?;
+        Ok((signed_url, status, text))
+    }
+}
+
+impl Phone {
+    /// A text from `from` to the server's number, posted like Twilio's Messaging webhook.
+    /// Returns the HTTP status and the server's answer (TwiML).
+    pub async fn send_sms(
+        &self,
+        from: &str,
+        to: &str,
+        body: &str,
+    ) -> Result<(u16, String), String> {
+        let params: Vec<(String, String)> = [
+            ("AccountSid", self.inner.config.account_sid.as_str()),
+            ("ApiVersion", "2010-04-01"),
+            ("Body", body),
+            ("From", from),
+            ("MessageSid", &new_sid("SM")),
+            ("NumMedia", "0"),
+            ("SmsStatus", "received"),
+            ("To", to),
+        ]
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+        let url = format!(
+            "{}/twilio/sms",
+            self.inner.config.public_url.trim_end_matches('/')
+        );
+        let (_, status, text) = self.inner.signed_request(&url, "POST", params).await?;
+        Ok((status, text))
     }
 }
 

@@ -4,6 +4,7 @@
 mod helpers;
 mod journey;
 mod nodes;
+mod phone;
 mod redis;
 mod security;
 mod store;
