@@ -19,8 +19,8 @@ use super::{Call, CallEvent, EndReason, Phone, Sms};
 pub struct Screen {
     started: Instant,
     color: bool,
-    /// `espeak-ng`, when installed and wanted, reads the IVR's lines aloud.
-    speak: bool,
+    /// Lines for `espeak-ng` to read aloud, one after another, when it is installed and wanted.
+    voice: Option<std::sync::mpsc::Sender<String>>,
 }
 
 #[derive(Clone, Copy)]
@@ -36,11 +36,11 @@ enum Tone {
 impl Screen {
     pub fn new(speak: bool) -> Self {
         let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-        let speak = speak && which("espeak-ng");
+        let voice = (speak && which("espeak-ng")).then(speaker);
         Self {
             started: Instant::now(),
             color,
-            speak,
+            voice,
         }
     }
 
@@ -67,12 +67,8 @@ impl Screen {
 
     pub fn ivr(&self, text: &str) {
         self.line(Tone::Ivr, "IVR", text);
-        if self.speak {
-            let _ = std::process::Command::new("espeak-ng")
-                .arg(text)
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .spawn();
+        if let Some(voice) = &self.voice {
+            let _ = voice.send(text.to_owned());
         }
     }
 
@@ -129,7 +125,13 @@ impl Screen {
             CallEvent::Error(message) => self.error(message),
             CallEvent::Webhook { .. } => {}
             CallEvent::Ended(reason) => {
-                self.info(&format!("call ended ({})", describe(reason)));
+                let secs = self.started.elapsed().as_secs();
+                self.info(&format!(
+                    "call ended after {}:{:02} ({})",
+                    secs / 60,
+                    secs % 60,
+                    describe(reason)
+                ));
                 return true;
             }
         }
@@ -146,6 +148,21 @@ fn describe(reason: &EndReason) -> String {
         EndReason::LiveUpdateCompleted => "ended by the server".into(),
         EndReason::Error(e) => format!("application error: {e}"),
     }
+}
+
+/// A thread that speaks lines in order, so prompts never talk over each other.
+fn speaker() -> std::sync::mpsc::Sender<String> {
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in rx {
+            let _ = std::process::Command::new("espeak-ng")
+                .arg(line)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status();
+        }
+    });
+    tx
 }
 
 fn which(program: &str) -> bool {
