@@ -36,7 +36,9 @@ pub struct AppState {
 impl AppState {
     /// Opens the configured store and loads the scripts; fails with a plain reason.
     pub fn build(config: Config, shutdown: CancellationToken) -> anyhow::Result<Self> {
-        let scripts = Scripts::load_dir(&config.scripts_dir).context("loading IVR scripts")?;
+        let scripts =
+            Arc::new(Scripts::load_dir(&config.scripts_dir).context("loading IVR scripts")?);
+        crate::script::reload::spawn(scripts.clone(), shutdown.clone());
         let store: Arc<dyn Store> = match &config.redis_url {
             Some(url) => Arc::new(
                 RedisStore::connect(url, "tandem", shutdown.clone()).context("TANDEM_REDIS_URL")?,
@@ -44,7 +46,7 @@ impl AppState {
             None => Arc::new(MemoryStore::default()),
         };
         let provider = Arc::new(Twilio::new(&config));
-        let broker = Broker::new(store, Arc::new(scripts), provider, config.session_ttl);
+        let broker = Broker::new(store, scripts, provider, config.session_ttl);
         Ok(Self {
             config: Arc::new(config),
             broker,
@@ -70,7 +72,10 @@ pub fn app(state: AppState) -> Router {
 async fn health(State(app): State<AppState>) -> Response {
     let store = app.broker.store.kind();
     match app.broker.store.ping().await {
-        Ok(()) => Json(json!({ "status": "ok", "store": store })).into_response(),
+        Ok(()) => Json(
+            json!({ "status": "ok", "store": store, "scripts": app.broker.scripts.current_keys() }),
+        )
+        .into_response(),
         Err(e) => (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(json!({ "status": "degraded", "store": store, "error": e.to_string() })),

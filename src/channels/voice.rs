@@ -86,7 +86,7 @@ async fn try_incoming(app: &AppState, call: &CallInfo) -> Result<Answer, BrokerE
     let now = Utc::now();
     let ttl =
         chrono::Duration::from_std(app.config.session_ttl).unwrap_or(chrono::Duration::hours(1));
-    let mut draft = Draft::new(Session::open(id, &alert, &script.name, now, ttl), now);
+    let mut draft = Draft::new(Session::open(id, &alert, &script.key(), now, ttl), now);
     draft.session.voice = Some(new_leg(call));
     draft.emit(EventKind::SessionOpened);
     draft.emit(EventKind::CallStarted);

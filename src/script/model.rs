@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::Deserialize;
+use sha2::Digest;
 
 use crate::session::Decision;
 
@@ -78,6 +79,8 @@ pub struct Wait {
 #[derive(Debug)]
 pub struct Script {
     pub name: String,
+    /// Hash of the file's text: a live call keeps the version it started with across reloads.
+    pub version: String,
     pub start: String,
     pub states: HashMap<String, State>,
 }
@@ -183,8 +186,11 @@ impl Script {
             })?;
             states.insert(name, converted);
         }
+        let digest = sha2::Sha256::digest(text.as_bytes());
+        let version = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
         let script = Script {
             name: raw.name,
+            version,
             start: raw.start,
             states,
         };
@@ -233,6 +239,13 @@ impl Script {
             });
         }
         Ok(())
+    }
+}
+
+impl Script {
+    /// `name@version`, what a session records to find its script again.
+    pub fn key(&self) -> String {
+        format!("{}@{}", self.name, self.version)
     }
 }
 

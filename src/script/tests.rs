@@ -233,3 +233,28 @@ fn broken_scripts_are_refused_with_the_state_named() {
             .contains("line 3")
     );
 }
+
+#[test]
+fn a_broken_edit_is_refused_and_the_last_good_version_stays() {
+    let dir = std::env::temp_dir().join(format!("tandem-reload-{}", Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let flow = include_str!("../../ivr-scripts/fraud-alert.json");
+    std::fs::write(dir.join("fraud-alert.json"), flow).unwrap();
+    let scripts = super::Scripts::load_dir(&dir).unwrap();
+    let good = scripts.get("fraud-alert").unwrap();
+    std::fs::write(
+        dir.join("fraud-alert.json"),
+        flow.replace("\"next\": \"verify\"", "\"next\": \"nowhere\""),
+    )
+    .unwrap();
+    let err = scripts.reload().unwrap_err().to_string();
+    assert!(err.contains("nowhere"), "{err}");
+    assert_eq!(scripts.get("fraud-alert").unwrap().version, good.version);
+    std::fs::write(dir.join("fraud-alert.json"), flow.replace("Hello", "Hi")).unwrap();
+    let keys = scripts.reload().unwrap();
+    let newer = scripts.get("fraud-alert").unwrap();
+    assert_ne!(newer.version, good.version);
+    assert_eq!(keys, vec![newer.key()]);
+    // The old version is still there for calls that started on it.
+    assert_eq!(scripts.get(&good.key()).unwrap().version, good.version);
+}

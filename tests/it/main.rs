@@ -6,5 +6,6 @@ mod journey;
 mod nodes;
 mod phone;
 mod redis;
+mod scripts;
 mod security;
 mod store;

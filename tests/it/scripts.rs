@@ -1,0 +1,87 @@
+//! Scripts change under a running node: new calls get the new flow, calls in progress finish
+//! on the version they started with, and a broken edit changes nothing.
+
+use std::{path::PathBuf, time::Duration};
+
+use serde_json::Value;
+
+use crate::helpers::*;
+
+const FLOW: &str = include_str!("../../ivr-scripts/fraud-alert.json");
+
+fn scripts_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("tandem-scripts-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("fraud-alert.json"), FLOW).unwrap();
+    dir
+}
+
+async fn versions(app: &TestApp) -> Value {
+    let health: Value = app
+        .http
+        .get(format!("{}/healthz", app.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    health["scripts"].clone()
+}
+
+/// Waits until the node reports other script versions than `before` (the watcher is async).
+async fn reloaded(app: &TestApp, before: &Value) -> Value {
+    let deadline = tokio::time::Instant::now() + SOON;
+    loop {
+        let now = versions(app).await;
+        if now != *before {
+            return now;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the node never reloaded its scripts"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn an_edited_script_serves_new_calls_while_calls_in_progress_keep_their_version() {
+    let dir = scripts_dir();
+    let app = spawn_app_with(Options {
+        scripts_dir: Some(dir.clone()),
+        ..redis_options()
+    })
+    .await;
+    let before = versions(&app).await;
+    assert!(
+        before[0].as_str().unwrap().starts_with("fraud-alert@"),
+        "{before}"
+    );
+    let (first, second) = (caller(), caller());
+    app.raise_alert(&first).await;
+    app.raise_alert(&second).await;
+
+    let mut old = app.place_call(&first).await;
+    old.expect_said("last four digits", SOON).await.unwrap();
+    let edited = FLOW
+        .replace("This is the fraud team", "This is the card security team")
+        .replace(
+            "Press 1 to get a text message",
+            "Press 1 for a text message",
+        );
+    std::fs::write(dir.join("fraud-alert.json"), edited).unwrap();
+    let after = reloaded(&app, &before).await;
+    assert_ne!(after, before);
+
+    old.press("4242");
+    old.expect_said("Press 1 to get a text message", SOON)
+        .await
+        .unwrap();
+    let mut new = app.place_call(&second).await;
+    new.expect_said("card security team", SOON).await.unwrap();
+    new.press("4242");
+    new.expect_said("Press 1 for a text message", SOON)
+        .await
+        .unwrap();
+}
