@@ -59,6 +59,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(health))
         .merge(channels::api::router())
+        .merge(channels::agent::router())
         .merge(channels::web::router())
         .merge(twilio::routes::router())
         // Above the longest hold-loop wait (12 s), below Twilio's 15 s.

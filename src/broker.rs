@@ -200,6 +200,7 @@ fn trigger(event: &EventKind) -> Option<Trigger> {
     match event {
         EventKind::PageOpened => Some(Trigger::PageOpened),
         EventKind::Decided { decision, .. } => Some(Trigger::Decided(*decision)),
+        EventKind::AgentRequested { .. } => Some(Trigger::AgentRequested),
         _ => None,
     }
 }

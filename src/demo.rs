@@ -214,6 +214,10 @@ fn describe(event: &EventKind) -> Option<String> {
         EventKind::Decided { decision, by } => {
             format!("{} by {by:?}", decision.past_tense()).to_lowercase()
         }
+        EventKind::AgentRequested { by } => {
+            format!("a person was asked for ({by:?})").to_lowercase()
+        }
+        EventKind::CaseOpened { note, .. } => format!("case opened: {note}"),
         EventKind::Transferred => "transferred to an agent".into(),
         EventKind::CallEnded { status } => format!("call ended ({status})"),
         EventKind::SessionClosed { reason } => format!("session closed ({reason})"),

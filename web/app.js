@@ -72,6 +72,7 @@
     closedForGood = true;
     $('outcome').textContent = decided ? $('outcome').textContent + ' ' + ENDED : ENDED;
     $('actions').hidden = true;
+    $('talk').hidden = true;
     $('link-state').textContent = 'Call ended';
   }
 
@@ -92,6 +93,8 @@
     link_sent: () => 'Link sent by text message',
     page_opened: () => 'Page opened',
     decided: (e) => 'Charges ' + (e.decision === 'approve' ? 'approved' : 'declined') + (e.by === 'web' ? ' on this page' : ' by keypad'),
+    agent_requested: () => 'You asked to talk to someone',
+    case_opened: (e) => 'Noted: ' + e.note + ' (' + e.expectation + ')',
     transferred: () => 'Transferring to a representative',
     call_ended: () => 'Call ended',
   };
@@ -104,6 +107,10 @@
     if (describe) logCall(describe(e));
     if (e.kind === 'decided') showOutcome(e.decision);
     if (e.kind === 'session_closed') showEnded();
+    if (e.kind === 'agent_requested') {
+      $('talk').disabled = true;
+      $('outcome').textContent = 'Connecting you with a representative on the call.';
+    }
   }
 
   function onSnapshot(s) {
@@ -131,6 +138,7 @@
       case 'event': onEvent(msg); break;
       case 'decision_refused': onRefused(msg); break;
       case 'bye': if (msg.reason === 'session_closed') showEnded(); break;
+      case 'error': $('alert').textContent = msg.message || 'Something went wrong.'; break;
       default: break;
     }
   }
@@ -168,6 +176,9 @@
     setButtons(false);
     $('approve').addEventListener('click', () => decide('approve'));
     $('decline').addEventListener('click', () => decide('decline'));
+    $('talk').addEventListener('click', () => {
+      if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: 'talk_to_someone' }));
+    });
     connect();
   });
 })();

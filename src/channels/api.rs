@@ -63,7 +63,7 @@ impl IntoResponse for ApiError {
     }
 }
 
-fn authorize(app: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+pub fn authorize(app: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(key) = &app.config.api_key else {
         return Err(ApiError::Disabled);
     };

@@ -1,5 +1,6 @@
 //! Channel adapters: how each of a session's legs (voice, web page, bank API) meets it.
 
+pub mod agent;
 pub mod api;
 pub mod protocol;
 pub mod voice;

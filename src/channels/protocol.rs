@@ -12,7 +12,11 @@ use crate::session::{
 #[derive(Debug, Deserialize, PartialEq)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ClientMsg {
-    Decide { decision: Decision },
+    Decide {
+        decision: Decision,
+    },
+    /// The page's "Talk to someone" button.
+    TalkToSomeone,
 }
 
 #[derive(Debug, Serialize)]

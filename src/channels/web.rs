@@ -300,9 +300,10 @@ async fn forward(app: &AppState, id: Uuid, cursor: &mut u64, tx: &mut Sink) -> R
 async fn command(app: &AppState, id: Uuid, text: &str) -> Option<String> {
     let decision = match serde_json::from_str::<ClientMsg>(text) {
         Ok(ClientMsg::Decide { decision }) => decision,
+        Ok(ClientMsg::TalkToSomeone) => return talk_to_someone(app, id).await,
         Err(_) => {
             let msg = ServerMsg::Error {
-                message: "unknown message; expected {\"type\":\"decide\",\"decision\":\"approve\"|\"decline\"}",
+                message: "unknown message; expected {\"type\":\"decide\",\"decision\":\"approve\"|\"decline\"} or {\"type\":\"talk_to_someone\"}",
             };
             return Some(msg.to_json());
         }
@@ -336,6 +337,23 @@ async fn command(app: &AppState, id: Uuid, text: &str) -> Option<String> {
         }
     };
     Some(refused.to_json())
+}
+
+/// Asks for a person; the call hears it through its script and the page sees the event.
+async fn talk_to_someone(app: &AppState, id: Uuid) -> Option<String> {
+    let message = match app
+        .broker
+        .transact(id, |d| d.request_agent(Channel::Web))
+        .await
+    {
+        Ok(Ok(())) => return None,
+        Ok(Err(_)) | Err(BrokerError::NotFound) => "This session has ended; please call us again.",
+        Err(e) => {
+            tracing::warn!(error = %e, "agent request not recorded");
+            "We couldn't reach a representative just now. Please try again, or press 0 on the call."
+        }
+    };
+    Some(ServerMsg::Error { message }.to_json())
 }
 
 /// Says goodbye and completes the close handshake: dropping the socket while the page still

@@ -192,6 +192,12 @@ impl PageSocket {
         self.ws.send(Message::text(msg)).await.map_err(broken)
     }
 
+    /// Presses the page's "Talk to someone" button.
+    pub async fn talk_to_someone(&mut self) -> Result<(), PageError> {
+        let msg = json!({"type": "talk_to_someone"}).to_string();
+        self.ws.send(Message::text(msg)).await.map_err(broken)
+    }
+
     /// Waits for the server to close the socket.
     pub async fn closed(&mut self, within: Duration) -> Result<(), PageError> {
         loop {

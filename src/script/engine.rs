@@ -62,7 +62,10 @@ pub fn step(script: &Script, session: &Session, at: &Position, input: Input) -> 
     let state = script.states.get(&at.state)?;
     match (input, &state.kind) {
         (Input::Keys(keys), StateKind::Gather(g)) => Some(out.keys(script, session, at, g, keys)),
-        (Input::Trigger(t), _) => Some(out.enter(script, session, state.on.get(&t)?)),
+        (Input::Trigger(t), _) => {
+            let target = state.on.get(&t).or_else(|| script.anywhere.on.get(&t))?;
+            Some(out.enter(script, session, target))
+        }
         (Input::WaitOver, StateKind::Wait(w)) => Some(out.enter(script, session, &w.on_timeout)),
         (Input::Done(Outcome::LinkSent), StateKind::Action { on_ok, .. }) => {
             Some(out.enter(script, session, on_ok))
@@ -111,6 +114,14 @@ impl Builder {
             keys.to_owned()
         };
         self.log.push(EventKind::Digits { digits: shown });
+        if let Some(target) = script
+            .anywhere
+            .keys
+            .get(keys)
+            .filter(|_| !g.choice.uses(keys))
+        {
+            return self.enter(script, s, target);
+        }
         match &g.choice {
             Choice::Expect { path, on_match } => {
                 if speech::lookup(path, s) == Some(keys) {
@@ -205,7 +216,12 @@ impl Builder {
                     return self.finish(name, 0, Next::Effect(Effect::SendLink));
                 }
                 StateKind::Hangup => (Then::Hangup, None),
-                StateKind::Transfer => (Then::Transfer, None),
+                StateKind::Transfer { queue } => (
+                    Then::Transfer {
+                        queue: queue.clone(),
+                    },
+                    None,
+                ),
             };
             return self.finish(name, 0, Next::Reply { then, wait_secs });
         }
@@ -216,7 +232,7 @@ impl Builder {
             name,
             0,
             Next::Reply {
-                then: Then::Transfer,
+                then: Then::Transfer { queue: None },
                 wait_secs: None,
             },
         )
@@ -226,6 +242,7 @@ impl Builder {
 fn already(trigger: Trigger, s: &Session) -> bool {
     match trigger {
         Trigger::PageOpened => s.page_opened,
+        Trigger::AgentRequested => s.agent_requested,
         Trigger::Decided(d) => s.decision.map(|r| r.decision) == Some(d),
     }
 }

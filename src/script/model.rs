@@ -12,7 +12,27 @@ use crate::session::Decision;
 struct ScriptFile {
     name: String,
     start: String,
+    /// Ways out that work in every state: keys (`"0": "agent"`) and events (`agent_requested`).
+    #[serde(default)]
+    anywhere: AnywhereFile,
     states: BTreeMap<String, StateFile>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AnywhereFile {
+    #[serde(default)]
+    keys: BTreeMap<String, String>,
+    #[serde(default)]
+    on: BTreeMap<String, String>,
+}
+
+/// `"transfer": true` (the agent number) or `"transfer": {"queue": "fraud"}`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum TransferFile {
+    Agent(bool),
+    Queue { queue: String },
 }
 
 #[derive(Debug, Deserialize)]
@@ -27,8 +47,7 @@ struct StateFile {
     on_error: Option<String>,
     #[serde(default)]
     hangup: bool,
-    #[serde(default)]
-    transfer: bool,
+    transfer: Option<TransferFile>,
     /// Transitions on session events from any channel: `page_opened`, `decided.approve`, …
     #[serde(default)]
     on: BTreeMap<String, String>,
@@ -82,7 +101,17 @@ pub struct Script {
     /// Hash of the file's text: a live call keeps the version it started with across reloads.
     pub version: String,
     pub start: String,
+    pub anywhere: Anywhere,
     pub states: HashMap<String, State>,
+}
+
+/// Ways out that work wherever the call is.
+#[derive(Debug, Default)]
+pub struct Anywhere {
+    /// Keys that leave any gather that does not use them itself.
+    pub keys: BTreeMap<String, String>,
+    /// Events that move the call from any state.
+    pub on: BTreeMap<Trigger, String>,
 }
 
 #[derive(Debug)]
@@ -103,7 +132,9 @@ pub enum StateKind {
         on_error: String,
     },
     Hangup,
-    Transfer,
+    Transfer {
+        queue: Option<String>,
+    },
 }
 
 #[derive(Debug)]
@@ -130,14 +161,18 @@ pub enum Choice {
 pub enum Trigger {
     PageOpened,
     Decided(Decision),
+    AgentRequested,
 }
 
 impl Trigger {
+    const KNOWN: &str = "page_opened, decided.approve, decided.decline, agent_requested";
+
     fn parse(s: &str) -> Option<Self> {
         match s {
             "page_opened" => Some(Self::PageOpened),
             "decided.approve" => Some(Self::Decided(Decision::Approve)),
             "decided.decline" => Some(Self::Decided(Decision::Decline)),
+            "agent_requested" => Some(Self::AgentRequested),
             _ => None,
         }
     }
@@ -188,10 +223,26 @@ impl Script {
         }
         let digest = sha2::Sha256::digest(text.as_bytes());
         let version = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+        let mut on = BTreeMap::new();
+        for (key, target) in raw.anywhere.on {
+            let trigger = Trigger::parse(&key).ok_or_else(|| ScriptError::Script {
+                file: file.into(),
+                message: format!(
+                    "`anywhere.on` has unknown event `{key}` (known: {})",
+                    Trigger::KNOWN
+                ),
+            })?;
+            on.insert(trigger, target);
+        }
+        let anywhere = Anywhere {
+            keys: raw.anywhere.keys,
+            on,
+        };
         let script = Script {
             name: raw.name,
             version,
             start: raw.start,
+            anywhere,
             states,
         };
         script.check_links(file)?;
@@ -205,6 +256,14 @@ impl Script {
                 message: format!("start state `{}` does not exist", self.start),
             });
         }
+        for target in self.anywhere.targets() {
+            if !self.states.contains_key(target) {
+                return Err(ScriptError::Script {
+                    file: file.into(),
+                    message: format!("`anywhere` goes to `{target}`, which does not exist"),
+                });
+            }
+        }
         for (name, state) in &self.states {
             for target in state.targets() {
                 if !self.states.contains_key(target) {
@@ -216,8 +275,10 @@ impl Script {
                 }
             }
         }
-        let mut seen = BTreeSet::from([self.start.as_str()]);
-        let mut todo = vec![self.start.as_str()];
+        let mut roots = self.anywhere.targets();
+        roots.push(&self.start);
+        let mut seen: BTreeSet<&str> = roots.iter().copied().collect();
+        let mut todo = roots;
         while let Some(name) = todo.pop() {
             for target in self.states[name].targets() {
                 if seen.insert(target) {
@@ -249,6 +310,27 @@ impl Script {
     }
 }
 
+impl Choice {
+    /// Whether this gather gives `keys` a meaning of its own (which then wins over `anywhere`).
+    pub fn uses(&self, keys: &str) -> bool {
+        match self {
+            Choice::Expect { .. } => false,
+            Choice::Options(map) => map.contains_key(keys),
+            Choice::Decide(map) => map.contains_key(keys),
+        }
+    }
+}
+
+impl Anywhere {
+    fn targets(&self) -> Vec<&str> {
+        self.keys
+            .values()
+            .chain(self.on.values())
+            .map(String::as_str)
+            .collect()
+    }
+}
+
 impl State {
     /// Every state this one can lead to.
     pub fn targets(&self) -> Vec<&str> {
@@ -267,7 +349,7 @@ impl State {
             StateKind::Action {
                 on_ok, on_error, ..
             } => out.extend([on_ok.as_str(), on_error.as_str()]),
-            StateKind::Hangup | StateKind::Transfer => {}
+            StateKind::Hangup | StateKind::Transfer { .. } => {}
         }
         out
     }
@@ -276,7 +358,8 @@ impl State {
 fn convert(s: StateFile) -> Result<State, String> {
     let mut on = BTreeMap::new();
     for (key, target) in s.on {
-        let trigger = Trigger::parse(&key).ok_or_else(|| format!("`on` has unknown event `{key}` (known: page_opened, decided.approve, decided.decline)"))?;
+        let trigger = Trigger::parse(&key)
+            .ok_or_else(|| format!("`on` has unknown event `{key}` (known: {})", Trigger::KNOWN))?;
         on.insert(trigger, target);
     }
     let mut kinds = Vec::new();
@@ -305,8 +388,12 @@ fn convert(s: StateFile) -> Result<State, String> {
     if s.hangup {
         kinds.push(StateKind::Hangup);
     }
-    if s.transfer {
-        kinds.push(StateKind::Transfer);
+    match s.transfer {
+        None | Some(TransferFile::Agent(false)) => {}
+        Some(TransferFile::Agent(true)) => kinds.push(StateKind::Transfer { queue: None }),
+        Some(TransferFile::Queue { queue }) => {
+            kinds.push(StateKind::Transfer { queue: Some(queue) })
+        }
     }
     if kinds.len() != 1 {
         return Err("needs exactly one of next, gather, wait, action, hangup, transfer".into());

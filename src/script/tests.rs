@@ -78,7 +78,7 @@ fn a_wrong_card_is_asked_again_then_the_caller_is_transferred_after_three_tries(
     assert!(matches!(
         last.next,
         Next::Reply {
-            then: Then::Transfer,
+            then: Then::Transfer { .. },
             ..
         }
     ));
@@ -257,4 +257,48 @@ fn a_broken_edit_is_refused_and_the_last_good_version_stays() {
     assert_eq!(keys, vec![newer.key()]);
     // The old version is still there for calls that started on it.
     assert_eq!(scripts.get(&good.key()).unwrap().version, good.version);
+}
+
+#[test]
+fn zero_reaches_an_agent_from_any_gather_that_does_not_use_it() {
+    let (script, s) = (script(), session());
+    for state in ["verify", "offer", "decide", "decide_by_voice"] {
+        let out = step(&script, &s, &at(state, 0), Input::Keys("0")).unwrap();
+        assert_eq!(out.position.state, "agent", "from {state}");
+        assert!(matches!(
+            out.next,
+            Next::Reply {
+                then: Then::Transfer { queue: None },
+                ..
+            }
+        ));
+    }
+    let asked = step(
+        &script,
+        &s,
+        &at("link_sent", 0),
+        Input::Trigger(Trigger::AgentRequested),
+    )
+    .unwrap();
+    assert_eq!(asked.position.state, "agent");
+    let broken = r#"{"name":"x","start":"a","anywhere":{"keys":{"0":"nobody"}},"states":{"a":{"hangup":true}}}"#;
+    assert!(
+        Script::parse("x.json", broken)
+            .unwrap_err()
+            .to_string()
+            .contains("`nobody`")
+    );
+    let queued =
+        r#"{"name":"x","start":"a","states":{"a":{"say":"hold on","transfer":{"queue":"fraud"}}}}"#;
+    let q = Script::parse("x.json", queued).unwrap();
+    let out = step(&q, &s, &Position::default(), Input::Start).unwrap();
+    assert_eq!(
+        out.next,
+        Next::Reply {
+            then: Then::Transfer {
+                queue: Some("fraud".into())
+            },
+            wait_secs: None
+        }
+    );
 }

@@ -35,6 +35,15 @@ pub enum EventKind {
         decision: Decision,
         by: Channel,
     },
+    /// The caller asked for a person (keypad, voice or the page's button).
+    AgentRequested {
+        by: Channel,
+    },
+    /// Something the script never foresaw, written down with what the caller was promised.
+    CaseOpened {
+        note: String,
+        expectation: String,
+    },
     Transferred,
     CallEnded {
         status: String,

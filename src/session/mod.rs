@@ -27,8 +27,20 @@ pub struct Session {
     pub link: Option<Link>,
     pub page_opened: bool,
     pub decision: Option<DecisionRecord>,
+    #[serde(default)]
+    pub agent_requested: bool,
+    #[serde(default)]
+    pub cases: Vec<FollowUp>,
     /// `seq` of the last event in the log.
     pub seq: u64,
+}
+
+/// A request outside the script, recorded for follow-up with the expectation given.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+pub struct FollowUp {
+    pub note: String,
+    pub expectation: String,
+    pub opened_at: DateTime<Utc>,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
@@ -86,6 +98,8 @@ impl Session {
             link: None,
             page_opened: false,
             decision: None,
+            agent_requested: false,
+            cases: Vec::new(),
             seq: 0,
         }
     }
@@ -165,6 +179,31 @@ impl Draft {
             self.session.page_opened = true;
             self.emit(EventKind::PageOpened);
         }
+    }
+
+    /// Asks for a person once; later asks change nothing.
+    pub fn request_agent(&mut self, by: Channel) -> Result<(), Refusal> {
+        if !self.session.is_open(self.now) {
+            return Err(Refusal::Closed);
+        }
+        if !self.session.agent_requested {
+            self.session.agent_requested = true;
+            self.emit(EventKind::AgentRequested { by });
+        }
+        Ok(())
+    }
+
+    pub fn open_case(&mut self, note: &str, expectation: &str) {
+        let case = FollowUp {
+            note: note.to_owned(),
+            expectation: expectation.to_owned(),
+            opened_at: self.now,
+        };
+        self.session.cases.push(case);
+        self.emit(EventKind::CaseOpened {
+            note: note.to_owned(),
+            expectation: expectation.to_owned(),
+        });
     }
 
     pub fn close(&mut self, reason: &str) {

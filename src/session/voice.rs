@@ -64,7 +64,11 @@ pub enum Then {
     },
     Hangup,
     /// Hand the caller to a person.
-    Transfer,
+    /// A queue when named, else the agent number.
+    Transfer {
+        #[serde(default)]
+        queue: Option<String>,
+    },
 }
 
 impl Reply {
@@ -89,7 +93,7 @@ impl super::Draft {
         for text in reply.spoken().map(str::to_owned).collect::<Vec<_>>() {
             self.emit(super::EventKind::Said { text });
         }
-        if matches!(reply.then, Then::Transfer) {
+        if matches!(reply.then, Then::Transfer { .. }) {
             self.emit(super::EventKind::Transferred);
         }
         let (seq, now) = (self.session.seq, self.now);

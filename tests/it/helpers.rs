@@ -345,6 +345,10 @@ impl Page {
         self.inner.tap(decision).await.unwrap();
     }
 
+    pub async fn talk_to_someone(&mut self) {
+        self.inner.talk_to_someone().await.unwrap();
+    }
+
     /// Every message up to and including the first of `kind`.
     pub async fn collect_until(&mut self, kind: &str) -> Vec<Value> {
         let mut seen = Vec::new();

@@ -1,6 +1,7 @@
 //! The one integration test binary: real nodes on random ports, real redis-servers, a
 //! simulated Twilio that signs its webhooks and follows TwiML, and websocket page clients.
 
+mod agent;
 mod helpers;
 mod journey;
 mod nodes;

@@ -64,6 +64,11 @@ impl Twiml {
         }
     }
 
+    pub fn enqueue(mut self, queue: &str) -> Self {
+        let _ = write!(self.body, "<Enqueue>{}</Enqueue>", escape(queue));
+        self
+    }
+
     pub fn finish(self) -> String {
         format!(
             r#"<?xml version="1.0" encoding="UTF-8"?><Response>{}</Response>"#,
@@ -101,7 +106,8 @@ pub fn render(reply: &Reply, links: &Links, holding: bool) -> String {
             doc.redirect(&links.url("hold")).finish()
         }
         Then::Hangup => doc.hangup().finish(),
-        Then::Transfer => doc.transfer(links.agent).finish(),
+        Then::Transfer { queue: Some(queue) } => doc.enqueue(queue).finish(),
+        Then::Transfer { queue: None } => doc.transfer(links.agent).finish(),
     }
 }
 

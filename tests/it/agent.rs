@@ -1,0 +1,159 @@
+//! Journey 3: a person when it matters. "0" on the keypad or the page's button hands the
+//! caller over; the agent sees the whole session and records what the script never foresaw.
+
+use serde_json::{Value, json};
+use tandem::phone::{Call, CallEvent};
+
+use crate::helpers::*;
+
+async fn transferred(call: &mut Call) -> String {
+    loop {
+        match call.next_event(SOON).await.expect("the call goes on") {
+            CallEvent::Transferred(to) => return to,
+            CallEvent::Ended(reason) => panic!("ended without a transfer: {reason:?}"),
+            _ => {}
+        }
+    }
+}
+
+async fn context(app: &TestApp, path: &str) -> (u16, Value) {
+    let res = app
+        .http
+        .get(format!("{}{path}", app.base))
+        .bearer_auth(API_KEY)
+        .send()
+        .await
+        .unwrap();
+    (
+        res.status().as_u16(),
+        res.json().await.unwrap_or(Value::Null),
+    )
+}
+
+#[tokio::test]
+async fn pressing_0_hands_the_caller_to_an_agent_who_sees_the_whole_call() {
+    let app = spawn_app_with(Options {
+        agent: true,
+        ..redis_options()
+    })
+    .await;
+    let from = caller();
+    app.raise_alert(&from).await;
+    let mut call = app.verified_call(&from).await;
+    call.press("0");
+    call.expect_said("Connecting you with a representative", SOON)
+        .await
+        .unwrap();
+    assert_eq!(transferred(&mut call).await, AGENT_NUMBER);
+
+    let path = format!("/api/v1/calls/{}/session", call.sid);
+    let unauthorised = app
+        .http
+        .get(format!("{}{path}", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unauthorised.status(), 401);
+    let (status, ctx) = context(&app, &path).await;
+    assert_eq!(status, 200);
+    assert_eq!(ctx["customer"]["name"], "Dana Reyes");
+    assert_eq!(ctx["call"]["state"], "agent");
+    assert_eq!(ctx["card"]["masked"], "•••• 4242");
+    let kinds: Vec<&str> = ctx["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"]["kind"].as_str().unwrap())
+        .collect();
+    for kind in ["call_started", "verified", "digits", "transferred"] {
+        assert!(kinds.contains(&kind), "{kind} in {kinds:?}");
+    }
+    assert!(
+        !ctx.to_string().contains("card_last4"),
+        "credentials stay out of the agent's view"
+    );
+    assert_eq!(
+        context(&app, &format!("/api/v1/sessions/{}", uuid::Uuid::new_v4()))
+            .await
+            .0,
+        404
+    );
+}
+
+#[tokio::test]
+async fn the_pages_talk_to_someone_button_reaches_the_waiting_call_at_once() {
+    let app = spawn_app_with(Options {
+        agent: true,
+        ..redis_options()
+    })
+    .await;
+    let from = caller();
+    app.raise_alert(&from).await;
+    let mut call = app.verified_call(&from).await;
+    let link = app.request_link(&mut call, &from).await;
+    let mut page = Device::new()
+        .open_page(&link, &app.base, &app.origin())
+        .await;
+    call.expect_gathering(SOON).await.unwrap();
+    page.talk_to_someone().await;
+    assert_eq!(page.expect("agent_requested").await["event"]["by"], "web");
+    call.expect_said("Connecting you with a representative", SOON)
+        .await
+        .unwrap();
+    assert_eq!(transferred(&mut call).await, AGENT_NUMBER);
+
+    let (_, ctx) = context(&app, &format!("/api/v1/sessions/{}", page.session)).await;
+    assert_eq!(ctx["agent_requested"], true);
+    assert_eq!(ctx["page"]["opened"], true);
+    assert_eq!(
+        ctx["charges"][1]["merchant"], "Skyline Electronics",
+        "the agent sees what the page shows"
+    );
+}
+
+#[tokio::test]
+async fn an_agent_records_a_request_outside_the_script_as_a_case_with_its_expectation() {
+    let app = spawn_app().await;
+    let from = caller();
+    app.raise_alert(&from).await;
+    let mut call = app.verified_call(&from).await;
+    let link = app.request_link(&mut call, &from).await;
+    let mut page = Device::new()
+        .open_page(&link, &app.base, &app.origin())
+        .await;
+    let cases = format!("{}/api/v1/sessions/{}/cases", app.base, page.session);
+    let post = |body: Value| {
+        app.http
+            .post(&cases)
+            .bearer_auth(API_KEY)
+            .json(&body)
+            .send()
+    };
+
+    for bad in [
+        json!({"note": "", "expectation": "soon"}),
+        json!({"note": "x".repeat(501), "expectation": "soon"}),
+        json!({"note": "stop offers", "expectation": "soon", "priority": "high"}),
+        json!({"note": "stop offers"}),
+    ] {
+        let res = post(bad.clone()).await.unwrap();
+        assert_eq!(res.status(), 422, "{bad}");
+    }
+    let res = post(json!({"note": "Stop sending card offers to my two-year-old", "expectation": "Mailings stop within a few weeks"})).await.unwrap();
+    assert_eq!(res.status(), 201);
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["cases"],
+        1,
+        "only the valid case was stored"
+    );
+    let opened = page.expect("case_opened").await;
+    assert_eq!(
+        opened["event"]["expectation"],
+        "Mailings stop within a few weeks"
+    );
+    let (_, ctx) = context(&app, &format!("/api/v1/sessions/{}", page.session)).await;
+    assert_eq!(
+        ctx["cases"][0]["note"],
+        "Stop sending card offers to my two-year-old"
+    );
+}
