@@ -10,6 +10,9 @@ use crate::session::Decision;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ScriptFile {
+    /// Lets editors find `schema.json`; ignored here.
+    #[serde(rename = "$schema", default)]
+    _schema: Option<String>,
     name: String,
     start: String,
     /// Ways out that work in every state: keys (`"0": "agent"`) and events (`agent_requested`).

@@ -7,6 +7,7 @@ mod journey;
 mod nodes;
 mod phone;
 mod redis;
+mod schema;
 mod scripts;
 mod security;
 mod store;

@@ -1,0 +1,52 @@
+//! `ivr-scripts/schema.json` and the loader agree: every shipped script passes both, and
+//! broken scripts fail both.
+
+use serde_json::{Value, json};
+
+fn schema() -> jsonschema::Validator {
+    let text = include_str!("../../ivr-scripts/schema.json");
+    jsonschema::validator_for(&serde_json::from_str(text).unwrap())
+        .expect("the schema itself is valid")
+}
+
+#[test]
+fn every_shipped_script_satisfies_the_schema_and_the_loader() {
+    let schema = schema();
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/ivr-scripts");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|x| x != "json") || path.ends_with("schema.json") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        let value: Value = serde_json::from_str(&text).unwrap();
+        let errors: Vec<String> = schema
+            .iter_errors(&value)
+            .map(|e| format!("{} at {}", e, e.instance_path()))
+            .collect();
+        assert!(errors.is_empty(), "{}: {errors:?}", path.display());
+        tandem::script::Script::parse(&path.display().to_string(), &text).unwrap();
+        checked += 1;
+    }
+    assert!(checked >= 1);
+}
+
+#[test]
+fn broken_scripts_fail_the_schema_as_they_fail_the_loader() {
+    let schema = schema();
+    let cases = [
+        json!({"name": "x", "start": "a", "states": {"a": {"say": "hi", "next": "b", "hangup": true}}}),
+        json!({"name": "x", "start": "a", "states": {"a": {"wait": {"hold_prompt": "…", "on_timeout": "a"}}}}),
+        json!({"name": "x", "start": "a", "states": {"a": {"gather": {"prompt": "p", "digits": 1, "timeout": 5, "on_fail": "a"}}}}),
+        json!({"name": "x", "start": "a", "states": {"a": {"hangup": true, "colour": "red"}}}),
+        json!({"name": "x", "start": "a", "states": {"a": {"wait": {"timeout": 5, "hold_prompt": "…", "on_timeout": "a"}, "on": {"page_closed": "a"}}}}),
+    ];
+    for case in cases {
+        assert!(!schema.is_valid(&case), "schema accepted {case}");
+        assert!(
+            tandem::script::Script::parse("case.json", &case.to_string()).is_err(),
+            "loader accepted {case}"
+        );
+    }
+}
