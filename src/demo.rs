@@ -218,6 +218,8 @@ fn describe(event: &EventKind) -> Option<String> {
             format!("a person was asked for ({by:?})").to_lowercase()
         }
         EventKind::CaseOpened { note, .. } => format!("case opened: {note}"),
+        EventKind::SmsSent { text } => format!("text sent: {text}"),
+        EventKind::SmsReceived { text } => format!("text received: {text}"),
         EventKind::Transferred => "transferred to an agent".into(),
         EventKind::CallEnded { status } => format!("call ended ({status})"),
         EventKind::SessionClosed { reason } => format!("session closed ({reason})"),

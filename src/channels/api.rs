@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use crate::{
     app::AppState,
-    session::{Alert, AlertStatus, Case},
+    session::{Alert, AlertStatus, Case, alert::AlertKind},
 };
 
 /// Bodies over this are refused before parsing.
@@ -109,11 +109,19 @@ async fn create_alert(
         .await
         .map_err(ApiError::Unavailable)?;
     tracing::info!(alert_id = %alert.id, charges = alert.case.charges.len(), "alert raised");
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({ "id": alert.id, "status": alert.status })),
-    )
-        .into_response())
+    let mut answer = json!({ "id": alert.id, "status": alert.status, "kind": alert.case.kind });
+    if alert.case.kind == AlertKind::ConfirmPurchase {
+        // The alert stands either way; `sms_sent` tells the bank whether the question went out.
+        let sent = match crate::channels::sms::start(&app, &alert).await {
+            Ok(sent) => sent,
+            Err(e) => {
+                tracing::error!(alert_id = %alert.id, error = %e, "could not start the text conversation");
+                false
+            }
+        };
+        answer["sms_sent"] = json!(sent);
+    }
+    Ok((StatusCode::CREATED, Json(answer)).into_response())
 }
 
 async fn read_alert(

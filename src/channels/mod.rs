@@ -3,5 +3,6 @@
 pub mod agent;
 pub mod api;
 pub mod protocol;
+pub mod sms;
 pub mod voice;
 pub mod web;

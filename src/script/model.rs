@@ -14,6 +14,9 @@ struct ScriptFile {
     #[serde(rename = "$schema", default)]
     _schema: Option<String>,
     name: String,
+    /// `voice` (the default) or `sms`: what a state's words and a gather's input are.
+    #[serde(default)]
+    channel: ScriptChannel,
     start: String,
     /// Ways out that work in every state: keys (`"0": "agent"`) and events (`agent_requested`).
     #[serde(default)]
@@ -28,6 +31,16 @@ struct AnywhereFile {
     keys: BTreeMap<String, String>,
     #[serde(default)]
     on: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ScriptChannel {
+    /// Words are spoken, input is keys.
+    #[default]
+    Voice,
+    /// Words are texts, input is the text of a reply (compared in capitals, trimmed).
+    Sms,
 }
 
 /// `"transfer": true` (the agent number) or `"transfer": {"queue": "fraud"}`.
@@ -60,8 +73,10 @@ struct StateFile {
 #[serde(deny_unknown_fields)]
 struct GatherFile {
     prompt: String,
-    digits: u8,
-    timeout: u32,
+    /// Keys to collect; voice only.
+    digits: Option<u8>,
+    /// Seconds of silence; voice only (a texted question stays open while the session lives).
+    timeout: Option<u32>,
     #[serde(default = "default_retries")]
     retries: u8,
     reprompt: Option<String>,
@@ -101,6 +116,7 @@ pub struct Wait {
 #[derive(Debug)]
 pub struct Script {
     pub name: String,
+    pub channel: ScriptChannel,
     /// Hash of the file's text: a live call keeps the version it started with across reloads.
     pub version: String,
     pub start: String,
@@ -216,7 +232,7 @@ impl Script {
                 state: name.clone(),
                 message,
             };
-            let converted = convert(state).map_err(err)?;
+            let converted = convert(state, raw.channel).map_err(err)?;
             super::speech::check_placeholders(&converted).map_err(|m| ScriptError::State {
                 file: file.into(),
                 state: name.clone(),
@@ -243,6 +259,7 @@ impl Script {
         };
         let script = Script {
             name: raw.name,
+            channel: raw.channel,
             version,
             start: raw.start,
             anywhere,
@@ -358,7 +375,7 @@ impl State {
     }
 }
 
-fn convert(s: StateFile) -> Result<State, String> {
+fn convert(s: StateFile, channel: ScriptChannel) -> Result<State, String> {
     let mut on = BTreeMap::new();
     for (key, target) in s.on {
         let trigger = Trigger::parse(&key)
@@ -370,7 +387,7 @@ fn convert(s: StateFile) -> Result<State, String> {
         kinds.push(StateKind::Next(n));
     }
     if let Some(g) = s.gather {
-        kinds.push(StateKind::Gather(convert_gather(g)?));
+        kinds.push(StateKind::Gather(convert_gather(g, channel)?));
     }
     if let Some(w) = s.wait {
         if w.timeout == 0 {
@@ -402,6 +419,16 @@ fn convert(s: StateFile) -> Result<State, String> {
         return Err("needs exactly one of next, gather, wait, action, hangup, transfer".into());
     }
     let kind = kinds.remove(0);
+    if channel == ScriptChannel::Sms
+        && matches!(
+            kind,
+            StateKind::Wait(_) | StateKind::Action { .. } | StateKind::Transfer { .. }
+        )
+    {
+        return Err(
+            "an SMS script can say, gather, go next and hang up (end the thread) only".into(),
+        );
+    }
     if !on.is_empty() && !matches!(kind, StateKind::Gather(_) | StateKind::Wait(_)) {
         return Err("only gather and wait states can react to `on` events".into());
     }
@@ -412,11 +439,31 @@ fn convert(s: StateFile) -> Result<State, String> {
     })
 }
 
-fn convert_gather(g: GatherFile) -> Result<Gather, String> {
-    if !(1..=20).contains(&g.digits) || !(1..=60).contains(&g.timeout) || g.retries == 0 {
-        return Err("gather needs digits 1-20, timeout 1-60 seconds and at least 1 retry".into());
+fn convert_gather(g: GatherFile, channel: ScriptChannel) -> Result<Gather, String> {
+    let (digits, timeout) = match (channel, g.digits, g.timeout) {
+        (ScriptChannel::Voice, Some(d @ 1..=20), Some(t @ 1..=60)) => (d, t),
+        (ScriptChannel::Voice, _, _) => {
+            return Err("a voice gather needs digits 1-20 and a timeout of 1-60 seconds".into());
+        }
+        (ScriptChannel::Sms, None, None) => (0, 0),
+        (ScriptChannel::Sms, _, _) => {
+            return Err("an SMS gather takes no digits or timeout: the question stays open while the session lives".into());
+        }
+    };
+    if g.retries == 0 {
+        return Err("a gather needs at least 1 try".into());
     }
-    let choice = match (g.expect, g.on_match, g.options, g.decide) {
+    // Replies to texts are matched in capitals ("yes", "Yes" and "YES" are one answer).
+    let upper = |m: BTreeMap<String, String>| match channel {
+        ScriptChannel::Sms => m.into_iter().map(|(k, v)| (k.to_uppercase(), v)).collect(),
+        ScriptChannel::Voice => m,
+    };
+    let options = g.options.map(upper);
+    let decide = g.decide.map(|m| match channel {
+        ScriptChannel::Sms => m.into_iter().map(|(k, v)| (k.to_uppercase(), v)).collect(),
+        ScriptChannel::Voice => m,
+    });
+    let choice = match (g.expect, g.on_match, options, decide) {
         (Some(path), Some(on_match), None, None) => Choice::Expect { path, on_match },
         (None, None, Some(options), None) => Choice::Options(options),
         (None, None, None, Some(decide)) => Choice::Decide(decide),
@@ -428,8 +475,8 @@ fn convert_gather(g: GatherFile) -> Result<Gather, String> {
     };
     Ok(Gather {
         prompt: g.prompt,
-        digits: g.digits,
-        timeout: g.timeout,
+        digits,
+        timeout,
         retries: g.retries,
         reprompt: g.reprompt,
         secret: g.secret,

@@ -12,6 +12,9 @@ const PLACEHOLDERS: &[&str] = &[
     "charges.count",
     "charges.spoken",
     "decision",
+    "charge.amount",
+    "charge.merchant",
+    "charge.location",
 ];
 const EXPECT_PATHS: &[&str] = &["customer.verify.card_last4", "card.last4"];
 
@@ -54,6 +57,21 @@ fn value(name: &str, s: &Session) -> String {
             .map(spoken_charge)
             .collect::<Vec<_>>()
             .join(" "),
+        "charge.amount" => case
+            .charges
+            .first()
+            .map(|c| money(&c.amount, &c.currency))
+            .unwrap_or_default(),
+        "charge.merchant" => case
+            .charges
+            .first()
+            .map(|c| c.merchant.clone())
+            .unwrap_or_default(),
+        "charge.location" => case
+            .charges
+            .first()
+            .map(|c| c.location.clone())
+            .unwrap_or_default(),
         "decision" => s
             .decision
             .map(|d| d.decision.past_tense())
@@ -81,11 +99,24 @@ fn one_by_one(digits: &str) -> String {
         .join(" ")
 }
 
+/// "$1,299.00" for dollars, "1,299.00 EUR" otherwise; amounts arrive as validated decimals.
+pub fn money(amount: &str, currency: &str) -> String {
+    let (whole, cents) = amount.split_once('.').unwrap_or((amount, "00"));
+    let mut grouped = String::new();
+    for (i, digit) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(digit);
+    }
+    match currency {
+        "USD" => format!("${grouped}.{cents}"),
+        other => format!("{grouped}.{cents} {other}"),
+    }
+}
+
 fn spoken_charge(c: &Charge) -> String {
-    let amount = match c.currency.as_str() {
-        "USD" => format!("${}", c.amount),
-        other => format!("{} {other}", c.amount),
-    };
+    let amount = money(&c.amount, &c.currency);
     let place = if c.card_present {
         "in person"
     } else {

@@ -8,6 +8,10 @@ use uuid::Uuid;
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Case {
+    /// What the bank wants: a held card reviewed on a call (default) or one purchase
+    /// confirmed by text.
+    #[serde(default)]
+    pub kind: AlertKind,
     pub customer: Customer,
     pub card: Card,
     pub charges: Vec<Charge>,
@@ -47,6 +51,15 @@ pub struct Charge {
     pub at: DateTime<Utc>,
     pub location: String,
     pub card_present: bool,
+}
+
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertKind {
+    #[default]
+    CardHold,
+    /// Ask about the first charge by text: YES approves, NO declines.
+    ConfirmPurchase,
 }
 
 /// A stored alert: the case plus its lifecycle.
@@ -182,6 +195,7 @@ pub fn sample(phone: &str) -> Case {
             card_present,
         };
     Case {
+        kind: AlertKind::CardHold,
         customer: Customer {
             id: "c-1001".into(),
             name: "Dana Reyes".into(),

@@ -44,6 +44,13 @@ pub enum EventKind {
         note: String,
         expectation: String,
     },
+    /// A text sent to the customer, or received from them (control characters removed).
+    SmsSent {
+        text: String,
+    },
+    SmsReceived {
+        text: String,
+    },
     Transferred,
     CallEnded {
         status: String,

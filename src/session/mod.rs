@@ -28,11 +28,22 @@ pub struct Session {
     pub page_opened: bool,
     pub decision: Option<DecisionRecord>,
     #[serde(default)]
+    pub sms: Option<SmsLeg>,
+    #[serde(default)]
     pub agent_requested: bool,
     #[serde(default)]
     pub cases: Vec<FollowUp>,
     /// `seq` of the last event in the log.
     pub seq: u64,
+}
+
+/// A text conversation with the customer.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+pub struct SmsLeg {
+    pub to: String,
+    pub position: Position,
+    /// Whether a question is waiting for the customer's reply.
+    pub open: bool,
 }
 
 /// A request outside the script, recorded for follow-up with the expectation given.
@@ -98,6 +109,7 @@ impl Session {
             link: None,
             page_opened: false,
             decision: None,
+            sms: None,
             agent_requested: false,
             cases: Vec::new(),
             seq: 0,

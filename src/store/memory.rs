@@ -221,6 +221,25 @@ impl Store for MemoryStore {
         }))
     }
 
+    async fn point(
+        &self,
+        index: Index,
+        key: &str,
+        id: Uuid,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        self.with(|inner, now| {
+            inner.indexes.insert(
+                (index, key.to_owned()),
+                Expiring {
+                    value: id,
+                    until: now + ttl,
+                },
+            );
+        });
+        Ok(())
+    }
+
     async fn lookup(&self, index: Index, key: &str) -> Result<Option<Uuid>, StoreError> {
         Ok(
             self.with(|inner, now| {

@@ -45,6 +45,8 @@ pub enum Index {
     Call,
     /// The hash of a page link token.
     Token,
+    /// A customer's phone number, for the text conversation a reply belongs to.
+    SmsThread,
 }
 
 impl Index {
@@ -52,6 +54,7 @@ impl Index {
         match self {
             Index::Call => "call",
             Index::Token => "token",
+            Index::SmsThread => "sms",
         }
     }
 }
@@ -105,6 +108,14 @@ pub trait Store: Send + Sync + 'static {
         id: Uuid,
         ttl: Duration,
     ) -> Result<Option<Uuid>, StoreError>;
+    /// Points `key` at a session, replacing whatever it pointed at.
+    async fn point(
+        &self,
+        index: Index,
+        key: &str,
+        id: Uuid,
+        ttl: Duration,
+    ) -> Result<(), StoreError>;
     async fn lookup(&self, index: Index, key: &str) -> Result<Option<Uuid>, StoreError>;
 
     fn wakeups(&self) -> broadcast::Receiver<Wake>;

@@ -335,6 +335,19 @@ impl Store for RedisStore {
         Ok(existing.and_then(|s| s.parse().ok()))
     }
 
+    async fn point(
+        &self,
+        index: Index,
+        key: &str,
+        id: Uuid,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        let mut c = self.conn.clone();
+        let ms = ttl.as_millis() as u64;
+        self.run(c.pset_ex::<_, _, ()>(self.index_key(index, key), id.to_string(), ms))
+            .await
+    }
+
     async fn lookup(&self, index: Index, key: &str) -> Result<Option<Uuid>, StoreError> {
         let mut c = self.conn.clone();
         let raw: Option<String> = self.run(c.get(self.index_key(index, key))).await?;

@@ -10,4 +10,5 @@ mod redis;
 mod schema;
 mod scripts;
 mod security;
+mod sms;
 mod store;

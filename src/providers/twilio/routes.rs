@@ -23,6 +23,7 @@ pub fn router() -> Router<AppState> {
         .route("/twilio/gather", post(gather))
         .route("/twilio/hold", post(hold))
         .route("/twilio/status", post(status))
+        .route("/twilio/sms", post(sms))
         .layer(DefaultBodyLimit::max(MAX_BODY))
 }
 
@@ -117,4 +118,23 @@ async fn status(State(app): State<AppState>, form: SignedForm) -> Response {
         voice::status(&app, &call.call_id, &call.status).await;
     }
     xml(Twiml::default().finish())
+}
+
+/// An inbound text. The answer, if any, goes back in the TwiML as a `<Message>`.
+#[tracing::instrument(name = "twilio_sms", skip_all)]
+async fn sms(State(app): State<AppState>, form: SignedForm) -> Response {
+    let Some((from, body)) = form.sms() else {
+        return xml(Twiml::default().finish());
+    };
+    let doc = match crate::channels::sms::reply(&app, from, body).await {
+        Ok(Some(answer)) => Twiml::default().message(&answer),
+        Ok(None) => Twiml::default(),
+        Err(e) => {
+            tracing::error!(error = %e, "could not handle a text");
+            Twiml::default().message(
+                "Sorry, we couldn't read your reply just now. Please try again in a few minutes.",
+            )
+        }
+    };
+    xml(doc.finish())
 }

@@ -69,6 +69,12 @@ impl Twiml {
         self
     }
 
+    /// A reply text, in answer to an inbound message.
+    pub fn message(mut self, text: &str) -> Self {
+        let _ = write!(self.body, "<Message>{}</Message>", escape(text));
+        self
+    }
+
     pub fn finish(self) -> String {
         format!(
             r#"<?xml version="1.0" encoding="UTF-8"?><Response>{}</Response>"#,

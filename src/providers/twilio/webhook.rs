@@ -101,6 +101,15 @@ impl SignedForm {
         })
     }
 
+    /// An inbound text: the sender (E.164) and the body (bounded).
+    pub fn sms(&self) -> Option<(&str, &str)> {
+        let from = self
+            .get("From")
+            .filter(|f| crate::session::alert::is_e164(f))?;
+        let body = self.get("Body").unwrap_or_default();
+        (body.len() <= 1600).then_some((from, body))
+    }
+
     /// Keys pressed; only digits, `*` and `#` count, at most 32 of them.
     pub fn digits(&self) -> Option<&str> {
         let d = self.get("Digits").unwrap_or_default();

@@ -1,0 +1,109 @@
+//! Journey 4: a declined purchase confirmed by two-way SMS, with no call and no person.
+
+use serde_json::{Value, json};
+use tandem::providers::twilio::signature;
+
+use crate::helpers::*;
+
+async fn confirm_purchase(app: &TestApp, phone: &str) -> String {
+    let mut alert = alert_json(phone);
+    alert["kind"] = json!("confirm_purchase");
+    alert["charges"] = json!([{"id": "ch_9", "merchant": "Apple Store Portland", "amount": "1299.00", "currency": "USD",
+        "at": "2026-11-22T09:00:00Z", "location": "Portland, OR", "card_present": true}]);
+    let res = app.post_alert(&alert, Some(API_KEY)).await;
+    assert_eq!(res.status(), 201);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["sms_sent"], true);
+    body["id"].as_str().unwrap().to_owned()
+}
+
+async fn reply(app: &TestApp, from: &str, text: &str) -> String {
+    let (status, twiml) = app.phone.send_sms(from, BANK_NUMBER, text).await.unwrap();
+    assert_eq!(status, 200, "{twiml}");
+    assert!(
+        twiml.starts_with("<?xml") && twiml.ends_with("</Response>")
+            || twiml.ends_with("<Response></Response>"),
+        "{twiml}"
+    );
+    twiml
+}
+
+#[tokio::test]
+async fn yes_approves_the_purchase_after_a_help_text_for_anything_else() {
+    let app = spawn_app().await;
+    let from = caller();
+    let alert = confirm_purchase(&app, &from).await;
+    let question = app
+        .phone
+        .next_sms(&from, SOON)
+        .await
+        .expect("the question is texted");
+    assert_eq!(
+        question.body,
+        "Did you just try to spend $1,299.00 at Apple Store Portland? Reply YES or NO"
+    );
+    assert_eq!(question.from, BANK_NUMBER);
+
+    let help = reply(&app, &from, "what is this?").await;
+    assert!(
+        help.contains("<Message>Please reply YES if you made this purchase"),
+        "{help}"
+    );
+    assert_eq!(app.alert_status(&alert).await, "open");
+    let approved = reply(&app, &from, "  yes ").await;
+    assert!(
+        approved.contains("approved and your card is ready to use"),
+        "{approved}"
+    );
+    assert_eq!(app.alert_status(&alert).await, "approved");
+    let late = reply(&app, &from, "NO").await;
+    assert!(late.contains("already been answered"), "{late}");
+    assert_eq!(
+        app.alert_status(&alert).await,
+        "approved",
+        "a second answer changes nothing"
+    );
+}
+
+#[tokio::test]
+async fn no_declines_and_blocks_the_card_even_with_control_characters_in_the_reply() {
+    let app = spawn_app().await;
+    let from = caller();
+    let alert = confirm_purchase(&app, &from).await;
+    app.phone.next_sms(&from, SOON).await.unwrap();
+    let declined = reply(&app, &from, "N\u{7}O\u{1b}").await;
+    assert!(
+        declined.contains("declined the purchase and blocked your card"),
+        "{declined}"
+    );
+    assert_eq!(app.alert_status(&alert).await, "declined");
+}
+
+#[tokio::test]
+async fn texts_from_strangers_get_an_empty_answer_and_forged_ones_are_refused() {
+    let app = spawn_app().await;
+    let from = caller();
+    confirm_purchase(&app, &from).await;
+    let stranger = reply(&app, &caller(), "YES").await;
+    assert!(!stranger.contains("<Message>"), "{stranger}");
+
+    let form: Vec<(String, String)> = vec![
+        ("From".into(), from.clone()),
+        ("To".into(), BANK_NUMBER.into()),
+        ("Body".into(), "YES".into()),
+    ];
+    let url = format!("{}/twilio/sms", app.base);
+    let forged = signature::sign("not-the-token", &url, &form);
+    let res = app
+        .http
+        .post(&url)
+        .header("X-Twilio-Signature", forged)
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    // The forged YES decided nothing: the real customer's answer still counts.
+    let real = reply(&app, &from, "no").await;
+    assert!(real.contains("declined"), "{real}");
+}
