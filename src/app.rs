@@ -46,7 +46,8 @@ impl AppState {
             None => Arc::new(MemoryStore::default()),
         };
         let provider = Arc::new(Twilio::new(&config));
-        let broker = Broker::new(store, scripts, provider, config.session_ttl);
+        let mut broker = Broker::new(store, scripts, provider, config.session_ttl);
+        broker.history_keep = config.history_keep;
         Ok(Self {
             config: Arc::new(config),
             broker,
@@ -60,6 +61,7 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(health))
         .merge(channels::api::router())
         .merge(channels::agent::router())
+        .merge(channels::history::router())
         .merge(channels::web::router())
         .merge(twilio::routes::router())
         // Above the longest hold-loop wait (12 s), below Twilio's 15 s.

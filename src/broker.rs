@@ -12,7 +12,7 @@ use crate::{
     hub::{Hub, Listener},
     providers::VoiceProvider,
     script::{self, Input, Next, Scripts, Trigger},
-    session::{AlertStatus, Decision, Draft, EventKind, Reply, Session},
+    session::{AlertStatus, Decision, Draft, EventKind, Reply, Session, history::Record},
     store::{Commit, Store, StoreError},
 };
 
@@ -36,6 +36,8 @@ pub struct Broker {
     pub provider: Arc<dyn VoiceProvider>,
     pub hub: Arc<Hub>,
     pub session_ttl: Duration,
+    /// How long a finished session's record stays in its customer's history.
+    pub history_keep: Duration,
 }
 
 /// A reply that must reach a call that is busy speaking or gathering.
@@ -61,6 +63,7 @@ impl Broker {
             provider,
             hub,
             session_ttl,
+            history_keep: Duration::from_secs(400 * 24 * 3600),
         }
     }
 
@@ -176,6 +179,20 @@ impl Broker {
             {
                 // The call still gets this reply: a late webhook is answered with `last_reply`.
                 tracing::warn!(session_id = %push.session, error = %e, "live update failed");
+            }
+        }
+        if draft.events.iter().any(|e| Record::due(&e.event)) {
+            let s = &draft.session;
+            if let Err(e) = self
+                .store
+                .append_history(
+                    &s.case.customer.id,
+                    &Record::of(s, draft.now),
+                    self.history_keep,
+                )
+                .await
+            {
+                tracing::warn!(session_id = %s.id, error = %e, "could not add the session to the customer's history");
             }
         }
         for event in &draft.events {

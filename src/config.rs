@@ -28,6 +28,8 @@ pub struct Config {
     pub session_ttl: Duration,
     /// How long an alert stays open waiting for the customer's call (`TANDEM_ALERT_TTL_SECS`, default 7 days).
     pub alert_ttl: Duration,
+    /// How long a customer's interaction history is kept (`TANDEM_HISTORY_DAYS`, default 400).
+    pub history_keep: Duration,
     /// Longest a hold-loop webhook is held open waiting for an event (`TANDEM_HOLD_POLL_MS`,
     /// default 8000): Twilio gives up on a webhook after 15 s.
     pub hold_poll: Duration,
@@ -160,6 +162,7 @@ impl Config {
                 .unwrap_or_else(|| "ivr-scripts".into())
                 .into(),
             session_ttl: secs("TANDEM_SESSION_TTL_SECS", 3600)?,
+            history_keep: secs("TANDEM_HISTORY_DAYS", 400)? * 24 * 3600,
             alert_ttl: secs("TANDEM_ALERT_TTL_SECS", 7 * 24 * 3600)?,
             hold_poll,
             log_json,

@@ -2,6 +2,7 @@
 
 pub mod agent;
 pub mod api;
+pub mod history;
 pub mod protocol;
 pub mod sms;
 pub mod voice;

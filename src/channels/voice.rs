@@ -70,10 +70,18 @@ async fn try_incoming(app: &AppState, call: &CallInfo) -> Result<Answer, BrokerE
     let Some(alert) = store.open_alert_for_phone(&call.from).await? else {
         return Ok(Answer::UnknownCaller);
     };
+    // Memory across calls: the flow and its words may depend on what happened before.
+    let history = match store.history(&alert.case.customer.id, 20).await {
+        Ok(history) => history,
+        Err(e) => {
+            tracing::warn!(error = %e, "history unavailable; the call goes on without it");
+            Vec::new()
+        }
+    };
     let script = app
         .broker
         .scripts
-        .get(script::FRAUD_ALERT)
+        .for_call(&history, Utc::now())
         .ok_or(BrokerError::NotFound)?;
     let id = Uuid::new_v4();
     if let Some(existing) = store
@@ -88,6 +96,7 @@ async fn try_incoming(app: &AppState, call: &CallInfo) -> Result<Answer, BrokerE
         chrono::Duration::from_std(app.config.session_ttl).unwrap_or(chrono::Duration::hours(1));
     let mut draft = Draft::new(Session::open(id, &alert, &script.key(), now, ttl), now);
     draft.session.voice = Some(new_leg(call));
+    draft.session.history = history;
     draft.emit(EventKind::SessionOpened);
     draft.emit(EventKind::CallStarted);
     let Some(step) = script::step(&script, &draft.session, &Position::default(), Input::Start)

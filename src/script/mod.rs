@@ -15,6 +15,10 @@ use std::{
 pub use engine::{Effect, Input, Next, Outcome, Step, step};
 pub use model::{Script, ScriptError, Trigger};
 
+use chrono::{DateTime, Utc};
+
+use crate::session::history::Record;
+
 /// The flow alerts run unless told otherwise.
 pub const FRAUD_ALERT: &str = "fraud-alert";
 
@@ -86,6 +90,25 @@ impl Scripts {
         }
         let name = key.split('@').next().unwrap_or(key);
         book.current.get(name).cloned()
+    }
+
+    /// The flow for a new call: the first voice script whose `when` matches the customer's
+    /// history (by name, so the choice is stable), else the fraud-alert flow.
+    pub fn for_call(&self, history: &[Record], now: DateTime<Utc>) -> Option<Arc<Script>> {
+        let book = self.book.read().unwrap_or_else(|p| p.into_inner());
+        let mut candidates: Vec<&Arc<Script>> = book
+            .current
+            .values()
+            .filter(|s| {
+                s.channel == model::ScriptChannel::Voice
+                    && s.when.is_some_and(|w| w.holds(history, now))
+            })
+            .collect();
+        candidates.sort_by(|a, b| a.name.cmp(&b.name));
+        candidates
+            .first()
+            .map(|s| Arc::clone(s))
+            .or_else(|| book.current.get(FRAUD_ALERT).cloned())
     }
 
     /// `name@version` of every current script.

@@ -5,7 +5,12 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use serde::Deserialize;
 use sha2::Digest;
 
-use crate::session::Decision;
+use chrono::{DateTime, Utc};
+
+use crate::session::{
+    Decision,
+    history::{Record, RecordKind},
+};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -17,6 +22,8 @@ struct ScriptFile {
     /// `voice` (the default) or `sms`: what a state's words and a gather's input are.
     #[serde(default)]
     channel: ScriptChannel,
+    /// Run this flow instead of the alert's usual one when the customer's history matches.
+    when: Option<When>,
     start: String,
     /// Ways out that work in every state: keys (`"0": "agent"`) and events (`agent_requested`).
     #[serde(default)]
@@ -31,6 +38,23 @@ struct AnywhereFile {
     keys: BTreeMap<String, String>,
     #[serde(default)]
     on: BTreeMap<String, String>,
+}
+
+/// `{"history": "card_reported_stolen", "within_days": 30}`: a record of that kind that recent.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct When {
+    pub history: RecordKind,
+    pub within_days: u32,
+}
+
+impl When {
+    pub fn holds(&self, history: &[Record], now: DateTime<Utc>) -> bool {
+        let since = now - chrono::Duration::days(self.within_days.into());
+        history
+            .iter()
+            .any(|r| r.kind == self.history && r.at >= since)
+    }
 }
 
 #[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
@@ -117,6 +141,7 @@ pub struct Wait {
 pub struct Script {
     pub name: String,
     pub channel: ScriptChannel,
+    pub when: Option<When>,
     /// Hash of the file's text: a live call keeps the version it started with across reloads.
     pub version: String,
     pub start: String,
@@ -260,6 +285,7 @@ impl Script {
         let script = Script {
             name: raw.name,
             channel: raw.channel,
+            when: raw.when,
             version,
             start: raw.start,
             anywhere,

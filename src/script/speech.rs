@@ -1,6 +1,6 @@
 //! Filling `{placeholders}` in prompts with session data, worded for the ear.
 
-use crate::session::{Session, alert::Charge};
+use crate::session::{Session, alert::Charge, history::RecordKind};
 
 use super::model::{Choice, State, StateKind};
 
@@ -15,6 +15,7 @@ const PLACEHOLDERS: &[&str] = &[
     "charge.amount",
     "charge.merchant",
     "charge.location",
+    "history.stolen_report_date",
 ];
 const EXPECT_PATHS: &[&str] = &["customer.verify.card_last4", "card.last4"];
 
@@ -72,6 +73,12 @@ fn value(name: &str, s: &Session) -> String {
             .first()
             .map(|c| c.location.clone())
             .unwrap_or_default(),
+        "history.stolen_report_date" => s
+            .history
+            .iter()
+            .find(|r| r.kind == RecordKind::CardReportedStolen)
+            .map(|r| r.at.format("%A, %B %-d").to_string())
+            .unwrap_or_else(|| "an earlier day".into()),
         "decision" => s
             .decision
             .map(|d| d.decision.past_tense())

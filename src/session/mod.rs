@@ -3,6 +3,7 @@
 
 pub mod alert;
 pub mod event;
+pub mod history;
 pub mod voice;
 
 use chrono::{DateTime, Utc};
@@ -29,6 +30,9 @@ pub struct Session {
     pub decision: Option<DecisionRecord>,
     #[serde(default)]
     pub sms: Option<SmsLeg>,
+    /// The customer's recent history, read when the session opened (newest first).
+    #[serde(default)]
+    pub history: Vec<history::Record>,
     #[serde(default)]
     pub agent_requested: bool,
     #[serde(default)]
@@ -110,6 +114,7 @@ impl Session {
             page_opened: false,
             decision: None,
             sms: None,
+            history: Vec::new(),
             agent_requested: false,
             cases: Vec::new(),
             seq: 0,

@@ -10,8 +10,8 @@ use async_trait::async_trait;
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
-use super::{Commit, Index, Store, StoreError, Versioned, Wake};
-use crate::session::{Alert, AlertStatus, Draft, Event, Session};
+use super::{Commit, HISTORY_CAP, Index, Store, StoreError, Versioned, Wake};
+use crate::session::{Alert, AlertStatus, Draft, Event, Session, history::Record};
 
 /// Entries carry their own deadline, like Redis keys with a TTL.
 struct Expiring<T> {
@@ -31,6 +31,7 @@ struct Inner {
     alerts: HashMap<Uuid, Expiring<Alert>>,
     phones: HashMap<String, Expiring<Uuid>>,
     indexes: HashMap<(Index, String), Expiring<Uuid>>,
+    histories: HashMap<String, Expiring<Vec<Record>>>,
     writes: u64,
 }
 
@@ -246,6 +247,39 @@ impl Store for MemoryStore {
                 fresh(inner.indexes.get(&(index, key.to_owned())), now).copied()
             }),
         )
+    }
+
+    async fn append_history(
+        &self,
+        customer: &str,
+        record: &Record,
+        keep: Duration,
+    ) -> Result<(), StoreError> {
+        self.with(|inner, now| {
+            let entry = inner
+                .histories
+                .entry(customer.to_owned())
+                .or_insert(Expiring {
+                    value: Vec::new(),
+                    until: now,
+                });
+            if entry.until <= now {
+                entry.value.clear();
+            }
+            entry.value.push(record.clone());
+            if entry.value.len() > HISTORY_CAP {
+                entry.value.remove(0);
+            }
+            entry.until = now + keep;
+        });
+        Ok(())
+    }
+
+    async fn history(&self, customer: &str, limit: usize) -> Result<Vec<Record>, StoreError> {
+        Ok(self.with(|inner, now| {
+            fresh(inner.histories.get(customer), now)
+                .map_or_else(Vec::new, |h| h.iter().rev().take(limit).cloned().collect())
+        }))
     }
 
     fn wakeups(&self) -> broadcast::Receiver<Wake> {

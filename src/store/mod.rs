@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
-use crate::session::{Alert, AlertStatus, Draft, Event, Session};
+use crate::session::{Alert, AlertStatus, Draft, Event, Session, history::Record};
 
 pub use self::{memory::MemoryStore, redis::RedisStore};
 
@@ -58,6 +58,9 @@ impl Index {
         }
     }
 }
+
+/// Records kept per customer.
+pub const HISTORY_CAP: usize = 1000;
 
 /// A nudge on the bus. It carries no data: listeners read the log from their own cursor,
 /// so a lost or late wake-up delays nothing beyond the next one.
@@ -117,6 +120,16 @@ pub trait Store: Send + Sync + 'static {
         ttl: Duration,
     ) -> Result<(), StoreError>;
     async fn lookup(&self, index: Index, key: &str) -> Result<Option<Uuid>, StoreError>;
+
+    /// Adds to a customer's history, keeping at most the newest 1,000 records for `keep`.
+    async fn append_history(
+        &self,
+        customer: &str,
+        record: &Record,
+        keep: Duration,
+    ) -> Result<(), StoreError>;
+    /// The newest `limit` records, newest first.
+    async fn history(&self, customer: &str, limit: usize) -> Result<Vec<Record>, StoreError>;
 
     fn wakeups(&self) -> broadcast::Receiver<Wake>;
 }

@@ -12,8 +12,8 @@ use redis::{AsyncCommands, Client, aio::ConnectionManager, aio::ConnectionManage
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
-use super::{Commit, Index, Store, StoreError, Versioned, Wake, decode, encode};
-use crate::session::{Alert, AlertStatus, Draft, Event};
+use super::{Commit, HISTORY_CAP, Index, Store, StoreError, Versioned, Wake, decode, encode};
+use crate::session::{Alert, AlertStatus, Draft, Event, history::Record};
 
 /// A command that has not answered by then is treated as a failure: during an outage a
 /// click must be refused quickly, not hang.
@@ -352,6 +352,45 @@ impl Store for RedisStore {
         let mut c = self.conn.clone();
         let raw: Option<String> = self.run(c.get(self.index_key(index, key))).await?;
         Ok(raw.and_then(|s| s.parse().ok()))
+    }
+
+    async fn append_history(
+        &self,
+        customer: &str,
+        record: &Record,
+        keep: Duration,
+    ) -> Result<(), StoreError> {
+        let key = format!("{}:history:{{{customer}}}", self.prefix);
+        let mut pipe = redis::pipe();
+        pipe.cmd("XADD")
+            .arg(&key)
+            .arg("MAXLEN")
+            .arg("~")
+            .arg(HISTORY_CAP)
+            .arg("*")
+            .arg("r")
+            .arg(encode(record))
+            .ignore();
+        pipe.pexpire(&key, keep.as_millis() as i64).ignore();
+        let mut c = self.conn.clone();
+        self.run(pipe.query_async::<()>(&mut c)).await
+    }
+
+    async fn history(&self, customer: &str, limit: usize) -> Result<Vec<Record>, StoreError> {
+        let key = format!("{}:history:{{{customer}}}", self.prefix);
+        let mut c = self.conn.clone();
+        let reply: redis::streams::StreamRangeReply =
+            self.run(c.xrevrange_count(key, "+", "-", limit)).await?;
+        reply
+            .ids
+            .iter()
+            .map(|entry| {
+                let raw: String = entry
+                    .get("r")
+                    .ok_or_else(|| StoreError::Corrupt("history entry without body".into()))?;
+                decode(&raw)
+            })
+            .collect()
     }
 
     fn wakeups(&self) -> broadcast::Receiver<Wake> {

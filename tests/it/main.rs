@@ -3,6 +3,7 @@
 
 mod agent;
 mod helpers;
+mod history;
 mod journey;
 mod nodes;
 mod phone;

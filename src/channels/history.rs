@@ -1,0 +1,103 @@
+//! A customer's interaction history for the bank: read it, and add what other channels saw
+//! (a card reported stolen on the website, a note).
+
+use axum::{
+    Json, Router,
+    body::Bytes,
+    extract::{Path, State},
+    http::{HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::api::{ApiError, authorize};
+use crate::{
+    app::AppState,
+    session::history::{Record, RecordKind},
+};
+
+/// Records returned by one read.
+const PAGE: usize = 100;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/v1/customers/{id}/history", get(read).post(add))
+}
+
+fn valid_customer(id: &str) -> Result<(), ApiError> {
+    let ok = !id.is_empty()
+        && id.len() <= 64
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c));
+    ok.then_some(()).ok_or(ApiError::NotFound)
+}
+
+async fn read(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    authorize(&app, &headers)?;
+    valid_customer(&id)?;
+    let records = app
+        .broker
+        .store
+        .history(&id, PAGE)
+        .await
+        .map_err(ApiError::Unavailable)?;
+    Ok(Json(json!({ "customer": id, "records": records })).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewRecord {
+    kind: RecordKind,
+    summary: String,
+    at: Option<DateTime<Utc>>,
+}
+
+async fn add(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    authorize(&app, &headers)?;
+    valid_customer(&id)?;
+    let new: NewRecord = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::BadRequest(format!("body is not a valid record: {e}")))?;
+    if !matches!(new.kind, RecordKind::CardReportedStolen | RecordKind::Note) {
+        return Err(ApiError::BadRequest("kind: the bank may add card_reported_stolen or note; calls and texts are recorded by tandem".into()));
+    }
+    let summary = new.summary.trim();
+    if summary.is_empty() || summary.chars().count() > 200 || summary.chars().any(char::is_control)
+    {
+        return Err(ApiError::BadRequest(
+            "summary: must be 1 to 200 characters of text".into(),
+        ));
+    }
+    let now = Utc::now();
+    let at = new.at.unwrap_or(now);
+    if at > now {
+        return Err(ApiError::BadRequest("at: must not be in the future".into()));
+    }
+    let record = Record {
+        at,
+        kind: new.kind,
+        summary: summary.to_owned(),
+        session: None,
+    };
+    app.broker
+        .store
+        .append_history(&id, &record, app.config.history_keep)
+        .await
+        .map_err(ApiError::Unavailable)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "customer": id, "record": record })),
+    )
+        .into_response())
+}
