@@ -4,6 +4,7 @@
 mod agent;
 mod helpers;
 mod history;
+mod isolation;
 mod journey;
 mod nodes;
 mod phone;
