@@ -62,7 +62,7 @@ async fn journey(
     call.expect_gathering(SOON).await.unwrap();
     call.expect_said("in front of you", SOON).await.unwrap();
     // Half approve on the page, half decline by keypad: different paths through each node.
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         page.tap("approve").await;
     } else {
         call.press("2");
@@ -95,7 +95,7 @@ async fn texting(
         .unwrap();
     assert_eq!(res.status(), 201);
     let question = phone.next_sms(&from, SOON).await.unwrap().body;
-    let answer = if i % 2 == 0 { "YES" } else { "NO" };
+    let answer = if i.is_multiple_of(2) { "YES" } else { "NO" };
     let (_, reply) = phone.send_sms(&from, BANK_NUMBER, answer).await.unwrap();
     (merchant, vec![question, reply])
 }
@@ -122,7 +122,7 @@ async fn many_customers_at_once_across_two_nodes_never_see_each_other() {
         let (phone, http, node) = (
             phone.clone(),
             http.clone(),
-            if i % 2 == 0 {
+            if i.is_multiple_of(2) {
                 b.base.clone()
             } else {
                 format!("http://127.0.0.1:{port_a}")
@@ -145,7 +145,11 @@ async fn many_customers_at_once_across_two_nodes_never_see_each_other() {
             "texter {i} is asked about their own purchase: {all}"
         );
         assert!(
-            all.contains(if i % 2 == 0 { "approved" } else { "declined" }),
+            all.contains(if i.is_multiple_of(2) {
+                "approved"
+            } else {
+                "declined"
+            }),
             "texter {i}: {all}"
         );
         let foreign = conversations
@@ -175,7 +179,11 @@ async fn many_customers_at_once_across_two_nodes_never_see_each_other() {
             call.contains(&format!("Person{i:02}")),
             "customer {i} is greeted by name"
         );
-        let outcome = if i % 2 == 0 { "approved" } else { "declined" };
+        let outcome = if i.is_multiple_of(2) {
+            "approved"
+        } else {
+            "declined"
+        };
         assert!(
             call.contains(outcome),
             "customer {i} hears their own outcome: {call}"
