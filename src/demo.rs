@@ -205,6 +205,7 @@ fn follow(broker: Broker, call_sid: String) -> mpsc::Receiver<String> {
 fn describe(event: &EventKind) -> Option<String> {
     Some(match event {
         EventKind::Said { .. } | EventKind::Digits { .. } => return None,
+        EventKind::SpeechHeard { text } => format!("heard \"{text}\""),
         EventKind::SessionOpened => "session opened".into(),
         EventKind::CallStarted => "call joined the session".into(),
         EventKind::Verified => "caller verified".into(),

@@ -129,7 +129,24 @@ fn new_leg(call: &CallInfo) -> VoiceLeg {
 }
 
 /// Keys the caller pressed in answer to the gather of `turn`.
-pub async fn keys(app: &AppState, id: Uuid, turn: u32, call_id: &str, digits: &str) -> Answer {
+/// What a gather brought back.
+#[derive(Clone, Copy, Debug)]
+pub enum Heard<'a> {
+    Keys(&'a str),
+    Words(&'a str),
+}
+
+impl<'a> Heard<'a> {
+    fn input(self) -> Input<'a> {
+        match self {
+            Heard::Keys(keys) => Input::Keys(keys),
+            Heard::Words(words) => Input::Words(words),
+        }
+    }
+}
+
+/// What the caller pressed or said in answer to the gather of `turn`.
+pub async fn keys(app: &AppState, id: Uuid, turn: u32, call_id: &str, heard: Heard<'_>) -> Answer {
     let result = async {
         let session = app.broker.load(id).await?;
         let script = app
@@ -138,7 +155,7 @@ pub async fn keys(app: &AppState, id: Uuid, turn: u32, call_id: &str, digits: &s
             .get(&session.script)
             .ok_or(BrokerError::NotFound)?;
         // Texting the link is a side effect: do it once, before the commit that records it.
-        let link = match leads_to_link(&script, &session, turn, digits) {
+        let link = match leads_to_link(&script, &session, turn, heard) {
             true => Some(send_link(app, &session).await?),
             false => None,
         };
@@ -146,10 +163,10 @@ pub async fn keys(app: &AppState, id: Uuid, turn: u32, call_id: &str, digits: &s
             .transact(id, |d| {
                 let voice = d.session.voice.as_ref().filter(|v| v.call_id == call_id)?;
                 if voice.turn != turn {
-                    return stale(d, !digits.is_empty());
+                    return stale(d, matches!(heard, Heard::Keys(k) if !k.is_empty()));
                 }
                 let position = voice.position.clone();
-                match script::step(&script, &d.session, &position, Input::Keys(digits)) {
+                match script::step(&script, &d.session, &position, heard.input()) {
                     Some(step) => advance(d, &script, step, link.as_ref()),
                     None => stale(d, false),
                 }
@@ -161,11 +178,11 @@ pub async fn keys(app: &AppState, id: Uuid, turn: u32, call_id: &str, digits: &s
 }
 
 /// Whether these keys, right now, make the script text the page link.
-fn leads_to_link(script: &Script, s: &Session, turn: u32, digits: &str) -> bool {
+fn leads_to_link(script: &Script, s: &Session, turn: u32, heard: Heard<'_>) -> bool {
     let Some(voice) = s.voice.as_ref().filter(|v| v.turn == turn) else {
         return false;
     };
-    let step = script::step(script, s, &voice.position, Input::Keys(digits));
+    let step = script::step(script, s, &voice.position, heard.input());
     matches!(
         step,
         Some(Step {

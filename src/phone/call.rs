@@ -29,6 +29,8 @@ pub enum CallEvent {
         timeout: u32,
     },
     DigitsSent(String),
+    /// What the caller said to a `<Gather>` listening for speech.
+    Spoke(String),
     LiveUpdate {
         twiml: String,
         received: Instant,
@@ -61,7 +63,7 @@ pub struct CallError {
 pub struct Call {
     pub sid: String,
     events: mpsc::UnboundedReceiver<CallEvent>,
-    keys: mpsc::UnboundedSender<char>,
+    keys: mpsc::UnboundedSender<CallerInput>,
     control: mpsc::UnboundedSender<Control>,
     transcript: Arc<Mutex<Vec<String>>>,
     task: tokio::task::JoinHandle<()>,
@@ -107,10 +109,16 @@ pub(super) fn start(phone: Arc<Inner>, from: &str, to: &str) -> Call {
 }
 
 impl Call {
+    /// Says something into the phone. A `<Gather>` listening for speech posts it as
+    /// `SpeechResult`; one that takes keys only ignores it, as Twilio does.
+    pub fn say(&self, words: &str) {
+        let _ = self.keys.send(CallerInput::Words(words.to_owned()));
+    }
+
     /// Presses keys. Keys pressed before a `<Gather>` starts wait for it, like type-ahead.
     pub fn press(&self, digits: &str) {
         for key in digits.chars() {
-            let _ = self.keys.send(key);
+            let _ = self.keys.send(CallerInput::Key(key));
         }
     }
 
@@ -200,6 +208,19 @@ impl Call {
     }
 }
 
+/// What the caller does into the phone.
+#[derive(Debug)]
+enum CallerInput {
+    Key(char),
+    Words(String),
+}
+
+/// What a `<Gather>` collected.
+enum Gathered {
+    Keys(String, Option<char>),
+    Speech(String),
+}
+
 /// Where the next document comes from.
 struct Fetch {
     url: String,
@@ -226,7 +247,7 @@ struct Ctx {
 
 struct CallTask {
     ctx: Arc<Ctx>,
-    keys: mpsc::UnboundedReceiver<char>,
+    keys: mpsc::UnboundedReceiver<CallerInput>,
     control: mpsc::UnboundedReceiver<Control>,
     doc_url: String,
     verbs: VecDeque<Verb>,
@@ -391,16 +412,27 @@ impl CallTask {
             num_digits: g.num_digits,
             timeout: g.timeout,
         });
-        let (digits, finished_on) = self.collect(&g).await?;
-        if digits.is_empty() && !g.action_on_empty_result {
-            return Ok(None);
-        }
-        self.emit(CallEvent::DigitsSent(digits.clone()));
+        let extra = match self.collect(&g).await? {
+            Gathered::Speech(words) => {
+                self.emit(CallEvent::Spoke(words.clone()));
+                vec![
+                    ("SpeechResult".to_owned(), words),
+                    ("Confidence".to_owned(), "0.92".to_owned()),
+                ]
+            }
+            Gathered::Keys(digits, _) if digits.is_empty() && !g.action_on_empty_result => {
+                return Ok(None);
+            }
+            Gathered::Keys(digits, finished_on) => {
+                self.emit(CallEvent::DigitsSent(digits.clone()));
+                let mut extra = vec![("Digits".to_owned(), digits)];
+                if let Some(key) = finished_on {
+                    extra.push(("FinishedOnKey".into(), key.to_string()));
+                }
+                extra
+            }
+        };
         let url = self.resolve(g.action.as_deref().unwrap_or(&self.doc_url.clone()));
-        let mut extra = vec![("Digits".to_owned(), digits)];
-        if let Some(key) = finished_on {
-            extra.push(("FinishedOnKey".into(), key.to_string()));
-        }
         self.verbs.clear();
         Ok(Some(Fetch {
             url,
@@ -409,23 +441,30 @@ impl CallTask {
         }))
     }
 
-    /// Collects keys until numDigits, the finish key, or `timeout` seconds without a key.
-    async fn collect(&mut self, g: &Gather) -> Result<(String, Option<char>), Interrupt> {
+    /// Collects keys until numDigits, the finish key, or `timeout` seconds without a key; or
+    /// words, when the gather listens for speech.
+    async fn collect(&mut self, g: &Gather) -> Result<Gathered, Interrupt> {
         let mut digits = String::new();
         let timeout = self.scaled(g.timeout);
+        let listens = g.input.split_whitespace().any(|i| i == "speech");
         loop {
             tokio::select! {
-                key = self.keys.recv() => {
-                    let Some(key) = key else { return Ok((digits, None)) };
+                input = self.keys.recv() => {
+                    let key = match input {
+                        None => return Ok(Gathered::Keys(digits, None)),
+                        Some(CallerInput::Words(words)) if listens => return Ok(Gathered::Speech(words)),
+                        Some(CallerInput::Words(_)) => continue,
+                        Some(CallerInput::Key(key)) => key,
+                    };
                     if g.finish_on_key.contains(key) {
-                        return Ok((digits, Some(key)));
+                        return Ok(Gathered::Keys(digits, Some(key)));
                     }
                     digits.push(key);
                     if g.num_digits.is_some_and(|n| digits.len() >= n as usize) {
-                        return Ok((digits, None));
+                        return Ok(Gathered::Keys(digits, None));
                     }
                 }
-                () = tokio::time::sleep(timeout) => return Ok((digits, None)),
+                () = tokio::time::sleep(timeout) => return Ok(Gathered::Keys(digits, None)),
                 c = self.control.recv() => return Err(self.on_control(c)),
             }
         }

@@ -117,6 +117,7 @@ impl Screen {
             }
             CallEvent::DigitsSent(d) if d.is_empty() => self.event("no keys pressed"),
             CallEvent::DigitsSent(d) => self.you(&format!("pressed {d}")),
+            CallEvent::Spoke(words) => self.you(&format!("said \"{words}\"")),
             CallEvent::LiveUpdate { .. } => {
                 self.event("live update from the server interrupts the call")
             }

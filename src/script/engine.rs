@@ -16,6 +16,8 @@ pub enum Input<'a> {
     Start,
     /// Keys from a gather; empty when the caller pressed nothing.
     Keys(&'a str),
+    /// What speech recognition heard during a gather.
+    Words(&'a str),
     /// Something happened on another channel.
     Trigger(Trigger),
     WaitOver,
@@ -62,6 +64,9 @@ pub fn step(script: &Script, session: &Session, at: &Position, input: Input) -> 
     let state = script.states.get(&at.state)?;
     match (input, &state.kind) {
         (Input::Keys(keys), StateKind::Gather(g)) => Some(out.keys(script, session, at, g, keys)),
+        (Input::Words(words), StateKind::Gather(g)) => {
+            Some(out.words(script, session, at, g, words))
+        }
         (Input::Trigger(t), _) => {
             let target = state.on.get(&t).or_else(|| script.anywhere.on.get(&t))?;
             Some(out.enter(script, session, target))
@@ -145,6 +150,30 @@ impl Builder {
         }
     }
 
+    /// Spoken input: an `anywhere` word leads on; anything else counts as a try.
+    fn words(
+        mut self,
+        script: &Script,
+        s: &Session,
+        at: &Position,
+        g: &Gather,
+        words: &str,
+    ) -> Step {
+        let heard = words.to_lowercase();
+        self.log.push(EventKind::SpeechHeard {
+            text: words.chars().take(200).collect(),
+        });
+        let target = script.anywhere.words.iter().find(|(word, _)| {
+            heard
+                .split(|c: char| !c.is_alphanumeric())
+                .any(|w| w == word.as_str())
+        });
+        match target {
+            Some((_, target)) => self.enter(script, s, target),
+            None => self.retry(script, s, at, g),
+        }
+    }
+
     /// Asks again, or gives up after the gather's last try.
     fn retry(self, script: &Script, s: &Session, at: &Position, g: &Gather) -> Step {
         let tries = at.tries + 1;
@@ -156,6 +185,7 @@ impl Builder {
             prompt,
             digits: g.digits,
             timeout_secs: g.timeout,
+            hints: hints(script, g),
         };
         self.finish(
             &at.state,
@@ -199,6 +229,7 @@ impl Builder {
                             prompt,
                             digits: g.digits,
                             timeout_secs: g.timeout,
+                            hints: hints(script, g),
                         },
                         None,
                     )
@@ -236,6 +267,15 @@ impl Builder {
                 wait_secs: None,
             },
         )
+    }
+}
+
+/// A gather listens for the script's `anywhere.words`, except when it asks for a secret.
+fn hints(script: &Script, g: &Gather) -> Vec<String> {
+    if g.secret {
+        Vec::new()
+    } else {
+        script.anywhere.words.keys().cloned().collect()
     }
 }
 

@@ -36,6 +36,9 @@ struct ScriptFile {
 struct AnywhereFile {
     #[serde(default)]
     keys: BTreeMap<String, String>,
+    /// Spoken words (lower case) that lead somewhere from any gather, e.g. `"agent": "agent"`.
+    #[serde(default)]
+    words: BTreeMap<String, String>,
     #[serde(default)]
     on: BTreeMap<String, String>,
 }
@@ -154,6 +157,8 @@ pub struct Script {
 pub struct Anywhere {
     /// Keys that leave any gather that does not use them itself.
     pub keys: BTreeMap<String, String>,
+    /// Words that, heard during any gather, lead on.
+    pub words: BTreeMap<String, String>,
     /// Events that move the call from any state.
     pub on: BTreeMap<Trigger, String>,
 }
@@ -278,8 +283,15 @@ impl Script {
             })?;
             on.insert(trigger, target);
         }
+        let words = raw
+            .anywhere
+            .words
+            .into_iter()
+            .map(|(w, t)| (w.to_lowercase(), t))
+            .collect();
         let anywhere = Anywhere {
             keys: raw.anywhere.keys,
+            words,
             on,
         };
         let script = Script {
@@ -371,6 +383,7 @@ impl Anywhere {
     fn targets(&self) -> Vec<&str> {
         self.keys
             .values()
+            .chain(self.words.values())
             .chain(self.on.values())
             .map(String::as_str)
             .collect()

@@ -302,3 +302,39 @@ fn zero_reaches_an_agent_from_any_gather_that_does_not_use_it() {
         }
     );
 }
+
+#[test]
+fn saying_agent_in_a_menu_reaches_a_person_and_other_words_count_as_a_try() {
+    let (script, s) = (script(), session());
+    let heard = step(
+        &script,
+        &s,
+        &at("offer", 0),
+        Input::Words("Can I talk to an Agent, please?"),
+    )
+    .unwrap();
+    assert_eq!(heard.position.state, "agent");
+    assert!(heard.log.contains(&EventKind::SpeechHeard {
+        text: "Can I talk to an Agent, please?".into()
+    }));
+    let other = step(&script, &s, &at("offer", 0), Input::Words("bananas")).unwrap();
+    assert_eq!(other.position, at("offer", 1));
+    // Menus listen for the words; the card-digits gather does not.
+    let Next::Reply {
+        then: Then::Gather { hints, .. },
+        ..
+    } = &other.next
+    else {
+        panic!()
+    };
+    assert!(hints.contains(&"agent".to_owned()));
+    let first = step(&script, &s, &Position::default(), Input::Start).unwrap();
+    let Next::Reply {
+        then: Then::Gather { hints, .. },
+        ..
+    } = &first.next
+    else {
+        panic!()
+    };
+    assert!(hints.is_empty(), "no speech while asking for card digits");
+}

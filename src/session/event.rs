@@ -25,6 +25,10 @@ pub enum EventKind {
     Digits {
         digits: String,
     },
+    /// What speech recognition heard.
+    SpeechHeard {
+        text: String,
+    },
     Verified,
     VerifyFailed {
         tries: u8,

@@ -57,6 +57,9 @@ pub enum Then {
         prompt: String,
         digits: u8,
         timeout_secs: u32,
+        /// Words the call also listens for (speech recognition); none means keys only.
+        #[serde(default)]
+        hints: Vec<String>,
     },
     /// Park the call in the hold loop; `hold_prompt` is repeated while nothing happens.
     Hold {

@@ -157,3 +157,28 @@ async fn an_agent_records_a_request_outside_the_script_as_a_case_with_its_expect
         "Stop sending card offers to my two-year-old"
     );
 }
+
+#[tokio::test]
+async fn saying_agent_at_a_menu_hands_the_caller_over_but_not_while_typing_card_digits() {
+    let app = spawn_app_with(Options {
+        agent: true,
+        ..redis_options()
+    })
+    .await;
+    let from = caller();
+    app.raise_alert(&from).await;
+    let mut call = app.place_call(&from).await;
+    call.expect_said("last four digits", SOON).await.unwrap();
+    // The card-digits gather takes keys only: the words are ignored, the keys go through.
+    call.say("agent");
+    call.press("4242");
+    call.expect_said("Press 1 to get a text message", SOON)
+        .await
+        .unwrap();
+    call.expect_gathering(SOON).await.unwrap();
+    call.say("I'd like to speak to a representative");
+    call.expect_said("Connecting you with a representative", SOON)
+        .await
+        .unwrap();
+    assert_eq!(transferred(&mut call).await, AGENT_NUMBER);
+}

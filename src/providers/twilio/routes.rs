@@ -94,7 +94,11 @@ async fn gather(State(app): State<AppState>, form: SignedForm) -> Response {
     let span = tracing::Span::current();
     span.record("call_sid", call.call_id.as_str());
     span.record("session_id", tracing::field::display(session));
-    let answer = voice::keys(&app, session, turn, &call.call_id, digits).await;
+    let heard = match form.speech() {
+        Some(words) => voice::Heard::Words(words),
+        None => voice::Heard::Keys(digits),
+    };
+    let answer = voice::keys(&app, session, turn, &call.call_id, heard).await;
     render(&app, answer)
 }
 

@@ -95,11 +95,19 @@ pub fn render(reply: &Reply, links: &Links, holding: bool) -> String {
             prompt,
             digits,
             timeout_secs,
+            hints,
         } => {
+            let input = match hints.is_empty() {
+                true => r#"input="dtmf""#.to_owned(),
+                false => format!(
+                    r#"input="dtmf speech" speechTimeout="auto" hints="{}""#,
+                    escape(&hints.join(", "))
+                ),
+            };
             // actionOnEmptyResult: silence comes back to us too, so retries stay in the script.
             let _ = write!(
                 doc.body,
-                r#"<Gather input="dtmf" numDigits="{digits}" timeout="{timeout_secs}" action="{}" method="POST" actionOnEmptyResult="true"><Say>{}</Say></Gather>"#,
+                r#"<Gather {input} numDigits="{digits}" timeout="{timeout_secs}" action="{}" method="POST" actionOnEmptyResult="true"><Say>{}</Say></Gather>"#,
                 escape(&links.url("gather")),
                 escape(prompt),
             );
@@ -190,6 +198,7 @@ mod tests {
                 prompt: "Press 1".into(),
                 digits: 1,
                 timeout_secs: 5,
+                hints: vec![],
             },
         };
         let public = PublicUrl::parse("https://ivr.example.com").unwrap();

@@ -119,6 +119,12 @@ impl SignedForm {
         .then_some(d)
     }
 
+    /// What speech recognition heard, when the gather listened for speech.
+    pub fn speech(&self) -> Option<&str> {
+        self.get("SpeechResult")
+            .filter(|s| !s.trim().is_empty() && s.len() <= 500)
+    }
+
     /// The session and turn our own follow-up URL carries.
     pub fn turn(&self) -> Option<(Uuid, u32)> {
         let get = |key: &str| {
