@@ -111,7 +111,7 @@ impl Builder {
 
     fn keys(mut self, script: &Script, s: &Session, at: &Position, g: &Gather, keys: &str) -> Step {
         if keys.is_empty() {
-            return self.retry(script, s, at, g);
+            return self.silence(script, s, at, g);
         }
         let shown = if g.secret {
             "•".repeat(keys.chars().count())
@@ -174,6 +174,33 @@ impl Builder {
         }
     }
 
+    /// Nothing pressed: the no-input words, or the no-input path after the last try.
+    fn silence(self, script: &Script, s: &Session, at: &Position, g: &Gather) -> Step {
+        if at.tries + 1 >= g.retries {
+            return self.enter(script, s, g.on_no_input.as_deref().unwrap_or(&g.on_fail));
+        }
+        match &g.no_input {
+            Some(words) => {
+                let prompt = speech::render(words, s);
+                let then = Then::Gather {
+                    prompt,
+                    digits: g.digits,
+                    timeout_secs: g.timeout,
+                    hints: hints(script, g),
+                };
+                self.finish(
+                    &at.state,
+                    at.tries + 1,
+                    Next::Reply {
+                        then,
+                        wait_secs: None,
+                    },
+                )
+            }
+            None => self.retry(script, s, at, g),
+        }
+    }
+
     /// Asks again, or gives up after the gather's last try.
     fn retry(self, script: &Script, s: &Session, at: &Position, g: &Gather) -> Step {
         let tries = at.tries + 1;
@@ -217,9 +244,23 @@ impl Builder {
             if let Some(say) = &state.say {
                 self.speech.push(speech::render(say, s));
             }
+            if let Some(case) = &state.open_case {
+                let (note, expectation) = (
+                    speech::render(&case.note, s),
+                    speech::render(&case.expectation, s),
+                );
+                self.log.push(EventKind::CaseOpened { note, expectation });
+            }
             let (then, wait_secs) = match &state.kind {
                 StateKind::Next(next) => {
                     name = next;
+                    continue;
+                }
+                StateKind::Branch { arms, otherwise } => {
+                    name = arms
+                        .iter()
+                        .find(|a| a.condition.holds(s))
+                        .map_or(otherwise, |a| &a.then);
                     continue;
                 }
                 StateKind::Gather(g) => {

@@ -60,6 +60,49 @@ impl When {
     }
 }
 
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Arm {
+    #[serde(rename = "if")]
+    pub condition: Condition,
+    pub then: String,
+}
+
+/// Facts about the session a branch can test.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(untagged, deny_unknown_fields)]
+pub enum Condition {
+    /// `{"history": "card_reported_stolen", "within_days": 30}`
+    History(When),
+    /// `{"page_opened": true}`
+    PageOpened { page_opened: bool },
+    /// `{"decided": false}`
+    Decided { decided: bool },
+    /// `{"alert_kind": "confirm_purchase"}`
+    AlertKind {
+        alert_kind: crate::session::alert::AlertKind,
+    },
+}
+
+impl Condition {
+    pub fn holds(&self, s: &crate::session::Session) -> bool {
+        match self {
+            // Relative to the session's start, so a call's path never depends on the clock.
+            Condition::History(when) => when.holds(&s.history, s.created_at),
+            Condition::PageOpened { page_opened } => s.page_opened == *page_opened,
+            Condition::Decided { decided } => s.decision.is_some() == *decided,
+            Condition::AlertKind { alert_kind } => s.case.kind == *alert_kind,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct CaseTemplate {
+    pub note: String,
+    pub expectation: String,
+}
+
 #[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum ScriptChannel {
@@ -91,6 +134,12 @@ struct StateFile {
     #[serde(default)]
     hangup: bool,
     transfer: Option<TransferFile>,
+    /// Conditions tried in order; the first that holds chooses the next state, else `else`.
+    branch: Option<Vec<Arm>>,
+    #[serde(rename = "else")]
+    otherwise: Option<String>,
+    /// Writes a case (a request the flow cannot handle itself) when the state is entered.
+    open_case: Option<CaseTemplate>,
     /// Transitions on session events from any channel: `page_opened`, `decided.approve`, …
     #[serde(default)]
     on: BTreeMap<String, String>,
@@ -110,6 +159,10 @@ struct GatherFile {
     /// Mask the keys in the log and on the page (credentials).
     #[serde(default)]
     secret: bool,
+    /// Said after silence (instead of `reprompt`).
+    no_input: Option<String>,
+    /// Where silence on the last try leads; default `on_fail`.
+    on_no_input: Option<String>,
     /// Compare the keys with this piece of session data, e.g. `customer.verify.card_last4`.
     expect: Option<String>,
     on_match: Option<String>,
@@ -166,6 +219,7 @@ pub struct Anywhere {
 #[derive(Debug)]
 pub struct State {
     pub say: Option<String>,
+    pub open_case: Option<CaseTemplate>,
     pub kind: StateKind,
     pub on: BTreeMap<Trigger, String>,
 }
@@ -184,6 +238,10 @@ pub enum StateKind {
     Transfer {
         queue: Option<String>,
     },
+    Branch {
+        arms: Vec<Arm>,
+        otherwise: String,
+    },
 }
 
 #[derive(Debug)]
@@ -195,6 +253,10 @@ pub struct Gather {
     pub reprompt: Option<String>,
     pub secret: bool,
     pub on_fail: String,
+    /// Said after silence instead of the reprompt.
+    pub no_input: Option<String>,
+    /// Where silence on the last try leads (default: `on_fail`).
+    pub on_no_input: Option<String>,
     pub choice: Choice,
 }
 
@@ -398,6 +460,7 @@ impl State {
             StateKind::Next(n) => out.push(n),
             StateKind::Gather(g) => {
                 out.push(&g.on_fail);
+                out.extend(g.on_no_input.as_deref());
                 match &g.choice {
                     Choice::Expect { on_match, .. } => out.push(on_match),
                     Choice::Options(map) => out.extend(map.values().map(String::as_str)),
@@ -408,6 +471,10 @@ impl State {
             StateKind::Action {
                 on_ok, on_error, ..
             } => out.extend([on_ok.as_str(), on_error.as_str()]),
+            StateKind::Branch { arms, otherwise } => {
+                out.extend(arms.iter().map(|a| a.then.as_str()));
+                out.push(otherwise);
+            }
             StateKind::Hangup | StateKind::Transfer { .. } => {}
         }
         out
@@ -447,6 +514,13 @@ fn convert(s: StateFile, channel: ScriptChannel) -> Result<State, String> {
     if s.hangup {
         kinds.push(StateKind::Hangup);
     }
+    match (s.branch, s.otherwise) {
+        (Some(arms), Some(otherwise)) if !arms.is_empty() => {
+            kinds.push(StateKind::Branch { arms, otherwise })
+        }
+        (None, None) => {}
+        _ => return Err("a branch needs at least one arm and an `else`".into()),
+    }
     match s.transfer {
         None | Some(TransferFile::Agent(false)) => {}
         Some(TransferFile::Agent(true)) => kinds.push(StateKind::Transfer { queue: None }),
@@ -455,7 +529,9 @@ fn convert(s: StateFile, channel: ScriptChannel) -> Result<State, String> {
         }
     }
     if kinds.len() != 1 {
-        return Err("needs exactly one of next, gather, wait, action, hangup, transfer".into());
+        return Err(
+            "needs exactly one of next, gather, wait, action, hangup, transfer, branch".into(),
+        );
     }
     let kind = kinds.remove(0);
     if channel == ScriptChannel::Sms
@@ -473,6 +549,7 @@ fn convert(s: StateFile, channel: ScriptChannel) -> Result<State, String> {
     }
     Ok(State {
         say: s.say,
+        open_case: s.open_case,
         kind,
         on,
     })
@@ -520,6 +597,8 @@ fn convert_gather(g: GatherFile, channel: ScriptChannel) -> Result<Gather, Strin
         reprompt: g.reprompt,
         secret: g.secret,
         on_fail: g.on_fail,
+        no_input: g.no_input,
+        on_no_input: g.on_no_input,
         choice,
     })
 }

@@ -338,3 +338,74 @@ fn saying_agent_in_a_menu_reaches_a_person_and_other_words_count_as_a_try() {
     };
     assert!(hints.is_empty(), "no speech while asking for card digits");
 }
+
+#[test]
+fn branches_silence_and_cases_follow_the_script() {
+    let flow = r#"{
+      "name": "x", "start": "route",
+      "states": {
+        "route": { "branch": [ { "if": { "page_opened": true }, "then": "seen" },
+                               { "if": { "history": "card_reported_stolen", "within_days": 30 }, "then": "stolen" } ],
+                   "else": "ask" },
+        "ask": { "gather": { "prompt": "Press 1.", "digits": 1, "timeout": 5, "retries": 2,
+                             "no_input": "I didn't hear anything. Press 1.", "options": { "1": "seen" },
+                             "on_no_input": "quiet", "on_fail": "seen" } },
+        "quiet": { "say": "Let's talk later.", "open_case": { "note": "{customer.name} said nothing", "expectation": "We call back tomorrow" }, "hangup": true },
+        "seen": { "hangup": true },
+        "stolen": { "say": "Stolen on {history.stolen_report_date}.", "hangup": true }
+      }
+    }"#;
+    let script = Script::parse("x.json", flow).unwrap();
+    let mut s = session();
+    let plain = step(&script, &s, &Position::default(), Input::Start).unwrap();
+    assert_eq!(plain.position.state, "ask");
+    let hush = step(&script, &s, &at("ask", 0), Input::Keys("")).unwrap();
+    assert_eq!(
+        gather_prompt(&hush.next),
+        "I didn't hear anything. Press 1."
+    );
+    let gone = step(&script, &s, &at("ask", 1), Input::Keys("")).unwrap();
+    assert_eq!(
+        gone.position.state, "quiet",
+        "silence on the last try takes the no-input path"
+    );
+    assert!(gone.log.contains(&EventKind::CaseOpened {
+        note: "Dana Reyes said nothing".into(),
+        expectation: "We call back tomorrow".into()
+    }));
+    let wrong = step(&script, &s, &at("ask", 1), Input::Keys("9")).unwrap();
+    assert_eq!(
+        wrong.position.state, "seen",
+        "a wrong key on the last try takes on_fail"
+    );
+
+    s.history.push(crate::session::history::Record {
+        at: s.created_at - chrono::Duration::days(3),
+        kind: crate::session::history::RecordKind::CardReportedStolen,
+        summary: "reported".into(),
+        session: None,
+    });
+    assert_eq!(
+        step(&script, &s, &Position::default(), Input::Start)
+            .unwrap()
+            .position
+            .state,
+        "stolen"
+    );
+    s.page_opened = true;
+    assert_eq!(
+        step(&script, &s, &Position::default(), Input::Start)
+            .unwrap()
+            .position
+            .state,
+        "seen",
+        "arms are tried in order"
+    );
+    let no_else = r#"{"name":"x","start":"a","states":{"a":{"branch":[{"if":{"decided":true},"then":"a"}]}}}"#;
+    assert!(
+        Script::parse("x.json", no_else)
+            .unwrap_err()
+            .to_string()
+            .contains("else")
+    );
+}

@@ -144,7 +144,16 @@ impl Draft {
         }
     }
 
+    /// Appends an event; a `CaseOpened` from a script is also kept among the session's cases.
     pub fn emit(&mut self, event: EventKind) -> u64 {
+        if let EventKind::CaseOpened { note, expectation } = &event {
+            let case = FollowUp {
+                note: note.clone(),
+                expectation: expectation.clone(),
+                opened_at: self.now,
+            };
+            self.session.cases.push(case);
+        }
         self.session.seq += 1;
         let seq = self.session.seq;
         self.events.push(Event {
@@ -211,12 +220,6 @@ impl Draft {
     }
 
     pub fn open_case(&mut self, note: &str, expectation: &str) {
-        let case = FollowUp {
-            note: note.to_owned(),
-            expectation: expectation.to_owned(),
-            opened_at: self.now,
-        };
-        self.session.cases.push(case);
         self.emit(EventKind::CaseOpened {
             note: note.to_owned(),
             expectation: expectation.to_owned(),

@@ -50,3 +50,36 @@ fn broken_scripts_fail_the_schema_as_they_fail_the_loader() {
         );
     }
 }
+
+#[test]
+fn every_language_feature_passes_the_schema_and_the_loader() {
+    let full = json!({
+        "$schema": "./schema.json",
+        "name": "everything",
+        "start": "route",
+        "anywhere": {"keys": {"0": "person"}, "words": {"agent": "person"}, "on": {"agent_requested": "person"}},
+        "states": {
+            "route": {"branch": [{"if": {"history": "note", "within_days": 3}, "then": "ask"},
+                                 {"if": {"page_opened": false}, "then": "send"},
+                                 {"if": {"decided": true}, "then": "bye"},
+                                 {"if": {"alert_kind": "card_hold"}, "then": "ask"}],
+                      "else": "ask"},
+            "send": {"action": "send_link", "on_ok": "wait", "on_error": "ask"},
+            "wait": {"say": "Waiting.", "wait": {"timeout": 30, "hold_prompt": "Still here.", "on_timeout": "ask"},
+                     "on": {"page_opened": "ask"}},
+            "ask": {"gather": {"prompt": "Press 1.", "digits": 1, "timeout": 5, "retries": 2, "reprompt": "Again.",
+                               "no_input": "Nothing heard.", "on_no_input": "note", "decide": {"1": "approve"},
+                               "on_fail": "bye"},
+                    "on": {"decided.approve": "bye", "decided.decline": "bye"}},
+            "note": {"open_case": {"note": "{customer.name} was silent", "expectation": "Call back"}, "next": "bye"},
+            "person": {"say": "Hold on.", "transfer": {"queue": "fraud"}},
+            "bye": {"say": "Bye.", "hangup": true}
+        }
+    });
+    let errors: Vec<String> = schema()
+        .iter_errors(&full)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    tandem::script::Script::parse("everything.json", &full.to_string()).unwrap();
+}
