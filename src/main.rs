@@ -130,11 +130,13 @@ fn check(files: Vec<PathBuf>) -> anyhow::Result<()> {
     for file in &files {
         let text =
             std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
-        match tandem::script::Script::parse(&file.display().to_string(), &text) {
+        match tandem::script::Script::parse_all(&file.display().to_string(), &text) {
             Ok(script) => println!("ok    {} ({} states)", file.display(), script.states.len()),
-            Err(e) => {
+            Err(problems) => {
                 failed += 1;
-                println!("error {e}");
+                for problem in problems {
+                    println!("error {problem}");
+                }
             }
         }
     }

@@ -308,42 +308,63 @@ pub enum ScriptError {
     Script { file: String, message: String },
 }
 
+impl ScriptError {
+    /// The state a problem is about, if it is about one.
+    fn state(&self) -> Option<String> {
+        match self {
+            ScriptError::State { state, .. } => Some(state.clone()),
+            _ => None,
+        }
+    }
+}
+
 impl Script {
-    /// Parses and checks one flow file; `file` names it in errors.
+    /// Parses and checks one flow file; `file` names it in errors. The first problem found.
     pub fn parse(file: &str, text: &str) -> Result<Self, ScriptError> {
-        let raw: ScriptFile = serde_json::from_str(text).map_err(|e| ScriptError::Syntax {
-            file: file.into(),
-            line: e.line(),
-            column: e.column(),
-            message: e.to_string(),
+        Self::parse_all(file, text).map_err(|mut problems| problems.remove(0))
+    }
+
+    /// Parses and checks one flow file, reporting every problem rather than the first.
+    pub fn parse_all(file: &str, text: &str) -> Result<Self, Vec<ScriptError>> {
+        let raw: ScriptFile = serde_json::from_str(text).map_err(|e| {
+            vec![ScriptError::Syntax {
+                file: file.into(),
+                line: e.line(),
+                column: e.column(),
+                message: e.to_string(),
+            }]
         })?;
+        let mut problems = Vec::new();
+        let state_problem = |state: &str, message: String| ScriptError::State {
+            file: file.into(),
+            state: state.into(),
+            message,
+        };
         let mut states = HashMap::new();
         for (name, state) in raw.states {
-            let err = |message: String| ScriptError::State {
-                file: file.into(),
-                state: name.clone(),
-                message,
-            };
-            let converted = convert(state, raw.channel).map_err(err)?;
-            super::speech::check_placeholders(&converted).map_err(|m| ScriptError::State {
-                file: file.into(),
-                state: name.clone(),
-                message: m,
-            })?;
-            states.insert(name, converted);
+            match convert(state, raw.channel)
+                .and_then(|c| super::speech::check_placeholders(&c).map(|()| c))
+            {
+                Ok(converted) => {
+                    states.insert(name, converted);
+                }
+                Err(message) => problems.push(state_problem(&name, message)),
+            }
         }
-        let digest = sha2::Sha256::digest(text.as_bytes());
-        let version = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
         let mut on = BTreeMap::new();
         for (key, target) in raw.anywhere.on {
-            let trigger = Trigger::parse(&key).ok_or_else(|| ScriptError::Script {
-                file: file.into(),
-                message: format!(
-                    "`anywhere.on` has unknown event `{key}` (known: {})",
-                    Trigger::KNOWN
-                ),
-            })?;
-            on.insert(trigger, target);
+            match Trigger::parse(&key) {
+                Some(trigger) => {
+                    on.insert(trigger, target);
+                }
+                None => problems.push(ScriptError::Script {
+                    file: file.into(),
+                    message: format!(
+                        "`anywhere.on` has unknown event `{key}` (known: {})",
+                        Trigger::KNOWN
+                    ),
+                }),
+            }
         }
         let words = raw
             .anywhere
@@ -351,48 +372,57 @@ impl Script {
             .into_iter()
             .map(|(w, t)| (w.to_lowercase(), t))
             .collect();
-        let anywhere = Anywhere {
-            keys: raw.anywhere.keys,
-            words,
-            on,
-        };
+        let digest = sha2::Sha256::digest(text.as_bytes());
         let script = Script {
             name: raw.name,
             channel: raw.channel,
             when: raw.when,
-            version,
+            version: digest.iter().take(6).map(|b| format!("{b:02x}")).collect(),
             start: raw.start,
-            anywhere,
+            anywhere: Anywhere {
+                keys: raw.anywhere.keys,
+                words,
+                on,
+            },
             states,
         };
-        script.check_links(file)?;
-        Ok(script)
+        // A state that failed to load would show up again as a dangling target; skip those.
+        let broken: BTreeSet<String> = problems.iter().filter_map(ScriptError::state).collect();
+        problems.extend(script.link_problems(file, &broken));
+        match problems.is_empty() {
+            true => Ok(script),
+            false => Err(problems),
+        }
     }
 
-    fn check_links(&self, file: &str) -> Result<(), ScriptError> {
-        if !self.states.contains_key(&self.start) {
-            return Err(ScriptError::Script {
+    fn link_problems(&self, file: &str, broken: &BTreeSet<String>) -> Vec<ScriptError> {
+        let mut problems = Vec::new();
+        let missing = |t: &str| !self.states.contains_key(t) && !broken.contains(t);
+        if missing(&self.start) {
+            problems.push(ScriptError::Script {
                 file: file.into(),
                 message: format!("start state `{}` does not exist", self.start),
             });
         }
-        for target in self.anywhere.targets() {
-            if !self.states.contains_key(target) {
-                return Err(ScriptError::Script {
-                    file: file.into(),
-                    message: format!("`anywhere` goes to `{target}`, which does not exist"),
-                });
-            }
+        for target in self.anywhere.targets().into_iter().filter(|t| missing(t)) {
+            problems.push(ScriptError::Script {
+                file: file.into(),
+                message: format!("`anywhere` goes to `{target}`, which does not exist"),
+            });
         }
-        for (name, state) in &self.states {
-            for target in state.targets() {
-                if !self.states.contains_key(target) {
-                    return Err(ScriptError::State {
-                        file: file.into(),
-                        state: name.clone(),
-                        message: format!("goes to `{target}`, which does not exist"),
-                    });
-                }
+        let mut names: Vec<&String> = self.states.keys().collect();
+        names.sort();
+        for name in &names {
+            for target in self.states[*name]
+                .targets()
+                .into_iter()
+                .filter(|t| missing(t))
+            {
+                problems.push(ScriptError::State {
+                    file: file.into(),
+                    state: (*name).clone(),
+                    message: format!("goes to `{target}`, which does not exist"),
+                });
             }
         }
         let mut roots = self.anywhere.targets();
@@ -400,26 +430,23 @@ impl Script {
         let mut seen: BTreeSet<&str> = roots.iter().copied().collect();
         let mut todo = roots;
         while let Some(name) = todo.pop() {
-            for target in self.states[name].targets() {
+            let Some(state) = self.states.get(name) else {
+                continue;
+            };
+            for target in state.targets() {
                 if seen.insert(target) {
                     todo.push(target);
                 }
             }
         }
-        let mut unreachable: Vec<_> = self
-            .states
-            .keys()
-            .filter(|n| !seen.contains(n.as_str()))
-            .collect();
-        unreachable.sort();
-        if let Some(first) = unreachable.first() {
-            return Err(ScriptError::State {
+        for name in names.into_iter().filter(|n| !seen.contains(n.as_str())) {
+            problems.push(ScriptError::State {
                 file: file.into(),
-                state: (*first).clone(),
+                state: name.clone(),
                 message: "can never be reached".into(),
             });
         }
-        Ok(())
+        problems
     }
 }
 

@@ -85,3 +85,53 @@ async fn an_edited_script_serves_new_calls_while_calls_in_progress_keep_their_ve
         .await
         .unwrap();
 }
+
+#[test]
+fn check_reports_every_problem_with_its_file_and_state_and_fails() {
+    let dir = scripts_dir();
+    let bad = dir.join("bad.json");
+    std::fs::write(
+        &bad,
+        r#"{"name": "bad", "start": "a",
+ "states": {
+   "a": {"say": "Hi {customer.ssn}", "next": "b"},
+   "b": {"wait": {"timeout": 0, "hold_prompt": "x", "on_timeout": "a"}},
+   "c": {"say": "orphan", "next": "nowhere"}
+ }}"#,
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tandem"))
+        .arg("check")
+        .arg(&bad)
+        .arg(dir.join("fraud-alert.json"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for expected in [
+        "state `a`: unknown placeholder {customer.ssn}",
+        "state `b`: a wait needs a timeout above 0 seconds",
+        "state `c`: goes to `nowhere`, which does not exist",
+        "state `c`: can never be reached",
+        "ok    ",
+    ] {
+        assert!(stdout.contains(expected), "{expected:?} in {stdout}");
+    }
+    let syntax = dir.join("syntax.json");
+    std::fs::write(
+        &syntax,
+        "{\n  \"name\": \"x\",\n  \"start\": \"a\"\n  \"states\": {}\n}",
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tandem"))
+        .arg("check")
+        .arg(&syntax)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("line 4, column 3"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
