@@ -111,7 +111,12 @@ fn advance(d: &mut Draft, script: &Script, mut step: Step) -> Option<Vec<String>
                 d.emit(event);
             }
         }
-        texts.append(&mut step.speech);
+        // Texts carry words only; audio and pauses mean nothing in a message.
+        texts.extend(
+            step.speech
+                .drain(..)
+                .filter_map(|p| p.said().map(str::to_owned)),
+        );
         let outcome = match step.next {
             Next::Reply { then, .. } => {
                 let open = match then {

@@ -286,7 +286,8 @@ fn stale(d: &Draft, pressed: bool) -> Option<Answer> {
             format!(
                 "These charges were already {}.",
                 decision.decision.past_tense()
-            ),
+            )
+            .into(),
         );
     }
     Some(Answer::Reply {

@@ -1,7 +1,7 @@
 //! The flow engine: a pure function from (script, session, position, input) to the next step.
 //! Side effects are returned as [`Effect`]s for the caller to perform and report back.
 
-use crate::session::{Decision, EventKind, Position, Session, Then};
+use crate::session::{Decision, EventKind, Position, Prompt, Session, Then};
 
 use super::{
     model::{ActionKind, Choice, Gather, Script, StateKind, Trigger},
@@ -43,7 +43,7 @@ pub enum Effect {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Step {
     pub position: Position,
-    pub speech: Vec<String>,
+    pub speech: Vec<Prompt>,
     pub next: Next,
     /// Events this step adds to the session's log (keys pressed, verification).
     pub log: Vec<EventKind>,
@@ -83,7 +83,7 @@ pub fn step(script: &Script, session: &Session, at: &Position, input: Input) -> 
         }
         (Input::Done(Outcome::AlreadyDecided(d)), StateKind::Gather(_)) => {
             out.speech
-                .push(format!("These charges were already {}.", d.past_tense()));
+                .push(format!("These charges were already {}.", d.past_tense()).into());
             Some(out.enter(script, session, state.on.get(&Trigger::Decided(d))?))
         }
         _ => None,
@@ -92,7 +92,7 @@ pub fn step(script: &Script, session: &Session, at: &Position, input: Input) -> 
 
 #[derive(Default)]
 struct Builder {
-    speech: Vec<String>,
+    speech: Vec<Prompt>,
     log: Vec<EventKind>,
 }
 
@@ -242,7 +242,13 @@ impl Builder {
                 continue;
             }
             if let Some(say) = &state.say {
-                self.speech.push(speech::render(say, s));
+                self.speech.push(speech::render(say, s).into());
+            }
+            if let Some(url) = &state.play {
+                self.speech.push(Prompt::Play { play: url.clone() });
+            }
+            if let Some(secs) = state.pause {
+                self.speech.push(Prompt::Pause { pause: secs });
             }
             if let Some(case) = &state.open_case {
                 let (note, expectation) = (

@@ -125,6 +125,10 @@ enum TransferFile {
 #[serde(deny_unknown_fields)]
 struct StateFile {
     say: Option<String>,
+    /// An audio file (https URL) played after `say`.
+    play: Option<String>,
+    /// Seconds of silence (1-10) after `say` and `play`.
+    pause: Option<u32>,
     next: Option<String>,
     gather: Option<GatherFile>,
     wait: Option<Wait>,
@@ -219,6 +223,8 @@ pub struct Anywhere {
 #[derive(Debug)]
 pub struct State {
     pub say: Option<String>,
+    pub play: Option<String>,
+    pub pause: Option<u32>,
     pub open_case: Option<CaseTemplate>,
     pub kind: StateKind,
     pub on: BTreeMap<Trigger, String>,
@@ -560,6 +566,17 @@ fn convert(s: StateFile, channel: ScriptChannel) -> Result<State, String> {
             "needs exactly one of next, gather, wait, action, hangup, transfer, branch".into(),
         );
     }
+    if let Some(url) = &s.play {
+        if !url.starts_with("https://")
+            || url.len() > 500
+            || url.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
+            return Err("play needs an https URL of at most 500 characters".into());
+        }
+    }
+    if s.pause.is_some_and(|p| !(1..=10).contains(&p)) {
+        return Err("pause must be 1 to 10 seconds".into());
+    }
     let kind = kinds.remove(0);
     if channel == ScriptChannel::Sms
         && matches!(
@@ -576,6 +593,8 @@ fn convert(s: StateFile, channel: ScriptChannel) -> Result<State, String> {
     }
     Ok(State {
         say: s.say,
+        play: s.play,
+        pause: s.pause,
         open_case: s.open_case,
         kind,
         on,

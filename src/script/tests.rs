@@ -176,7 +176,12 @@ fn keypad_decisions_and_already_decided_both_end_in_the_outcome() {
 fn hearing_the_charges_reads_amount_merchant_and_place() {
     let (script, s) = (script(), session());
     let read = step(&script, &s, &at("offer", 0), Input::Keys("2")).unwrap();
-    let text = read.speech.join(" ");
+    let text = read
+        .speech
+        .iter()
+        .filter_map(crate::session::Prompt::said)
+        .collect::<Vec<_>>()
+        .join(" ");
     assert!(
         text.contains(
             "$212.40 at Bistro Lumiere, San Francisco, CA, on Saturday, November 21, online."
@@ -408,4 +413,30 @@ fn branches_silence_and_cases_follow_the_script() {
             .to_string()
             .contains("else")
     );
+}
+
+#[test]
+fn audio_and_pauses_follow_the_words_and_bad_ones_are_refused() {
+    let flow = r#"{"name":"x","start":"a","states":{"a":{"say":"Hello.","play":"https://cdn.example/jingle.mp3","pause":2,"hangup":true}}}"#;
+    let script = Script::parse("x.json", flow).unwrap();
+    let out = step(&script, &session(), &Position::default(), Input::Start).unwrap();
+    assert_eq!(
+        out.speech,
+        vec![
+            crate::session::Prompt::Say("Hello.".into()),
+            crate::session::Prompt::Play {
+                play: "https://cdn.example/jingle.mp3".into()
+            },
+            crate::session::Prompt::Pause { pause: 2 },
+        ]
+    );
+    for bad in [
+        r#""play":"http://x/a.mp3""#,
+        r#""pause":0"#,
+        r#""pause":11"#,
+    ] {
+        let flow =
+            format!(r#"{{"name":"x","start":"a","states":{{"a":{{{bad},"hangup":true}}}}}}"#);
+        assert!(Script::parse("x.json", &flow).is_err(), "{bad}");
+    }
 }

@@ -45,7 +45,7 @@ pub struct Position {
 /// What the call should do next: speak, then one way to continue.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
 pub struct Reply {
-    pub speech: Vec<String>,
+    pub speech: Vec<Prompt>,
     pub then: Then,
 }
 
@@ -85,7 +85,7 @@ impl Reply {
             Then::Gather { prompt, .. } => Some(prompt.as_str()),
             _ => None,
         };
-        self.speech.iter().map(String::as_str).chain(prompt)
+        self.speech.iter().filter_map(Prompt::said).chain(prompt)
     }
 }
 
@@ -114,5 +114,46 @@ impl super::Draft {
         }
         voice.last_reply = Some(reply);
         voice.turn
+    }
+}
+
+/// One thing the caller hears before the call goes on.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum Prompt {
+    Say(String),
+    /// An audio file, by https URL.
+    Play {
+        play: String,
+    },
+    /// Silence, in seconds.
+    Pause {
+        pause: u32,
+    },
+}
+
+impl Prompt {
+    /// The words, for a spoken prompt.
+    pub fn said(&self) -> Option<&str> {
+        match self {
+            Prompt::Say(text) => Some(text),
+            _ => None,
+        }
+    }
+
+    pub fn contains(&self, words: &str) -> bool {
+        self.said().is_some_and(|t| t.contains(words))
+    }
+}
+
+impl From<String> for Prompt {
+    fn from(text: String) -> Self {
+        Prompt::Say(text)
+    }
+}
+
+impl From<&str> for Prompt {
+    fn from(text: &str) -> Self {
+        Prompt::Say(text.to_owned())
     }
 }

@@ -65,7 +65,7 @@ fn every_language_feature_passes_the_schema_and_the_loader() {
                                  {"if": {"alert_kind": "card_hold"}, "then": "ask"}],
                       "else": "ask"},
             "send": {"action": "send_link", "on_ok": "wait", "on_error": "ask"},
-            "wait": {"say": "Waiting.", "wait": {"timeout": 30, "hold_prompt": "Still here.", "on_timeout": "ask"},
+            "wait": {"say": "Waiting.", "play": "https://cdn.example/hold.mp3", "pause": 2, "wait": {"timeout": 30, "hold_prompt": "Still here.", "on_timeout": "ask"},
                      "on": {"page_opened": "ask"}},
             "ask": {"gather": {"prompt": "Press 1.", "digits": 1, "timeout": 5, "retries": 2, "reprompt": "Again.",
                                "no_input": "Nothing heard.", "on_no_input": "note", "decide": {"1": "approve"},

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use crate::{
     config::PublicUrl,
-    session::{Reply, Then},
+    session::{Prompt, Reply, Then},
 };
 
 /// Where a rendered document's follow-up requests go.
@@ -36,6 +36,19 @@ pub struct Twiml {
 impl Twiml {
     pub fn say(mut self, text: &str) -> Self {
         let _ = write!(self.body, "<Say>{}</Say>", escape(text));
+        self
+    }
+
+    pub fn prompt(mut self, prompt: &Prompt) -> Self {
+        match prompt {
+            Prompt::Say(text) => return self.say(text),
+            Prompt::Play { play } => {
+                let _ = write!(self.body, "<Play>{}</Play>", escape(play));
+            }
+            Prompt::Pause { pause } => {
+                let _ = write!(self.body, r#"<Pause length="{pause}"/>"#);
+            }
+        }
         self
     }
 
@@ -89,7 +102,7 @@ pub fn render(reply: &Reply, links: &Links, holding: bool) -> String {
     let mut doc = reply
         .speech
         .iter()
-        .fold(Twiml::default(), |doc, line| doc.say(line));
+        .fold(Twiml::default(), |doc, prompt| doc.prompt(prompt));
     match &reply.then {
         Then::Gather {
             prompt,
@@ -211,5 +224,29 @@ mod tests {
         let doc = render(&reply, &links, false);
         assert!(doc.contains(r#"action="https://ivr.example.com/twilio/gather?session=00000000-0000-0000-0000-000000000000&amp;turn=7""#), "{doc}");
         assert!(doc.contains(r#"actionOnEmptyResult="true""#));
+    }
+
+    #[test]
+    fn audio_and_pauses_render_as_play_and_pause() {
+        let reply = Reply {
+            speech: vec![
+                Prompt::Play {
+                    play: "https://cdn.example/a.mp3?x=1&y=2".into(),
+                },
+                Prompt::Pause { pause: 2 },
+                "Hi".into(),
+            ],
+            then: Then::Hangup,
+        };
+        let public = PublicUrl::parse("https://ivr.example.com").unwrap();
+        let links = Links {
+            public: &public,
+            session: Uuid::nil(),
+            turn: 1,
+            agent: None,
+        };
+        let doc = render(&reply, &links, false);
+        assert!(doc.contains(r#"<Play>https://cdn.example/a.mp3?x=1&amp;y=2</Play><Pause length="2"/><Say>Hi</Say><Hangup/>"#), "{doc}");
+        crate::phone::twiml::parse(&doc).expect("valid TwiML");
     }
 }
