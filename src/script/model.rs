@@ -566,13 +566,13 @@ fn convert(s: StateFile, channel: ScriptChannel) -> Result<State, String> {
             "needs exactly one of next, gather, wait, action, hangup, transfer, branch".into(),
         );
     }
-    if let Some(url) = &s.play {
-        if !url.starts_with("https://")
+    let bad_url = |url: &String| {
+        !url.starts_with("https://")
             || url.len() > 500
             || url.chars().any(|c| c.is_whitespace() || c.is_control())
-        {
-            return Err("play needs an https URL of at most 500 characters".into());
-        }
+    };
+    if s.play.as_ref().is_some_and(bad_url) {
+        return Err("play needs an https URL of at most 500 characters".into());
     }
     if s.pause.is_some_and(|p| !(1..=10).contains(&p)) {
         return Err("pause must be 1 to 10 seconds".into());
