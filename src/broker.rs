@@ -183,16 +183,14 @@ impl Broker {
         }
         if draft.events.iter().any(|e| Record::due(&e.event)) {
             let s = &draft.session;
-            if let Err(e) = self
-                .store
-                .append_history(
-                    &s.case.customer.id,
-                    &Record::of(s, draft.now),
-                    self.history_keep,
-                )
-                .await
-            {
-                tracing::warn!(session_id = %s.id, error = %e, "could not add the session to the customer's history");
+            for record in Record::all_of(s, draft.now) {
+                if let Err(e) = self
+                    .store
+                    .append_history(&s.case.customer.id, &record, self.history_keep)
+                    .await
+                {
+                    tracing::warn!(session_id = %s.id, error = %e, "could not add the session to the customer's history");
+                }
             }
         }
         for event in &draft.events {
@@ -218,6 +216,7 @@ fn trigger(event: &EventKind) -> Option<Trigger> {
         EventKind::PageOpened => Some(Trigger::PageOpened),
         EventKind::Decided { decision, .. } => Some(Trigger::Decided(*decision)),
         EventKind::AgentRequested { .. } => Some(Trigger::AgentRequested),
+        EventKind::AgentJoined { .. } => Some(Trigger::AgentJoined),
         _ => None,
     }
 }

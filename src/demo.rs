@@ -219,6 +219,7 @@ fn describe(event: &EventKind) -> Option<String> {
             format!("a person was asked for ({by:?})").to_lowercase()
         }
         EventKind::CaseOpened { note, .. } => format!("case opened: {note}"),
+        EventKind::AgentJoined { name } => format!("{name} joined"),
         EventKind::SmsSent { text } => format!("text sent: {text}"),
         EventKind::SmsReceived { text } => format!("text received: {text}"),
         EventKind::Transferred => "transferred to an agent".into(),

@@ -94,6 +94,7 @@
     page_opened: () => 'Page opened',
     decided: (e) => 'Charges ' + (e.decision === 'approve' ? 'approved' : 'declined') + (e.by === 'web' ? ' on this page' : ' by keypad'),
     agent_requested: () => 'You asked to talk to someone',
+    agent_joined: (e) => e.name + ' is joining the call',
     case_opened: (e) => 'Noted: ' + e.note + ' (' + e.expectation + ')',
     transferred: () => 'Transferring to a representative',
     call_ended: () => 'Call ended',

@@ -29,6 +29,7 @@ pub fn router() -> Router<AppState> {
             "/api/v1/sessions/{id}/cases",
             axum::routing::post(open_case),
         )
+        .route("/api/v1/sessions/{id}/agent", axum::routing::post(joined))
         .route("/api/v1/calls/{call_sid}/session", get(context_by_call))
 }
 
@@ -139,4 +140,38 @@ async fn open_case(
         .map_err(unavailable)?;
     tracing::info!(session_id = %id, "case opened");
     Ok((StatusCode::CREATED, Json(json!({ "cases": count }))).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Joined {
+    name: String,
+}
+
+/// A representative is ready for the caller (their desktop took the call); a call waiting
+/// for a person moves on at once.
+async fn joined(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    authorize(&app, &headers)?;
+    let who: Joined = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::BadRequest(format!("body is not valid: {e}")))?;
+    let name = who.name.trim();
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(ApiError::BadRequest(
+            "name: must be 1 to 100 characters of text".into(),
+        ));
+    }
+    match app
+        .broker
+        .transact(id, |d| d.agent_joined(name))
+        .await
+        .map_err(unavailable)?
+    {
+        Ok(()) => Ok((StatusCode::ACCEPTED, Json(json!({ "joined": name }))).into_response()),
+        Err(_) => Err(ApiError::BadRequest("the session has ended".into())),
+    }
 }

@@ -330,6 +330,8 @@ fn already(trigger: Trigger, s: &Session) -> bool {
     match trigger {
         Trigger::PageOpened => s.page_opened,
         Trigger::AgentRequested => s.agent_requested,
+        // An agent who joined earlier was waiting for someone else's request; not this one.
+        Trigger::AgentJoined => false,
         Trigger::Decided(d) => s.decision.map(|r| r.decision) == Some(d),
     }
 }

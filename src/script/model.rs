@@ -279,10 +279,12 @@ pub enum Trigger {
     PageOpened,
     Decided(Decision),
     AgentRequested,
+    AgentJoined,
 }
 
 impl Trigger {
-    const KNOWN: &str = "page_opened, decided.approve, decided.decline, agent_requested";
+    const KNOWN: &str =
+        "page_opened, decided.approve, decided.decline, agent_requested, agent_joined";
 
     fn parse(s: &str) -> Option<Self> {
         match s {
@@ -290,6 +292,7 @@ impl Trigger {
             "decided.approve" => Some(Self::Decided(Decision::Approve)),
             "decided.decline" => Some(Self::Decided(Decision::Decline)),
             "agent_requested" => Some(Self::AgentRequested),
+            "agent_joined" => Some(Self::AgentJoined),
             _ => None,
         }
     }

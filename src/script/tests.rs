@@ -270,13 +270,18 @@ fn zero_reaches_an_agent_from_any_gather_that_does_not_use_it() {
     for state in ["verify", "offer", "decide", "decide_by_voice"] {
         let out = step(&script, &s, &at(state, 0), Input::Keys("0")).unwrap();
         assert_eq!(out.position.state, "agent", "from {state}");
-        assert!(matches!(
+        let waits = matches!(
             out.next,
             Next::Reply {
-                then: Then::Transfer { queue: None },
-                ..
+                then: Then::Hold { .. },
+                wait_secs: Some(120)
             }
-        ));
+        );
+        assert!(
+            waits,
+            "from {state}, the call waits for a person: {:?}",
+            out.next
+        );
     }
     let asked = step(
         &script,

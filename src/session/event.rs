@@ -43,6 +43,10 @@ pub enum EventKind {
     AgentRequested {
         by: Channel,
     },
+    /// A representative is ready to take the caller.
+    AgentJoined {
+        name: String,
+    },
     /// Something the script never foresaw, written down with what the caller was promised.
     CaseOpened {
         note: String,

@@ -64,6 +64,18 @@ impl Record {
         }
     }
 
+    /// The records a finished session leaves: the session itself, then each case it opened
+    /// (so a later call can find an open request).
+    pub fn all_of(s: &Session, at: DateTime<Utc>) -> Vec<Self> {
+        let cases = s.cases.iter().map(|c| Self {
+            at,
+            kind: RecordKind::Note,
+            summary: format!("{} ({})", c.note, c.expectation),
+            session: Some(s.id),
+        });
+        std::iter::once(Self::of(s, at)).chain(cases).collect()
+    }
+
     /// Whether `event` finishes a session, so its record is due.
     pub fn due(event: &EventKind) -> bool {
         matches!(event, EventKind::SessionClosed { .. })

@@ -219,6 +219,17 @@ impl Draft {
         Ok(())
     }
 
+    /// A representative says they are ready; the call hears it through its script.
+    pub fn agent_joined(&mut self, name: &str) -> Result<(), Refusal> {
+        if !self.session.is_open(self.now) {
+            return Err(Refusal::Closed);
+        }
+        self.emit(EventKind::AgentJoined {
+            name: name.to_owned(),
+        });
+        Ok(())
+    }
+
     pub fn open_case(&mut self, note: &str, expectation: &str) {
         self.emit(EventKind::CaseOpened {
             note: note.to_owned(),

@@ -10,10 +10,33 @@ async fn transferred(call: &mut Call) -> String {
     loop {
         match call.next_event(SOON).await.expect("the call goes on") {
             CallEvent::Transferred(to) => return to,
-            CallEvent::Ended(reason) => panic!("ended without a transfer: {reason:?}"),
+            CallEvent::Ended(reason) => panic!(
+                "ended without a transfer: {reason:?}: {:?}",
+                call.transcript()
+            ),
             _ => {}
         }
     }
+}
+
+/// The representative's desktop takes the call: the waiting caller is put through.
+async fn agent_joins(app: &TestApp, call: &Call) {
+    let (status, ctx) = context(app, &format!("/api/v1/calls/{}/session", call.sid)).await;
+    assert_eq!(status, 200);
+    let url = format!(
+        "{}/api/v1/sessions/{}/agent",
+        app.base,
+        ctx["id"].as_str().unwrap()
+    );
+    let res = app
+        .http
+        .post(url)
+        .bearer_auth(API_KEY)
+        .json(&json!({"name": "Sam"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 202);
 }
 
 async fn context(app: &TestApp, path: &str) -> (u16, Value) {
@@ -44,6 +67,7 @@ async fn pressing_0_hands_the_caller_to_an_agent_who_sees_the_whole_call() {
     call.expect_said("Connecting you with a representative", SOON)
         .await
         .unwrap();
+    agent_joins(&app, &call).await;
     assert_eq!(transferred(&mut call).await, AGENT_NUMBER);
 
     let path = format!("/api/v1/calls/{}/session", call.sid);
@@ -57,7 +81,7 @@ async fn pressing_0_hands_the_caller_to_an_agent_who_sees_the_whole_call() {
     let (status, ctx) = context(&app, &path).await;
     assert_eq!(status, 200);
     assert_eq!(ctx["customer"]["name"], "Dana Reyes");
-    assert_eq!(ctx["call"]["state"], "agent");
+    assert_eq!(ctx["call"]["state"], "to_agent");
     assert_eq!(ctx["card"]["masked"], "•••• 4242");
     let kinds: Vec<&str> = ctx["events"]
         .as_array()
@@ -65,7 +89,13 @@ async fn pressing_0_hands_the_caller_to_an_agent_who_sees_the_whole_call() {
         .iter()
         .map(|e| e["event"]["kind"].as_str().unwrap())
         .collect();
-    for kind in ["call_started", "verified", "digits", "transferred"] {
+    for kind in [
+        "call_started",
+        "verified",
+        "digits",
+        "agent_joined",
+        "transferred",
+    ] {
         assert!(kinds.contains(&kind), "{kind} in {kinds:?}");
     }
     assert!(
@@ -100,6 +130,8 @@ async fn the_pages_talk_to_someone_button_reaches_the_waiting_call_at_once() {
     call.expect_said("Connecting you with a representative", SOON)
         .await
         .unwrap();
+    agent_joins(&app, &call).await;
+    assert_eq!(page.expect("agent_joined").await["event"]["name"], "Sam");
     assert_eq!(transferred(&mut call).await, AGENT_NUMBER);
 
     let (_, ctx) = context(&app, &format!("/api/v1/sessions/{}", page.session)).await;
@@ -180,5 +212,86 @@ async fn saying_agent_at_a_menu_hands_the_caller_over_but_not_while_typing_card_
     call.expect_said("Connecting you with a representative", SOON)
         .await
         .unwrap();
+    agent_joins(&app, &call).await;
+    assert_eq!(transferred(&mut call).await, AGENT_NUMBER);
+}
+
+#[tokio::test]
+async fn when_no_representative_joins_in_time_the_caller_gets_a_callback_case() {
+    // The shipped flow waits two minutes for a person; this copy waits one second.
+    let dir = std::env::temp_dir().join(format!("tandem-scripts-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let flow = include_str!("../../ivr-scripts/fraud-alert.json")
+        .replace("\"timeout\": 120", "\"timeout\": 1");
+    std::fs::write(dir.join("fraud-alert.json"), flow).unwrap();
+    let app = spawn_app_with(Options {
+        scripts_dir: Some(dir),
+        ..redis_options()
+    })
+    .await;
+    let from = caller();
+    app.raise_alert(&from).await;
+    let mut call = app.verified_call(&from).await;
+    call.press("0");
+    call.expect_said("Connecting you with a representative", SOON)
+        .await
+        .unwrap();
+    call.expect_said("all our representatives are busy", SOON)
+        .await
+        .unwrap();
+    call.expect_ended(SOON).await.unwrap();
+    let (_, ctx) = context(&app, &format!("/api/v1/calls/{}/session", call.sid)).await;
+    assert_eq!(
+        ctx["cases"][0]["expectation"],
+        "A representative calls back within two hours"
+    );
+    assert!(
+        ctx["cases"][0]["note"]
+            .as_str()
+            .unwrap()
+            .starts_with("Dana Reyes asked for a representative")
+    );
+}
+
+#[tokio::test]
+async fn a_caller_with_an_open_request_is_offered_a_person_first_and_put_through() {
+    let app = spawn_app_with(Options {
+        agent: true,
+        ..redis_options()
+    })
+    .await;
+    let (from, customer) = (caller(), format!("c-{}", uuid::Uuid::new_v4().simple()));
+    let note = json!({"kind": "note", "summary": "Stop sending card offers to my two-year-old (mailings stop within a few weeks)"});
+    let res = app
+        .http
+        .post(format!("{}/api/v1/customers/{customer}/history", app.base))
+        .bearer_auth(API_KEY)
+        .json(&note)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let mut alert = alert_json(&from);
+    alert["customer"]["id"] = json!(customer);
+    assert_eq!(app.post_alert(&alert, Some(API_KEY)).await.status(), 201);
+
+    let mut call = app.place_call(&from).await;
+    call.expect_said("We have a request of yours open", SOON)
+        .await
+        .unwrap();
+    call.press("4242");
+    call.expect_said("Press 1 to talk to a representative", SOON)
+        .await
+        .unwrap();
+    call.press("1");
+    call.expect_said("They'll see your open request", SOON)
+        .await
+        .unwrap();
+    let (_, ctx) = context(&app, &format!("/api/v1/calls/{}/session", call.sid)).await;
+    assert_eq!(
+        ctx["call"]["script"].as_str().unwrap().split('@').next(),
+        Some("agent-handoff")
+    );
+    agent_joins(&app, &call).await;
     assert_eq!(transferred(&mut call).await, AGENT_NUMBER);
 }
