@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::{
-    api::{ApiError, authorize},
+    api::{ApiError, authorize, text_field},
     protocol::PageView,
 };
 use crate::{app::AppState, broker::BrokerError, session::Session, store::Index};
@@ -117,23 +117,12 @@ async fn open_case(
     authorize(&app, &headers)?;
     let case: NewCase = serde_json::from_slice(&body)
         .map_err(|e| ApiError::BadRequest(format!("body is not a valid case: {e}")))?;
-    for (field, value, max) in [
-        ("note", &case.note, 500),
-        ("expectation", &case.expectation, 200),
-    ] {
-        if value.trim().is_empty()
-            || value.chars().count() > max
-            || value.chars().any(|c| c.is_control() && c != '\n')
-        {
-            return Err(ApiError::BadRequest(format!(
-                "{field}: must be 1 to {max} characters of text"
-            )));
-        }
-    }
+    let note = text_field("note", &case.note, 500)?;
+    let expectation = text_field("expectation", &case.expectation, 200)?;
     let count = app
         .broker
         .transact(id, |d| {
-            d.open_case(case.note.trim(), case.expectation.trim());
+            d.open_case(note, expectation);
             d.session.cases.len()
         })
         .await
@@ -159,12 +148,7 @@ async fn joined(
     authorize(&app, &headers)?;
     let who: Joined = serde_json::from_slice(&body)
         .map_err(|e| ApiError::BadRequest(format!("body is not valid: {e}")))?;
-    let name = who.name.trim();
-    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err(ApiError::BadRequest(
-            "name: must be 1 to 100 characters of text".into(),
-        ));
-    }
+    let name = text_field("name", &who.name, 100)?;
     match app
         .broker
         .transact(id, |d| d.agent_joined(name))

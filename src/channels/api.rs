@@ -142,3 +142,17 @@ async fn read_alert(
             .into_response(),
     )
 }
+
+/// A free-text field: trimmed, 1 to `max` characters, no control characters but newlines.
+pub fn text_field<'a>(field: &str, value: &'a str, max: usize) -> Result<&'a str, ApiError> {
+    let value = value.trim();
+    let bad = value.is_empty()
+        || value.chars().count() > max
+        || value.chars().any(|c| c.is_control() && c != '\n');
+    match bad {
+        true => Err(ApiError::BadRequest(format!(
+            "{field}: must be 1 to {max} characters of text"
+        ))),
+        false => Ok(value),
+    }
+}

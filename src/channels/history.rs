@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::api::{ApiError, authorize};
+use super::api::{ApiError, authorize, text_field};
 use crate::{
     app::AppState,
     session::history::{Record, RecordKind},
@@ -72,13 +72,7 @@ async fn add(
     if !matches!(new.kind, RecordKind::CardReportedStolen | RecordKind::Note) {
         return Err(ApiError::BadRequest("kind: the bank may add card_reported_stolen or note; calls and texts are recorded by tandem".into()));
     }
-    let summary = new.summary.trim();
-    if summary.is_empty() || summary.chars().count() > 200 || summary.chars().any(char::is_control)
-    {
-        return Err(ApiError::BadRequest(
-            "summary: must be 1 to 200 characters of text".into(),
-        ));
-    }
+    let summary = text_field("summary", &new.summary, 200)?;
     let now = Utc::now();
     let at = new.at.unwrap_or(now);
     if at > now {

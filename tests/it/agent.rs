@@ -2,22 +2,9 @@
 //! caller over; the agent sees the whole session and records what the script never foresaw.
 
 use serde_json::{Value, json};
-use tandem::phone::{Call, CallEvent};
+use tandem::phone::Call;
 
 use crate::helpers::*;
-
-async fn transferred(call: &mut Call) -> String {
-    loop {
-        match call.next_event(SOON).await.expect("the call goes on") {
-            CallEvent::Transferred(to) => return to,
-            CallEvent::Ended(reason) => panic!(
-                "ended without a transfer: {reason:?}: {:?}",
-                call.transcript()
-            ),
-            _ => {}
-        }
-    }
-}
 
 /// The representative's desktop takes the call: the waiting caller is put through.
 async fn agent_joins(app: &TestApp, call: &Call) {

@@ -367,3 +367,45 @@ impl Page {
         self.inner.closed(SOON).await.expect("closed in time");
     }
 }
+
+/// Follows the call until it is transferred; returns where to.
+pub async fn transferred(call: &mut Call) -> String {
+    loop {
+        match call.next_event(SOON).await.expect("the call goes on") {
+            tandem::phone::CallEvent::Transferred(to) => return to,
+            tandem::phone::CallEvent::Ended(reason) => {
+                panic!(
+                    "ended without a transfer: {reason:?}: {:?}",
+                    call.transcript()
+                )
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A `tandem serve` process on `port`, sharing `redis`, behind the public URL `public`.
+pub fn node(
+    port: u16,
+    redis: &crate::redis::RedisServer,
+    api_base: &str,
+    public: &str,
+) -> tandem::bench::local::LocalNode {
+    let env = [
+        ("TANDEM_PUBLIC_URL", public.to_owned()),
+        ("TANDEM_REDIS_URL", redis.url()),
+        ("TANDEM_API_KEY", API_KEY.to_owned()),
+        ("TANDEM_TWILIO_ACCOUNT_SID", ACCOUNT_SID.to_owned()),
+        ("TANDEM_TWILIO_AUTH_TOKEN", AUTH_TOKEN.to_owned()),
+        ("TANDEM_TWILIO_API_BASE", api_base.to_owned()),
+        ("TANDEM_SMS_FROM", BANK_NUMBER.to_owned()),
+        (
+            "TANDEM_SCRIPTS_DIR",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/ivr-scripts").to_owned(),
+        ),
+        // Verbose, so tests that read the log have everything to look at.
+        ("RUST_LOG", "debug,hyper=info,h2=info".to_owned()),
+    ];
+    tandem::bench::local::LocalNode::start(env!("CARGO_BIN_EXE_tandem").as_ref(), port, &env)
+        .expect("a tandem node starts")
+}

@@ -2,30 +2,12 @@
 //! on another; every event, field and page stays inside its own session.
 
 use serde_json::{Value, json};
-use tandem::{bench::local::LocalNode, phone::Phone};
+use tandem::phone::Phone;
 
 use crate::{helpers::*, redis::RedisServer};
 
 const PUBLIC: &str = "https://ivr.bank.test";
 const CUSTOMERS: usize = 12;
-
-fn node(port: u16, redis: &RedisServer, api_base: &str) -> LocalNode {
-    let env = [
-        ("TANDEM_PUBLIC_URL", PUBLIC.to_owned()),
-        ("TANDEM_REDIS_URL", redis.url()),
-        ("TANDEM_API_KEY", API_KEY.to_owned()),
-        ("TANDEM_TWILIO_ACCOUNT_SID", ACCOUNT_SID.to_owned()),
-        ("TANDEM_TWILIO_AUTH_TOKEN", AUTH_TOKEN.to_owned()),
-        ("TANDEM_TWILIO_API_BASE", api_base.to_owned()),
-        ("TANDEM_SMS_FROM", BANK_NUMBER.to_owned()),
-        (
-            "TANDEM_SCRIPTS_DIR",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/ivr-scripts").to_owned(),
-        ),
-    ];
-    LocalNode::start(env!("CARGO_BIN_EXE_tandem").as_ref(), port, &env)
-        .expect("a tandem node starts")
-}
 
 /// One customer's whole journey; returns every page message and the call's transcript.
 async fn journey(
@@ -109,8 +91,8 @@ async fn many_customers_at_once_across_two_nodes_never_see_each_other() {
     let phone = Phone::new(config);
     let api_base = serve_fake_api(&phone).await;
     let (_a, b) = (
-        node(port_a, &redis, &api_base),
-        node(port_b, &redis, &api_base),
+        node(port_a, &redis, &api_base, PUBLIC),
+        node(port_b, &redis, &api_base, PUBLIC),
     );
     let http = http_client();
 

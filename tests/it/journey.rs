@@ -1,6 +1,6 @@
 //! Journey 1 end to end: a signed Twilio call, the texted link, the page's websocket, on Redis.
 
-use tandem::phone::{CallEvent, EndReason};
+use tandem::phone::EndReason;
 
 use crate::helpers::*;
 
@@ -152,16 +152,7 @@ async fn three_wrong_card_numbers_end_in_a_transfer_to_an_agent() {
     call.expect_said("couldn't confirm your card", SOON)
         .await
         .unwrap();
-    loop {
-        match call.next_event(SOON).await.expect("the call goes on") {
-            CallEvent::Transferred(to) => {
-                assert_eq!(to, AGENT_NUMBER);
-                break;
-            }
-            CallEvent::Ended(reason) => panic!("ended without a transfer: {reason:?}"),
-            _ => {}
-        }
-    }
+    assert_eq!(transferred(&mut call).await, AGENT_NUMBER);
     assert_eq!(
         app.alert_status(&alert).await,
         "open",
@@ -272,13 +263,7 @@ async fn an_unknown_caller_is_told_so_and_offered_a_person() {
     call.expect_said("couldn't find an open alert", SOON)
         .await
         .unwrap();
-    loop {
-        match call.next_event(SOON).await.expect("the call goes on") {
-            CallEvent::Transferred(to) => return assert_eq!(to, AGENT_NUMBER),
-            CallEvent::Ended(reason) => panic!("ended without a transfer: {reason:?}"),
-            _ => {}
-        }
-    }
+    assert_eq!(transferred(&mut call).await, AGENT_NUMBER);
 }
 
 #[tokio::test]

@@ -1,31 +1,11 @@
 //! Two `tandem serve` processes sharing one Redis behave as one: the call on node A, the page
 //! on node B, both behind one public URL as a load balancer would present them.
 
-use tandem::{bench::local::LocalNode, phone::Phone};
+use tandem::phone::Phone;
 
 use crate::{helpers::*, redis::RedisServer};
 
 const PUBLIC: &str = "https://ivr.bank.test";
-
-fn node(port: u16, redis: &RedisServer, api_base: &str) -> LocalNode {
-    let env = [
-        ("TANDEM_PUBLIC_URL", PUBLIC.to_owned()),
-        ("TANDEM_REDIS_URL", redis.url()),
-        ("TANDEM_API_KEY", API_KEY.to_owned()),
-        ("TANDEM_TWILIO_ACCOUNT_SID", ACCOUNT_SID.to_owned()),
-        ("TANDEM_TWILIO_AUTH_TOKEN", AUTH_TOKEN.to_owned()),
-        ("TANDEM_TWILIO_API_BASE", api_base.to_owned()),
-        ("TANDEM_SMS_FROM", BANK_NUMBER.to_owned()),
-        (
-            "TANDEM_SCRIPTS_DIR",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/ivr-scripts").to_owned(),
-        ),
-        // Verbose, so the secret check below has everything to look at.
-        ("RUST_LOG", "debug,hyper=info,h2=info".to_owned()),
-    ];
-    LocalNode::start(env!("CARGO_BIN_EXE_tandem").as_ref(), port, &env)
-        .expect("a tandem node starts")
-}
 
 #[tokio::test]
 async fn a_call_on_one_node_and_its_page_on_another_work_as_one() {
@@ -37,8 +17,8 @@ async fn a_call_on_one_node_and_its_page_on_another_work_as_one() {
     let phone = Phone::new(config);
     let api_base = serve_fake_api(&phone).await;
     let (a, b) = (
-        node(port_a, &redis, &api_base),
-        node(port_b, &redis, &api_base),
+        node(port_a, &redis, &api_base, PUBLIC),
+        node(port_b, &redis, &api_base, PUBLIC),
     );
     let http = http_client();
 
