@@ -71,7 +71,11 @@ fn quiet_runtime<F: Future<Output = anyhow::Result<()>>>(
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
-    runtime()?.block_on(job())
+    let rt = runtime()?;
+    let result = rt.block_on(job());
+    // A read of the keyboard may still be waiting on a blocking thread; do not wait for it.
+    rt.shutdown_timeout(std::time::Duration::from_millis(200));
+    result
 }
 
 fn serve() -> anyhow::Result<()> {
