@@ -11,8 +11,8 @@ use uuid::Uuid;
 use crate::{
     hub::{Hub, Listener},
     providers::VoiceProvider,
-    script::{self, Input, Next, Scripts, Trigger},
-    session::{AlertStatus, Decision, Draft, EventKind, Reply, Session, history::Record},
+    script::{self, Input, Scripts, Trigger},
+    session::{AlertStatus, Channel, Decision, Draft, EventKind, Reply, Session, history::Record},
     store::{Commit, Store, StoreError},
 };
 
@@ -132,23 +132,23 @@ impl Broker {
         let script = self.scripts.get(&draft.session.script)?;
         let mut given = None;
         for t in triggers {
-            let position = draft.session.voice.as_ref()?.position.clone();
+            let voice = draft.session.voice.as_ref()?;
+            // A call parked for an effect hears the next event once the effect is done.
+            if voice.effect_due {
+                break;
+            }
+            let position = voice.position.clone();
             let Some(step) = script::step(&script, &draft.session, &position, Input::Trigger(t))
             else {
                 continue;
             };
-            let Next::Reply { then, wait_secs } = step.next else {
-                continue;
+            let by = match t {
+                Trigger::SmsReply => Channel::Sms,
+                _ => Channel::Voice,
             };
-            for e in step.log {
-                draft.emit(e);
+            if let Some((_, reply)) = script::follow(draft, &script, step, by) {
+                given = Some(reply);
             }
-            let reply = Reply {
-                speech: step.speech,
-                then,
-            };
-            draft.give_call(step.position, reply.clone(), wait_secs);
-            given = Some(reply);
         }
         let seq = draft.session.seq;
         let voice = draft.session.voice.as_mut()?;
@@ -217,6 +217,7 @@ fn trigger(event: &EventKind) -> Option<Trigger> {
         EventKind::Decided { decision, .. } => Some(Trigger::Decided(*decision)),
         EventKind::AgentRequested { .. } => Some(Trigger::AgentRequested),
         EventKind::AgentJoined { .. } => Some(Trigger::AgentJoined),
+        EventKind::SmsReceived { .. } => Some(Trigger::SmsReply),
         _ => None,
     }
 }

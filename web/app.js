@@ -84,6 +84,8 @@
     while (log.children.length > MAX_LOG) log.firstElementChild.remove();
   }
 
+  const BY = { web: ' on this page', voice: ' on the call', sms: ' by text message', api: ' by the bank' };
+
   const DESCRIBE = {
     call_started: () => 'Call connected',
     said: (e) => 'IVR: ' + e.text,
@@ -92,7 +94,10 @@
     verify_failed: () => "Card digits didn't match",
     link_sent: () => 'Link sent by text message',
     page_opened: () => 'Page opened',
-    decided: (e) => 'Charges ' + (e.decision === 'approve' ? 'approved' : 'declined') + (e.by === 'web' ? ' on this page' : ' by keypad'),
+    decided: (e) => 'Charges ' + (e.decision === 'approve' ? 'approved' : 'declined') + (BY[e.by] || ''),
+    speech_heard: (e) => 'You said: ' + e.text,
+    sms_received: (e) => 'You texted: ' + e.text,
+    sms_sent: () => 'Text message sent',
     agent_requested: () => 'You asked to talk to someone',
     agent_joined: (e) => e.name + ' is joining the call',
     case_opened: (e) => 'Noted: ' + e.note + ' (' + e.expectation + ')',

@@ -178,7 +178,7 @@ async fn session(rig: &Rig, i: usize) -> anyhow::Result<Live> {
     let mut call = rig.phone.place_call(&from, BANK).await;
     call.expect_said("last four digits", STEP).await?;
     call.press("4242");
-    call.expect_said("Press 1 to get a text message", STEP)
+    call.expect_said("to get a text message with a link", STEP)
         .await?;
     call.press("1");
     let sms = rig

@@ -11,8 +11,8 @@ use crate::{
     app::AppState,
     broker::BrokerError,
     providers::OutboundSms,
-    script::{self, Effect, Input, Next, Outcome, Script, Scripts, Step},
-    session::{Channel, Draft, EventKind, Link, Position, Refusal, Reply, Session, VoiceLeg},
+    script::{self, Effect, Input, Outcome, Script, Scripts, Step},
+    session::{Channel, Draft, EventKind, Link, Position, Reply, Session, VoiceLeg},
     store::Index,
     token,
 };
@@ -43,12 +43,6 @@ pub enum Answer {
     UnknownCaller,
     /// Something failed on our side; the provider apologises and offers a person.
     Apology,
-}
-
-/// A link already texted (or not) before the commit that records it.
-struct SentLink {
-    token_hash: String,
-    outcome: Outcome,
 }
 
 pub async fn incoming(app: &AppState, call: CallInfo) -> Answer {
@@ -103,7 +97,7 @@ async fn try_incoming(app: &AppState, call: &CallInfo) -> Result<Answer, BrokerE
     else {
         return Ok(Answer::Apology);
     };
-    let Some(answer) = advance(&mut draft, &script, step, None) else {
+    let Some(answer) = advance(&mut draft, &script, step) else {
         return Ok(Answer::Apology);
     };
     app.broker.create(&draft).await?;
@@ -125,10 +119,10 @@ fn new_leg(call: &CallInfo) -> VoiceLeg {
         pending: None,
         last_reply: None,
         wait_until: None,
+        effect_due: false,
     }
 }
 
-/// Keys the caller pressed in answer to the gather of `turn`.
 /// What a gather brought back.
 #[derive(Clone, Copy, Debug)]
 pub enum Heard<'a> {
@@ -154,11 +148,6 @@ pub async fn keys(app: &AppState, id: Uuid, turn: u32, call_id: &str, heard: Hea
             .scripts
             .get(&session.script)
             .ok_or(BrokerError::NotFound)?;
-        // Texting the link is a side effect: do it once, before the commit that records it.
-        let link = match leads_to_link(&script, &session, turn, heard) {
-            true => Some(send_link(app, &session).await?),
-            false => None,
-        };
         app.broker
             .transact(id, |d| {
                 let voice = d.session.voice.as_ref().filter(|v| v.call_id == call_id)?;
@@ -167,7 +156,7 @@ pub async fn keys(app: &AppState, id: Uuid, turn: u32, call_id: &str, heard: Hea
                 }
                 let position = voice.position.clone();
                 match script::step(&script, &d.session, &position, heard.input()) {
-                    Some(step) => advance(d, &script, step, link.as_ref()),
+                    Some(step) => advance(d, &script, step),
                     None => stale(d, false),
                 }
             })
@@ -177,102 +166,122 @@ pub async fn keys(app: &AppState, id: Uuid, turn: u32, call_id: &str, heard: Hea
     settle(result)
 }
 
-/// Whether these keys, right now, make the script text the page link.
-fn leads_to_link(script: &Script, s: &Session, turn: u32, heard: Heard<'_>) -> bool {
-    let Some(voice) = s.voice.as_ref().filter(|v| v.turn == turn) else {
-        return false;
-    };
-    let step = script::step(script, s, &voice.position, heard.input());
-    matches!(
-        step,
-        Some(Step {
-            next: Next::Effect(Effect::SendLink),
-            ..
-        })
-    )
+/// Follows the script until the call has a reply, and gives it.
+fn advance(d: &mut Draft, script: &Script, step: Step) -> Option<Answer> {
+    let (turn, reply) = script::follow(d, script, step, Channel::Voice)?;
+    Some(Answer::Reply {
+        session: d.session.id,
+        turn,
+        reply,
+    })
 }
 
-async fn send_link(app: &AppState, s: &Session) -> Result<SentLink, BrokerError> {
-    let secret = token::generate();
-    let token_hash = token::hash(&secret);
-    app.broker
-        .store
-        .bind(Index::Token, &token_hash, s.id, app.config.session_ttl)
-        .await?;
-    let url = app.config.public_url.join(&format!("/s/{secret}"));
-    let body = format!(
-        "Your {} card ending {}: review the held charges here {url} (works on this phone only, until the call ends)",
-        s.case.card.brand, s.case.card.last4
-    );
+/// What performing an effect gave, to record in the commit that moves the call on.
+struct Performed {
+    outcome: Outcome,
+    /// The hash of the link's token, when a link was texted.
+    token_hash: Option<String>,
+    /// What was texted, for the log (a link's text is not logged: it holds the token).
+    logged: Option<String>,
+}
+
+/// Texts the customer for the call's script. Replies to the text reach the call.
+async fn perform(app: &AppState, s: &Session, effect: &Effect) -> Result<Performed, BrokerError> {
     let to = s
         .voice
         .as_ref()
         .map_or(s.case.customer.phone.as_str(), |v| v.from.as_str());
+    let (body, token_hash, logged) = match effect {
+        Effect::SendLink { text } => {
+            let secret = token::generate();
+            let token_hash = token::hash(&secret);
+            app.broker
+                .store
+                .bind(Index::Token, &token_hash, s.id, app.config.session_ttl)
+                .await?;
+            let url = app.config.public_url.join(&format!("/s/{secret}"));
+            let body = match text {
+                Some(text) => text.replace("{link}", &url),
+                None => format!(
+                    "Your {} card ending {}: review the held charges here {url} (works on this phone only, until the call ends)",
+                    s.case.card.brand, s.case.card.last4
+                ),
+            };
+            (body, Some(token_hash), None)
+        }
+        Effect::SendSms { text } => (text.clone(), None, Some(text.clone())),
+        Effect::Decide(_) => unreachable!("decisions are made inside the transaction"),
+    };
     let outcome = match app
         .broker
         .provider
         .send_sms(OutboundSms { to, body: &body })
         .await
     {
-        Ok(()) => Outcome::LinkSent,
+        Ok(()) => {
+            // A reply to this text belongs to this session (and its call) from now on.
+            if let Err(e) = app
+                .broker
+                .store
+                .point(Index::SmsThread, to, s.id, app.config.session_ttl)
+                .await
+            {
+                tracing::warn!(error = %e, "replies to the text will not reach the call");
+            }
+            Outcome::Sent
+        }
         Err(e) => {
-            tracing::warn!(error = %e, "could not text the page link");
-            Outcome::LinkFailed
+            tracing::warn!(error = %e, "could not send the text");
+            Outcome::Failed
         }
     };
-    Ok(SentLink {
-        token_hash,
+    Ok(Performed {
         outcome,
+        token_hash,
+        logged,
     })
 }
 
-/// Follows the script through its effects until it has a reply for the call, and gives it.
-fn advance(
-    d: &mut Draft,
-    script: &Script,
-    mut step: Step,
-    link: Option<&SentLink>,
-) -> Option<Answer> {
-    let mut speech = Vec::new();
-    loop {
-        for event in std::mem::take(&mut step.log) {
-            d.emit(event);
-        }
-        speech.append(&mut step.speech);
-        let outcome = match step.next {
-            Next::Reply { then, wait_secs } => {
-                let reply = Reply { speech, then };
-                let turn = d.give_call(step.position, reply.clone(), wait_secs);
-                return Some(Answer::Reply {
-                    session: d.session.id,
-                    turn,
-                    reply,
-                });
+/// Performs the effect the call was parked for, then moves the call on with its outcome.
+async fn run_effect(
+    app: &AppState,
+    id: Uuid,
+    call_id: &str,
+    position: Position,
+) -> Result<Option<Answer>, BrokerError> {
+    let session = app.broker.load(id).await?;
+    let script = app
+        .broker
+        .scripts
+        .get(&session.script)
+        .ok_or(BrokerError::NotFound)?;
+    let Some(effect) = script::effect_at(&script, &session, &position) else {
+        return Ok(None);
+    };
+    let done = perform(app, &session, &effect).await?;
+    app.broker
+        .transact(id, |d| {
+            let voice = d.session.voice.as_ref().filter(|v| v.call_id == call_id)?;
+            // The grace for this effect ran out and the call went on without it.
+            if voice.position != position || voice.effect_due {
+                return stale(d, false);
             }
-            Next::Effect(Effect::SendLink) => match link {
-                Some(SentLink {
-                    token_hash,
-                    outcome: Outcome::LinkSent,
-                }) => {
+            if done.outcome == Outcome::Sent {
+                if let Some(token_hash) = &done.token_hash {
                     d.session.link = Some(Link {
                         token_hash: token_hash.clone(),
                         device_hash: None,
                     });
                     d.emit(EventKind::LinkSent);
-                    Outcome::LinkSent
                 }
-                _ => Outcome::LinkFailed,
-            },
-            Next::Effect(Effect::Decide(decision)) => match d.decide(decision, Channel::Voice) {
-                Ok(()) => Outcome::Decided(decision),
-                Err(Refusal::AlreadyDecided(existing)) => {
-                    Outcome::AlreadyDecided(existing.decision)
+                if let Some(text) = &done.logged {
+                    d.emit(EventKind::SmsSent { text: text.clone() });
                 }
-                Err(_) => return None,
-            },
-        };
-        step = script::step(script, &d.session, &step.position, Input::Done(outcome))?;
-    }
+            }
+            let step = script::step(&script, &d.session, &position, Input::Done(done.outcome))?;
+            advance(d, &script, step)
+        })
+        .await
 }
 
 /// A webhook for a turn the call has moved past (a retry, or keys racing a page tap):
@@ -323,8 +332,15 @@ async fn replay(app: &AppState, id: Uuid) -> Result<Answer, BrokerError> {
 
 enum Pickup {
     Ready(Option<Answer>),
-    Wait { until: Option<i64> },
+    Wait {
+        until: Option<i64>,
+    },
+    /// This request performs the effect the call is parked for.
+    Effect(Position),
 }
+
+/// How long a claimed effect may take before the call takes the action's error path.
+const EFFECT_GRACE_MS: i64 = 15_000;
 
 /// The hold loop: answers as soon as the call has something new to hear, or after
 /// `hold_poll` with the hold prompt so the provider comes back.
@@ -339,6 +355,9 @@ pub async fn hold(app: &AppState, id: Uuid, turn: u32, call_id: &str) -> Answer 
             .await
         {
             Ok(Pickup::Ready(answer)) => return settle(Ok(answer)),
+            Ok(Pickup::Effect(position)) => {
+                return settle(run_effect(app, id, call_id, position).await);
+            }
             Ok(Pickup::Wait { until }) => until,
             Err(e) => return settle(Err(e)),
         };
@@ -360,6 +379,13 @@ fn pickup(d: &mut Draft, turn: u32, call_id: &str, scripts: &Scripts) -> Pickup 
     let Some(voice) = d.session.voice.as_mut().filter(|v| v.call_id == call_id) else {
         return Pickup::Ready(None);
     };
+    // Claimed in this commit, so only one request ever performs it.
+    if voice.effect_due {
+        voice.effect_due = false;
+        voice.pending = None;
+        voice.wait_until = Some(now_ms + EFFECT_GRACE_MS);
+        return Pickup::Effect(voice.position.clone());
+    }
     if let Some(reply) = voice.pending.take() {
         voice.parked = reply.parks();
         return Pickup::Ready(Some(Answer::Reply {
@@ -383,7 +409,7 @@ fn wait_over(d: &mut Draft, scripts: &Scripts) -> Option<Answer> {
     let position = voice.position.clone();
     let script = scripts.get(&d.session.script)?;
     let step = script::step(&script, &d.session, &position, Input::WaitOver)?;
-    advance(d, &script, step, None)
+    advance(d, &script, step)
 }
 
 async fn holding(app: &AppState, id: Uuid, turn: u32) -> Answer {

@@ -64,7 +64,7 @@ pub fn approve_journey(from: &str) -> Scenario {
         steps: vec![
             expect("last four digits"),
             Step::Press("4242".into()),
-            expect("Press 1 to get a text message"),
+            expect("to get a text message with a link"),
             Step::Press("1".into()),
             Step::OpenLink,
             expect("in front of you"),

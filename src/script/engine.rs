@@ -27,17 +27,32 @@ pub enum Input<'a> {
 /// How an [`Effect`] went.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
-    LinkSent,
-    LinkFailed,
+    /// The text (with or without a link) left.
+    Sent,
+    Failed,
     Decided(Decision),
     /// Another channel decided first; the caller hears that decision instead.
     AlreadyDecided(Decision),
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Effect {
-    SendLink,
+    /// Text the page link; `text` has `{link}` where the address goes (`None`: the default words).
+    SendLink {
+        text: Option<String>,
+    },
+    /// Text these words.
+    SendSms {
+        text: String,
+    },
     Decide(Decision),
+}
+
+impl Effect {
+    /// Whether performing it needs the outside world (the provider), not just the session.
+    pub fn is_io(&self) -> bool {
+        !matches!(self, Effect::Decide(_))
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -72,12 +87,17 @@ pub fn step(script: &Script, session: &Session, at: &Position, input: Input) -> 
             Some(out.enter(script, session, target))
         }
         (Input::WaitOver, StateKind::Wait(w)) => Some(out.enter(script, session, &w.on_timeout)),
-        (Input::Done(Outcome::LinkSent), StateKind::Action { on_ok, .. }) => {
-            Some(out.enter(script, session, on_ok))
-        }
-        (Input::Done(Outcome::LinkFailed), StateKind::Action { on_error, .. }) => {
+        // An effect that never reported back (its node died) counts as failed.
+        (Input::WaitOver, StateKind::Action { on_error, .. }) => {
             Some(out.enter(script, session, on_error))
         }
+        (Input::Done(Outcome::Sent | Outcome::Decided(_)), StateKind::Action { on_ok, .. }) => {
+            Some(out.enter(script, session, on_ok))
+        }
+        (
+            Input::Done(Outcome::Failed | Outcome::AlreadyDecided(_)),
+            StateKind::Action { on_error, .. },
+        ) => Some(out.enter(script, session, on_error)),
         (Input::Done(Outcome::Decided(d)), StateKind::Gather(_)) => {
             Some(out.enter(script, session, state.on.get(&Trigger::Decided(d))?))
         }
@@ -86,6 +106,20 @@ pub fn step(script: &Script, session: &Session, at: &Position, input: Input) -> 
                 .push(format!("These charges were already {}.", d.past_tense()).into());
             Some(out.enter(script, session, state.on.get(&Trigger::Decided(d))?))
         }
+        _ => None,
+    }
+}
+
+/// The effect of the action state the call stands in (to perform it after a pause).
+pub fn effect_at(script: &Script, session: &Session, at: &Position) -> Option<Effect> {
+    match &script.states.get(&at.state)?.kind {
+        StateKind::Action { .. } => match Builder::default().enter(script, session, &at.state) {
+            Step {
+                next: Next::Effect(effect),
+                ..
+            } => Some(effect),
+            _ => None,
+        },
         _ => None,
     }
 }
@@ -139,18 +173,37 @@ impl Builder {
                     self.retry(script, s, at, g)
                 }
             }
-            Choice::Options(map) => match map.get(keys) {
-                Some(target) => self.enter(script, s, target),
-                None => self.retry(script, s, at, g),
-            },
-            Choice::Decide(map) => match map.get(keys) {
-                Some(d) => self.finish(&at.state, at.tries, Next::Effect(Effect::Decide(*d))),
-                None => self.retry(script, s, at, g),
+            Choice::Options(_) | Choice::Decide(_) => match self.choose(script, s, at, g, keys) {
+                Ok(step) => step,
+                Err(me) => me.retry(script, s, at, g),
             },
         }
     }
 
-    /// Spoken input: an `anywhere` word leads on; anything else counts as a try.
+    /// The gather's own answer for `answer` (keys or a word), if it has one.
+    fn choose(
+        self,
+        script: &Script,
+        s: &Session,
+        at: &Position,
+        g: &Gather,
+        answer: &str,
+    ) -> Result<Step, Self> {
+        match &g.choice {
+            Choice::Options(map) => match map.get(answer) {
+                Some(target) => Ok(self.enter(script, s, target)),
+                None => Err(self),
+            },
+            Choice::Decide(map) => match map.get(answer) {
+                Some(d) => Ok(self.finish(&at.state, at.tries, Next::Effect(Effect::Decide(*d)))),
+                None => Err(self),
+            },
+            Choice::Expect { .. } => Err(self),
+        }
+    }
+
+    /// Spoken input: spoken digits count as keys, then the gather's own words, then an
+    /// `anywhere` word; anything else counts as a try.
     fn words(
         mut self,
         script: &Script,
@@ -160,17 +213,41 @@ impl Builder {
         words: &str,
     ) -> Step {
         let heard = words.to_lowercase();
-        self.log.push(EventKind::SpeechHeard {
-            text: words.chars().take(200).collect(),
-        });
-        let target = script.anywhere.words.iter().find(|(word, _)| {
-            heard
-                .split(|c: char| !c.is_alphanumeric())
-                .any(|w| w == word.as_str())
-        });
+        let spoken: Vec<&str> = heard
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .collect();
+        // "4 2 4 2" or "4242": recognisers return numbers as digits.
+        let digits: String = spoken.concat();
+        if !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit()) {
+            return self.keys(script, s, at, g, &digits);
+        }
+        if !g.secret {
+            self.log.push(EventKind::SpeechHeard {
+                text: words.chars().take(200).collect(),
+            });
+        }
+        // A gather's word may be a phrase ("hear them"): look for it word by word.
+        let says = |phrase: &str| {
+            let phrase: Vec<&str> = phrase.split(' ').filter(|w| !w.is_empty()).collect();
+            !phrase.is_empty() && spoken.windows(phrase.len()).any(|w| w == phrase.as_slice())
+        };
+        let own = match &g.choice {
+            Choice::Options(map) => map.keys().find(|k| is_word(k) && says(k)),
+            Choice::Decide(map) => map.keys().find(|k| is_word(k) && says(k)),
+            Choice::Expect { .. } => None,
+        };
+        let me = match own {
+            Some(word) => match self.choose(script, s, at, g, &word.clone()) {
+                Ok(step) => return step,
+                Err(me) => me,
+            },
+            None => self,
+        };
+        let target = script.anywhere.words.iter().find(|(word, _)| says(word));
         match target {
-            Some((_, target)) => self.enter(script, s, target),
-            None => self.retry(script, s, at, g),
+            Some((_, target)) => me.enter(script, s, target),
+            None => me.retry(script, s, at, g),
         }
     }
 
@@ -181,13 +258,7 @@ impl Builder {
         }
         match &g.no_input {
             Some(words) => {
-                let prompt = speech::render(words, s);
-                let then = Then::Gather {
-                    prompt,
-                    digits: g.digits,
-                    timeout_secs: g.timeout,
-                    hints: hints(script, g),
-                };
+                let then = gather(script, g, speech::render(words, s));
                 self.finish(
                     &at.state,
                     at.tries + 1,
@@ -207,13 +278,11 @@ impl Builder {
         if tries >= g.retries {
             return self.enter(script, s, &g.on_fail);
         }
-        let prompt = speech::render(g.reprompt.as_deref().unwrap_or(&g.prompt), s);
-        let then = Then::Gather {
-            prompt,
-            digits: g.digits,
-            timeout_secs: g.timeout,
-            hints: hints(script, g),
-        };
+        let then = gather(
+            script,
+            g,
+            speech::render(g.reprompt.as_deref().unwrap_or(&g.prompt), s),
+        );
         self.finish(
             &at.state,
             tries,
@@ -269,29 +338,24 @@ impl Builder {
                         .map_or(otherwise, |a| &a.then);
                     continue;
                 }
-                StateKind::Gather(g) => {
-                    let prompt = speech::render(&g.prompt, s);
-                    (
-                        Then::Gather {
-                            prompt,
-                            digits: g.digits,
-                            timeout_secs: g.timeout,
-                            hints: hints(script, g),
-                        },
-                        None,
-                    )
-                }
+                StateKind::Gather(g) => (gather(script, g, speech::render(&g.prompt, s)), None),
                 StateKind::Wait(w) => (
                     Then::Hold {
                         hold_prompt: speech::render(&w.hold_prompt, s),
                     },
                     Some(w.timeout),
                 ),
-                StateKind::Action {
-                    action: ActionKind::SendLink,
-                    ..
-                } => {
-                    return self.finish(name, 0, Next::Effect(Effect::SendLink));
+                StateKind::Action { action, sms, .. } => {
+                    let text = sms.as_deref().map(|t| speech::render(t, s));
+                    let effect = match action {
+                        ActionKind::SendLink => Effect::SendLink { text },
+                        ActionKind::SendSms => Effect::SendSms {
+                            text: text.unwrap_or_default(),
+                        },
+                        ActionKind::Approve => Effect::Decide(Decision::Approve),
+                        ActionKind::Decline => Effect::Decide(Decision::Decline),
+                    };
+                    return self.finish(name, 0, Next::Effect(effect));
                 }
                 StateKind::Hangup => (Then::Hangup, None),
                 StateKind::Transfer { queue } => (
@@ -317,13 +381,37 @@ impl Builder {
     }
 }
 
-/// A gather listens for the script's `anywhere.words`, except when it asks for a secret.
+/// What the call does for a gather.
+fn gather(script: &Script, g: &Gather, prompt: String) -> Then {
+    Then::Gather {
+        prompt,
+        digits: g.digits,
+        finish_on_key: g.finish_on_key.clone(),
+        timeout_secs: g.timeout,
+        hints: hints(script, g),
+    }
+}
+
+/// A gather listens for its own answer words and the script's `anywhere.words`, except when
+/// it asks for a secret.
 fn hints(script: &Script, g: &Gather) -> Vec<String> {
     if g.secret {
-        Vec::new()
-    } else {
-        script.anywhere.words.keys().cloned().collect()
+        return Vec::new();
     }
+    let own: Vec<&String> = match &g.choice {
+        Choice::Options(map) => map.keys().collect(),
+        Choice::Decide(map) => map.keys().collect(),
+        Choice::Expect { .. } => Vec::new(),
+    };
+    own.into_iter()
+        .filter(|k| is_word(k))
+        .chain(script.anywhere.words.keys())
+        .cloned()
+        .collect()
+}
+
+fn is_word(answer: &str) -> bool {
+    answer.chars().any(char::is_alphabetic)
 }
 
 fn already(trigger: Trigger, s: &Session) -> bool {
@@ -333,5 +421,7 @@ fn already(trigger: Trigger, s: &Session) -> bool {
         // An agent who joined earlier was waiting for someone else's request; not this one.
         Trigger::AgentJoined => false,
         Trigger::Decided(d) => s.decision.map(|r| r.decision) == Some(d),
+        // A text answers the question asked when it arrives, not one asked later.
+        Trigger::SmsReply => false,
     }
 }

@@ -1,6 +1,7 @@
 //! IVR flows: declarative JSON scripts (`ivr-scripts/`), loaded and checked at start, and the
 //! pure engine that steps a call through them.
 
+pub mod call;
 pub mod engine;
 pub mod model;
 pub mod reload;
@@ -12,7 +13,8 @@ use std::{
     sync::{Arc, RwLock},
 };
 
-pub use engine::{Effect, Input, Next, Outcome, Step, step};
+pub use call::follow;
+pub use engine::{Effect, Input, Next, Outcome, Step, effect_at, step};
 pub use model::{Script, ScriptError, Trigger};
 
 use chrono::{DateTime, Utc};

@@ -82,6 +82,10 @@ pub enum Condition {
     AlertKind {
         alert_kind: crate::session::alert::AlertKind,
     },
+    /// `{"decision": "approve"}`: the session's decision, from whichever channel made it.
+    Decision { decision: Decision },
+    /// `{"sms_reply": "YES"}`: the customer's latest text, trimmed and in capitals.
+    SmsReply { sms_reply: String },
 }
 
 impl Condition {
@@ -92,6 +96,10 @@ impl Condition {
             Condition::PageOpened { page_opened } => s.page_opened == *page_opened,
             Condition::Decided { decided } => s.decision.is_some() == *decided,
             Condition::AlertKind { alert_kind } => s.case.kind == *alert_kind,
+            Condition::Decision { decision } => s.decision.map(|d| d.decision) == Some(*decision),
+            Condition::SmsReply { sms_reply } => {
+                s.sms_reply.as_deref() == Some(sms_reply.trim().to_uppercase().as_str())
+            }
         }
     }
 }
@@ -133,6 +141,8 @@ struct StateFile {
     gather: Option<GatherFile>,
     wait: Option<Wait>,
     action: Option<ActionKind>,
+    /// The text of `send_sms`, or of `send_link` (which must then hold `{link}`).
+    sms: Option<String>,
     on_ok: Option<String>,
     on_error: Option<String>,
     #[serde(default)]
@@ -155,6 +165,8 @@ struct GatherFile {
     prompt: String,
     /// Keys to collect; voice only.
     digits: Option<u8>,
+    /// The key that ends entry early (`#` unless told; `""` for none); voice only.
+    finish_on_key: Option<String>,
     /// Seconds of silence; voice only (a texted question stays open while the session lives).
     timeout: Option<u32>,
     #[serde(default = "default_retries")]
@@ -184,7 +196,13 @@ fn default_retries() -> u8 {
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum ActionKind {
+    /// Text the page link (`sms` words it, with `{link}`); in an SMS flow, add it to the text.
     SendLink,
+    /// Text `sms` to the customer.
+    SendSms,
+    /// Record a decision; `on_error` when another channel decided first.
+    Approve,
+    Decline,
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
@@ -237,6 +255,8 @@ pub enum StateKind {
     Wait(Wait),
     Action {
         action: ActionKind,
+        /// The text an SMS action sends, before placeholders are filled.
+        sms: Option<String>,
         on_ok: String,
         on_error: String,
     },
@@ -254,6 +274,7 @@ pub enum StateKind {
 pub struct Gather {
     pub prompt: String,
     pub digits: u8,
+    pub finish_on_key: String,
     pub timeout: u32,
     pub retries: u8,
     pub reprompt: Option<String>,
@@ -280,11 +301,13 @@ pub enum Trigger {
     Decided(Decision),
     AgentRequested,
     AgentJoined,
+    /// The customer texted back (what they wrote is `{"sms_reply": …}` in a branch).
+    SmsReply,
 }
 
 impl Trigger {
     const KNOWN: &str =
-        "page_opened, decided.approve, decided.decline, agent_requested, agent_joined";
+        "page_opened, decided.approve, decided.decline, agent_requested, agent_joined, sms_reply";
 
     fn parse(s: &str) -> Option<Self> {
         match s {
@@ -293,6 +316,7 @@ impl Trigger {
             "decided.decline" => Some(Self::Decided(Decision::Decline)),
             "agent_requested" => Some(Self::AgentRequested),
             "agent_joined" => Some(Self::AgentJoined),
+            "sms_reply" => Some(Self::SmsReply),
             _ => None,
         }
     }
@@ -541,11 +565,32 @@ fn convert(s: StateFile, channel: ScriptChannel) -> Result<State, String> {
         let (Some(on_ok), Some(on_error)) = (s.on_ok, s.on_error) else {
             return Err("an action needs both on_ok and on_error".into());
         };
+        match (action, &s.sms) {
+            (ActionKind::SendSms, None) => return Err("send_sms needs the `sms` text".into()),
+            (ActionKind::SendLink, Some(text)) if !text.contains("{link}") => {
+                return Err("the `sms` of send_link must hold `{link}`".into());
+            }
+            (ActionKind::SendSms, Some(text)) if text.contains("{link}") => {
+                return Err("`{link}` belongs in a send_link action".into());
+            }
+            (ActionKind::SendSms | ActionKind::SendLink, Some(text))
+                if text.chars().count() > 320 =>
+            {
+                return Err("an `sms` is over 320 characters (two text segments)".into());
+            }
+            (ActionKind::Approve | ActionKind::Decline, Some(_)) => {
+                return Err("only send_sms and send_link take an `sms` text".into());
+            }
+            _ => {}
+        }
         kinds.push(StateKind::Action {
             action,
+            sms: s.sms,
             on_ok,
             on_error,
         });
+    } else if s.sms.is_some() {
+        return Err("`sms` goes with a send_sms or send_link action".into());
     }
     if s.hangup {
         kinds.push(StateKind::Hangup);
@@ -584,12 +629,15 @@ fn convert(s: StateFile, channel: ScriptChannel) -> Result<State, String> {
     if channel == ScriptChannel::Sms
         && matches!(
             kind,
-            StateKind::Wait(_) | StateKind::Action { .. } | StateKind::Transfer { .. }
+            StateKind::Wait(_)
+                | StateKind::Transfer { .. }
+                | StateKind::Action {
+                    action: ActionKind::SendSms,
+                    ..
+                }
         )
     {
-        return Err(
-            "an SMS script can say, gather, go next and hang up (end the thread) only".into(),
-        );
+        return Err("an SMS script can say, gather, branch, act (send_link, approve, decline), go next and hang up (end the thread) only".into());
     }
     if !on.is_empty() && !matches!(kind, StateKind::Gather(_) | StateKind::Wait(_)) {
         return Err("only gather and wait states can react to `on` events".into());
@@ -610,24 +658,59 @@ fn convert_gather(g: GatherFile, channel: ScriptChannel) -> Result<Gather, Strin
         (ScriptChannel::Voice, _, _) => {
             return Err("a voice gather needs digits 1-20 and a timeout of 1-60 seconds".into());
         }
-        (ScriptChannel::Sms, None, None) => (0, 0),
+        (ScriptChannel::Sms, None, None) if g.finish_on_key.is_none() => (0, 0),
         (ScriptChannel::Sms, _, _) => {
-            return Err("an SMS gather takes no digits or timeout: the question stays open while the session lives".into());
+            return Err("an SMS gather takes no digits, timeout or finish_on_key: the question stays open while the session lives".into());
         }
     };
+    let finish_on_key = g.finish_on_key.unwrap_or_else(|| "#".into());
+    if !matches!(
+        finish_on_key.as_str(),
+        "" | "#" | "*" | "0" | "1" | "2" | "3" | "4" | "5" | "6" | "7" | "8" | "9"
+    ) {
+        return Err("finish_on_key is one key (0-9, # or *) or \"\" for none".into());
+    }
+    let keys = g
+        .options
+        .iter()
+        .flat_map(|m| m.keys())
+        .chain(g.decide.iter().flat_map(|m| m.keys()));
+    for key in keys {
+        let keypad = !key.is_empty()
+            && key
+                .chars()
+                .all(|c| c.is_ascii_digit() || c == '*' || c == '#');
+        let word = !key.is_empty() && key.chars().all(|c| c.is_alphabetic() || c == ' ');
+        if !(keypad || word) {
+            return Err(format!(
+                "answer `{key}` is neither keys (0-9, *, #) nor words"
+            ));
+        }
+        if channel == ScriptChannel::Voice
+            && keypad
+            && !finish_on_key.is_empty()
+            && key.contains(finish_on_key.as_str())
+        {
+            return Err(format!(
+                "answer `{key}` holds the finish key `{finish_on_key}`, which the caller can never enter"
+            ));
+        }
+    }
     if g.retries == 0 {
         return Err("a gather needs at least 1 try".into());
     }
     // Replies to texts are matched in capitals ("yes", "Yes" and "YES" are one answer).
-    let upper = |m: BTreeMap<String, String>| match channel {
-        ScriptChannel::Sms => m.into_iter().map(|(k, v)| (k.to_uppercase(), v)).collect(),
-        ScriptChannel::Voice => m,
-    };
-    let options = g.options.map(upper);
-    let decide = g.decide.map(|m| match channel {
-        ScriptChannel::Sms => m.into_iter().map(|(k, v)| (k.to_uppercase(), v)).collect(),
-        ScriptChannel::Voice => m,
-    });
+    // Spoken answers are compared in lower case, as recognition returns them.
+    fn fold<V>(m: BTreeMap<String, V>, channel: ScriptChannel) -> BTreeMap<String, V> {
+        m.into_iter()
+            .map(|(k, v)| match channel {
+                ScriptChannel::Sms => (k.to_uppercase(), v),
+                ScriptChannel::Voice => (k.to_lowercase(), v),
+            })
+            .collect()
+    }
+    let options = g.options.map(|m| fold(m, channel));
+    let decide = g.decide.map(|m| fold(m, channel));
     let choice = match (g.expect, g.on_match, options, decide) {
         (Some(path), Some(on_match), None, None) => Choice::Expect { path, on_match },
         (None, None, Some(options), None) => Choice::Options(options),
@@ -641,6 +724,7 @@ fn convert_gather(g: GatherFile, channel: ScriptChannel) -> Result<Gather, Strin
     Ok(Gather {
         prompt: g.prompt,
         digits,
+        finish_on_key,
         timeout,
         retries: g.retries,
         reprompt: g.reprompt,

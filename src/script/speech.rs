@@ -2,7 +2,7 @@
 
 use crate::session::{Session, alert::Charge, history::RecordKind};
 
-use super::model::{Choice, State, StateKind};
+use super::model::{ActionKind, Choice, State, StateKind};
 
 const PLACEHOLDERS: &[&str] = &[
     "customer.first_name",
@@ -79,6 +79,8 @@ fn value(name: &str, s: &Session) -> String {
             .find(|r| r.kind == RecordKind::CardReportedStolen)
             .map(|r| r.at.format("%A, %B %-d").to_string())
             .unwrap_or_else(|| "an earlier day".into()),
+        // Filled with the page address when the text is sent.
+        "link" => "{link}".into(),
         "decision" => s
             .decision
             .map(|d| d.decision.past_tense())
@@ -156,7 +158,26 @@ pub fn check_placeholders(state: &State) -> Result<(), String> {
         StateKind::Wait(w) => texts.push(&w.hold_prompt),
         _ => {}
     }
-    for text in texts {
+    let link_text = match &state.kind {
+        StateKind::Action {
+            action: ActionKind::SendLink,
+            sms: Some(text),
+            ..
+        } => Some(text.as_str()),
+        _ => None,
+    };
+    if let StateKind::Action {
+        action: ActionKind::SendSms,
+        sms: Some(text),
+        ..
+    } = &state.kind
+    {
+        texts.push(text);
+    }
+    for text in texts.into_iter().chain(link_text) {
+        let allowed = |name: &str| {
+            PLACEHOLDERS.contains(&name) || (name == "link" && Some(text) == link_text)
+        };
         if text.chars().count() > 600 {
             return Err("a prompt is over 600 characters; callers lose the thread".into());
         }
@@ -165,7 +186,7 @@ pub fn check_placeholders(state: &State) -> Result<(), String> {
             let after = &rest[open + 1..];
             let close = after.find('}').ok_or("a `{` is never closed")?;
             let name = &after[..close];
-            if !PLACEHOLDERS.contains(&name) {
+            if !allowed(name) {
                 return Err(format!(
                     "unknown placeholder {{{name}}} (known: {})",
                     PLACEHOLDERS.join(", ")

@@ -89,10 +89,13 @@ fn the_right_card_leads_to_the_offer_and_1_sends_the_link() {
     let (script, s) = (script(), session());
     let offer = step(&script, &s, &at("verify", 0), Input::Keys("4242")).unwrap();
     assert!(offer.log.contains(&EventKind::Verified));
-    assert!(gather_prompt(&offer.next).contains("Press 1 to get a text message"));
+    assert!(gather_prompt(&offer.next).contains("Press 1 or say text to get a text message"));
     let send = step(&script, &s, &offer.position, Input::Keys("1")).unwrap();
-    assert_eq!(send.next, Next::Effect(Effect::SendLink));
-    let sent = step(&script, &s, &send.position, Input::Done(Outcome::LinkSent)).unwrap();
+    let Next::Effect(Effect::SendLink { text: Some(text) }) = &send.next else {
+        panic!("expected the link, got {:?}", send.next)
+    };
+    assert!(text.contains("{link}") && text.contains("Amex"), "{text}");
+    let sent = step(&script, &s, &send.position, Input::Done(Outcome::Sent)).unwrap();
     assert!(sent.speech[0].contains("on its way"));
     assert!(matches!(
         sent.next,
@@ -109,7 +112,7 @@ fn opening_the_page_while_holding_moves_the_call_to_the_decision() {
     let opened = step(
         &script,
         &s,
-        &at("link_sent", 0),
+        &at("waiting", 0),
         Input::Trigger(Trigger::PageOpened),
     )
     .unwrap();
@@ -128,13 +131,7 @@ fn a_decision_made_before_the_call_reaches_the_decision_step_is_not_asked_again(
     });
     let jumped = step(&script, &s, &at("offer", 0), Input::Keys("1")).unwrap();
     // send_link still runs first; after it the flow skips straight to the outcome.
-    let after = step(
-        &script,
-        &s,
-        &jumped.position,
-        Input::Done(Outcome::LinkSent),
-    )
-    .unwrap();
+    let after = step(&script, &s, &jumped.position, Input::Done(Outcome::Sent)).unwrap();
     assert_eq!(after.position.state, "declined");
     assert!(after.speech.iter().any(|l| l.contains("declined")));
 }
@@ -443,5 +440,193 @@ fn audio_and_pauses_follow_the_words_and_bad_ones_are_refused() {
         let flow =
             format!(r#"{{"name":"x","start":"a","states":{{"a":{{{bad},"hangup":true}}}}}}"#);
         assert!(Script::parse("x.json", &flow).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn menus_take_spoken_answers_as_well_as_keys() {
+    let (script, s) = (script(), session());
+    let read = step(
+        &script,
+        &s,
+        &at("offer", 0),
+        Input::Words("Could I hear them please"),
+    )
+    .unwrap();
+    assert_eq!(read.position.state, "decide_by_voice");
+    let said = step(&script, &s, &at("decide", 0), Input::Words("Approve")).unwrap();
+    assert_eq!(said.next, Next::Effect(Effect::Decide(Decision::Approve)));
+    // A word inside another word is not the word: "disapprove" approves nothing.
+    let other = step(&script, &s, &at("decide", 0), Input::Words("disapprove")).unwrap();
+    assert_eq!(other.position, at("decide", 1));
+    // Spoken digits are keys: recognisers return "4 2 4 2" or "4242".
+    let verified = step(&script, &s, &at("verify", 0), Input::Words("4 2 4 2.")).unwrap();
+    assert!(verified.log.contains(&EventKind::Verified));
+    assert!(
+        !verified
+            .log
+            .iter()
+            .any(|e| matches!(e, EventKind::SpeechHeard { .. })),
+        "a secret is never logged as heard"
+    );
+    let Next::Reply {
+        then: Then::Gather { hints, .. },
+        ..
+    } = &read.next
+    else {
+        panic!()
+    };
+    assert!(hints.contains(&"approve".to_owned()) && hints.contains(&"decline".to_owned()));
+    assert!(
+        !hints.contains(&"1".to_owned()),
+        "keys are not speech hints"
+    );
+}
+
+#[test]
+fn a_texted_reply_moves_a_waiting_call_and_decides_for_the_sms_channel() {
+    let (script, mut s) = (script(), session());
+    s.sms_reply = Some("YES".into());
+    let yes = step(
+        &script,
+        &s,
+        &at("waiting", 0),
+        Input::Trigger(Trigger::SmsReply),
+    )
+    .unwrap();
+    assert_eq!(yes.position.state, "approve_by_text");
+    assert_eq!(yes.next, Next::Effect(Effect::Decide(Decision::Approve)));
+    let done = step(
+        &script,
+        &s,
+        &yes.position,
+        Input::Done(Outcome::Decided(Decision::Approve)),
+    )
+    .unwrap();
+    assert_eq!(done.position.state, "approved");
+    // The page decided first: the caller hears that decision.
+    s.decision = Some(crate::session::DecisionRecord {
+        decision: Decision::Decline,
+        by: crate::session::Channel::Web,
+        at: Utc::now(),
+    });
+    let raced = step(
+        &script,
+        &s,
+        &yes.position,
+        Input::Done(Outcome::AlreadyDecided(Decision::Decline)),
+    )
+    .unwrap();
+    assert_eq!(raced.position.state, "declined");
+    s.decision = None;
+    s.sms_reply = Some("MAYBE".into());
+    let unclear = step(
+        &script,
+        &s,
+        &at("waiting", 0),
+        Input::Trigger(Trigger::SmsReply),
+    )
+    .unwrap();
+    assert!(unclear.speech[0].contains("couldn't read your text"));
+    assert_eq!(unclear.position.state, "waiting");
+    assert!(matches!(
+        unclear.next,
+        Next::Reply {
+            then: Then::Hold { .. },
+            wait_secs: Some(90)
+        }
+    ));
+    // Texts that arrive while the call is elsewhere mean nothing there.
+    assert!(
+        step(
+            &script,
+            &s,
+            &at("decide", 0),
+            Input::Trigger(Trigger::SmsReply)
+        )
+        .is_none()
+    );
+}
+
+#[test]
+fn plain_texts_finish_keys_and_decisions_are_actions_a_flow_can_take() {
+    let flow = r#"{
+      "name": "x", "start": "ask",
+      "states": {
+        "ask": { "gather": { "prompt": "Enter your case number, then star.", "digits": 8, "timeout": 5,
+                 "finish_on_key": "*", "options": { "12#": "text", "yes": "text" }, "on_fail": "bye" } },
+        "text": { "action": "send_sms", "sms": "Hi {customer.first_name}, your case is open.", "on_ok": "ok", "on_error": "bye" },
+        "ok": { "action": "approve", "on_ok": "bye", "on_error": "bye" },
+        "bye": { "say": "Goodbye.", "hangup": true }
+      }
+    }"#;
+    let script = Script::parse("x.json", flow).unwrap();
+    let s = session();
+    let first = step(&script, &s, &Position::default(), Input::Start).unwrap();
+    let Next::Reply {
+        then: Then::Gather { finish_on_key, .. },
+        ..
+    } = &first.next
+    else {
+        panic!()
+    };
+    assert_eq!(finish_on_key, "*");
+    let text = step(&script, &s, &first.position, Input::Keys("12#")).unwrap();
+    assert_eq!(
+        text.next,
+        Next::Effect(Effect::SendSms {
+            text: "Hi Dana, your case is open.".into()
+        })
+    );
+    assert_eq!(
+        super::effect_at(&script, &s, &text.position),
+        Some(Effect::SendSms {
+            text: "Hi Dana, your case is open.".into()
+        })
+    );
+    // A text that never reported back (its node died) takes the error path.
+    let lost = step(&script, &s, &text.position, Input::WaitOver).unwrap();
+    assert_eq!(lost.position.state, "bye");
+    let sent = step(&script, &s, &text.position, Input::Done(Outcome::Sent)).unwrap();
+    assert_eq!(sent.next, Next::Effect(Effect::Decide(Decision::Approve)));
+    for (bad, why) in [
+        (
+            r#""finish_on_key": "*", "options": { "1*": "text" }"#,
+            "finish key",
+        ),
+        (
+            r#""finish_on_key": "ab", "options": { "1": "text" }"#,
+            "finish_on_key",
+        ),
+        (r#""options": { "1a": "text" }"#, "neither keys"),
+    ] {
+        let flow = flow.replace(
+            r#""finish_on_key": "*", "options": { "12#": "text", "yes": "text" }"#,
+            bad,
+        );
+        let err = Script::parse("x.json", &flow).unwrap_err().to_string();
+        assert!(err.contains(why), "{bad}: {err}");
+    }
+    for (bad, why) in [
+        (r#""action": "send_sms", "on_ok""#, "needs the `sms`"),
+        (
+            r#""action": "send_sms", "sms": "see {link}", "on_ok""#,
+            "belongs in a send_link",
+        ),
+        (
+            r#""action": "send_link", "sms": "no address", "on_ok""#,
+            "must hold `{link}`",
+        ),
+        (
+            r#""action": "send_sms", "sms": "{card.pin}", "on_ok""#,
+            "unknown placeholder",
+        ),
+    ] {
+        let flow = flow.replace(
+            r#""action": "send_sms", "sms": "Hi {customer.first_name}, your case is open.", "on_ok""#,
+            bad,
+        );
+        let err = Script::parse("x.json", &flow).unwrap_err().to_string();
+        assert!(err.contains(why), "{bad}: {err}");
     }
 }

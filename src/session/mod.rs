@@ -37,6 +37,9 @@ pub struct Session {
     pub agent_requested: bool,
     #[serde(default)]
     pub cases: Vec<FollowUp>,
+    /// The customer's latest text, trimmed and in capitals, for scripts to branch on.
+    #[serde(default)]
+    pub sms_reply: Option<String>,
     /// `seq` of the last event in the log.
     pub seq: u64,
 }
@@ -117,6 +120,7 @@ impl Session {
             history: Vec::new(),
             agent_requested: false,
             cases: Vec::new(),
+            sms_reply: None,
             seq: 0,
         }
     }

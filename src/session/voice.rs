@@ -24,6 +24,9 @@ pub struct VoiceLeg {
     pub last_reply: Option<Reply>,
     /// When the current wait gives up, in Unix milliseconds.
     pub wait_until: Option<i64>,
+    /// The call stands in an action state whose effect (a text) the hold loop must perform.
+    #[serde(default)]
+    pub effect_due: bool,
 }
 
 impl VoiceLeg {
@@ -56,6 +59,9 @@ pub enum Then {
     Gather {
         prompt: String,
         digits: u8,
+        /// The key that ends entry early; empty for none.
+        #[serde(default = "hash_key")]
+        finish_on_key: String,
         timeout_secs: u32,
         /// Words the call also listens for (speech recognition); none means keys only.
         #[serde(default)]
@@ -72,6 +78,10 @@ pub enum Then {
         #[serde(default)]
         queue: Option<String>,
     },
+}
+
+fn hash_key() -> String {
+    "#".into()
 }
 
 impl Reply {
@@ -108,10 +118,9 @@ impl super::Draft {
         voice.acted = seq;
         voice.parked = reply.parks();
         voice.pending = None;
-        if let Some(secs) = wait_secs {
-            voice.wait_until =
-                Some((now + chrono::Duration::seconds(secs.into())).timestamp_millis());
-        }
+        // Each reply brings its own wait; an earlier one no longer applies.
+        voice.wait_until =
+            wait_secs.map(|secs| (now + chrono::Duration::seconds(secs.into())).timestamp_millis());
         voice.last_reply = Some(reply);
         voice.turn
     }

@@ -26,20 +26,6 @@ async fn agent_joins(app: &TestApp, call: &Call) {
     assert_eq!(res.status(), 202);
 }
 
-async fn context(app: &TestApp, path: &str) -> (u16, Value) {
-    let res = app
-        .http
-        .get(format!("{}{path}", app.base))
-        .bearer_auth(API_KEY)
-        .send()
-        .await
-        .unwrap();
-    (
-        res.status().as_u16(),
-        res.json().await.unwrap_or(Value::Null),
-    )
-}
-
 #[tokio::test]
 async fn pressing_0_hands_the_caller_to_an_agent_who_sees_the_whole_call() {
     let app = spawn_app_with(Options {
@@ -191,7 +177,7 @@ async fn saying_agent_at_a_menu_hands_the_caller_over_but_not_while_typing_card_
     // The card-digits gather takes keys only: the words are ignored, the keys go through.
     call.say("agent");
     call.press("4242");
-    call.expect_said("Press 1 to get a text message", SOON)
+    call.expect_said("to get a text message with a link", SOON)
         .await
         .unwrap();
     call.expect_gathering(SOON).await.unwrap();

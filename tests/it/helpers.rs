@@ -212,7 +212,7 @@ impl TestApp {
         call.expect_said("Hello Dana", SOON).await.unwrap();
         call.expect_said("last four digits", SOON).await.unwrap();
         call.press("4242");
-        call.expect_said("Press 1 to get a text message", SOON)
+        call.expect_said("to get a text message with a link", SOON)
             .await
             .unwrap();
         call
@@ -408,4 +408,19 @@ pub fn node(
     ];
     tandem::bench::local::LocalNode::start(env!("CARGO_BIN_EXE_tandem").as_ref(), port, &env)
         .expect("a tandem node starts")
+}
+
+/// The agent's view of a session (`GET` on `path` with the API key): status and body.
+pub async fn context(app: &TestApp, path: &str) -> (u16, Value) {
+    let res = app
+        .http
+        .get(format!("{}{path}", app.base))
+        .bearer_auth(API_KEY)
+        .send()
+        .await
+        .unwrap();
+    (
+        res.status().as_u16(),
+        res.json().await.unwrap_or(Value::Null),
+    )
 }

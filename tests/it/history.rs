@@ -60,7 +60,7 @@ async fn a_caller_who_reported_the_card_stolen_is_reminded_and_taken_straight_to
         !call
             .transcript()
             .iter()
-            .any(|l| l.contains("Press 1 to get a text")),
+            .any(|l| l.contains("to get a text message with a link")),
         "no menu, no story asked again"
     );
     call.press("2");

@@ -92,7 +92,9 @@ async fn a_caller_without_a_page_hears_the_charges_and_decides_by_keypad() {
         read.contains("$212.40") && read.contains("Skyline Electronics"),
         "{read}"
     );
-    call.expect_said("press 1 to approve", SOON).await.unwrap();
+    call.expect_said("press 1 or say approve", SOON)
+        .await
+        .unwrap();
     call.press("2");
     call.expect_said("declined", SOON).await.unwrap();
     assert_eq!(

@@ -35,7 +35,7 @@ async fn a_call_on_one_node_and_its_page_on_another_work_as_one() {
     let mut call = phone.place_call(&from, BANK_NUMBER).await;
     call.expect_said("Hello Dana", SOON).await.unwrap();
     call.press("4242");
-    call.expect_said("Press 1 to get a text message", SOON)
+    call.expect_said("to get a text message with a link", SOON)
         .await
         .unwrap();
     call.press("1");

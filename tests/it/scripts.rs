@@ -67,21 +67,21 @@ async fn an_edited_script_serves_new_calls_while_calls_in_progress_keep_their_ve
     let edited = FLOW
         .replace("This is the fraud team", "This is the card security team")
         .replace(
-            "Press 1 to get a text message",
-            "Press 1 for a text message",
+            "say text to get a text message",
+            "say text for a text message",
         );
     std::fs::write(dir.join("fraud-alert.json"), edited).unwrap();
     let after = reloaded(&app, &before).await;
     assert_ne!(after, before);
 
     old.press("4242");
-    old.expect_said("Press 1 to get a text message", SOON)
+    old.expect_said("say text to get a text message", SOON)
         .await
         .unwrap();
     let mut new = app.place_call(&second).await;
     new.expect_said("card security team", SOON).await.unwrap();
     new.press("4242");
-    new.expect_said("Press 1 for a text message", SOON)
+    new.expect_said("say text for a text message", SOON)
         .await
         .unwrap();
 }

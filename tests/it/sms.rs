@@ -37,10 +37,15 @@ async fn yes_approves_the_purchase_after_a_help_text_for_anything_else() {
         .next_sms(&from, SOON)
         .await
         .expect("the question is texted");
+    let (words, link) = question
+        .body
+        .split_once(" — or see it on our secure page: ")
+        .expect("the question, then the page link");
     assert_eq!(
-        question.body,
+        words,
         "Did you just try to spend $1,299.00 at Apple Store Portland? Reply YES or NO"
     );
+    assert!(link.starts_with(&format!("{}/s/", app.base)), "{link}");
     assert_eq!(question.from, BANK_NUMBER);
 
     let help = reply(&app, &from, "what is this?").await;
@@ -105,4 +110,34 @@ async fn texts_from_strangers_get_an_empty_answer_and_forged_ones_are_refused() 
     // The forged YES decided nothing: the real customer's answer still counts.
     let real = reply(&app, &from, "no").await;
     assert!(real.contains("declined"), "{real}");
+}
+
+#[tokio::test]
+async fn the_texted_page_link_shows_the_purchase_and_a_tap_there_answers_the_question() {
+    let app = spawn_app().await;
+    let from = caller();
+    let alert = confirm_purchase(&app, &from).await;
+    let question = app.phone.next_sms(&from, SOON).await.unwrap();
+    let mut device = Device::new();
+    let mut page = device
+        .open_page(&link_in(&question.body), &app.base, &app.origin())
+        .await;
+    assert_eq!(
+        page.snapshot["session"]["charges"][0]["merchant"], "Apple Store Portland",
+        "{}",
+        page.snapshot
+    );
+    page.tap("approve").await;
+    page.expect("decided").await;
+    assert_eq!(app.alert_status(&alert).await, "approved");
+    // The link is bound to the first device.
+    let mut other = Device::new();
+    let refused = other.open_link(&link_in(&question.body)).await.unwrap_err();
+    assert_eq!(refused.0, 403);
+    // The texted answer that follows hears the page's decision, not a second one, and ends
+    // the conversation: the page closes with it.
+    let late = reply(&app, &from, "NO").await;
+    assert!(late.contains("already approved"), "{late}");
+    assert_eq!(app.alert_status(&alert).await, "approved");
+    page.expect_closed().await;
 }

@@ -107,6 +107,7 @@ pub fn render(reply: &Reply, links: &Links, holding: bool) -> String {
         Then::Gather {
             prompt,
             digits,
+            finish_on_key,
             timeout_secs,
             hints,
         } => {
@@ -120,14 +121,15 @@ pub fn render(reply: &Reply, links: &Links, holding: bool) -> String {
             // actionOnEmptyResult: silence comes back to us too, so retries stay in the script.
             let _ = write!(
                 doc.body,
-                r#"<Gather {input} numDigits="{digits}" timeout="{timeout_secs}" action="{}" method="POST" actionOnEmptyResult="true"><Say>{}</Say></Gather>"#,
+                r#"<Gather {input} numDigits="{digits}" finishOnKey="{}" timeout="{timeout_secs}" action="{}" method="POST" actionOnEmptyResult="true"><Say>{}</Say></Gather>"#,
+                escape(finish_on_key),
                 escape(&links.url("gather")),
                 escape(prompt),
             );
             doc.finish()
         }
         Then::Hold { hold_prompt } => {
-            if holding {
+            if holding && !hold_prompt.is_empty() {
                 doc = doc.say(hold_prompt);
             }
             doc.redirect(&links.url("hold")).finish()
@@ -210,6 +212,7 @@ mod tests {
             then: Then::Gather {
                 prompt: "Press 1".into(),
                 digits: 1,
+                finish_on_key: "*".into(),
                 timeout_secs: 5,
                 hints: vec![],
             },
@@ -224,6 +227,7 @@ mod tests {
         let doc = render(&reply, &links, false);
         assert!(doc.contains(r#"action="https://ivr.example.com/twilio/gather?session=00000000-0000-0000-0000-000000000000&amp;turn=7""#), "{doc}");
         assert!(doc.contains(r#"actionOnEmptyResult="true""#));
+        assert!(doc.contains(r#"finishOnKey="*""#), "{doc}");
     }
 
     #[test]
