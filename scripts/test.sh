@@ -21,3 +21,8 @@ cargo run --locked --quiet -- check
 # No engine runs here; `config` still parses and interpolates the whole file.
 TANDEM_API_KEY=compose-check docker-compose -f docker-compose.yml config -q
 cargo test --locked
+# A short benchmark run for correctness only (every journey completes, every decision lands);
+# its timings are printed, never judged here.
+cargo run --locked --quiet -- bench steady --rate 50 --duration 4 --max-secs 300
+cargo run --locked --quiet -- bench burst --sessions 200 --concurrency 50 --max-secs 300
+cargo run --locked --quiet -- bench idle --sessions 300 --concurrency 50 --max-secs 300

@@ -5,10 +5,11 @@ use std::{sync::Arc, time::Duration};
 use anyhow::Context;
 use axum::{
     Json, Router,
-    extract::State,
+    extract::{State, connect_info::Connected},
     http::StatusCode,
     response::{IntoResponse, Response},
     routing::get,
+    serve::IncomingStream,
 };
 use serde_json::json;
 use tokio::net::TcpListener;
@@ -87,16 +88,109 @@ async fn health(State(app): State<AppState>) -> Response {
     }
 }
 
+/// How long connections accepted before the listening socket closed have to send their request.
+const LAST_REQUESTS_GRACE: Duration = Duration::from_millis(500);
+
 /// Serves until `shutdown` fires, then stops taking connections and lets in-flight requests end.
 pub async fn run(
     config: Config,
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let state = AppState::build(config, shutdown.clone())?;
-    tracing::info!(addr = %listener.local_addr()?, store = state.broker.store.kind(), "tandem node listening");
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await
-        .context("serving HTTP")
+    // Held webhooks and page sockets are released only once the listening socket is closed:
+    // what they do next (the call's redirect, the page's reconnect) then meets a refused
+    // connection, which every balancer retries elsewhere, instead of a half-open one here.
+    let released = CancellationToken::new();
+    let state = AppState::build(config, released.clone())?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, store = state.broker.store.kind(), "tandem node listening");
+    let listener = Closing {
+        state: Listening::Open(listener),
+        addr,
+        stop: shutdown,
+        closed: released.clone(),
+    };
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<Peer>(),
+    )
+    .with_graceful_shutdown(async move {
+        released.cancelled().await;
+        // Graceful shutdown closes connections that have no request yet; one accepted just
+        // before the close has its request on the way, so it gets a moment to arrive.
+        tokio::time::sleep(LAST_REQUESTS_GRACE).await;
+    })
+    .await
+    .context("serving HTTP")
+}
+
+/// The address a connection came from, for per-client limits.
+#[derive(Clone, Copy, Debug)]
+pub struct Peer(pub std::net::SocketAddr);
+
+impl Connected<IncomingStream<'_, Closing>> for Peer {
+    fn connect_info(stream: IncomingStream<'_, Closing>) -> Self {
+        Self(*stream.remote_addr())
+    }
+}
+
+impl Connected<IncomingStream<'_, TcpListener>> for Peer {
+    fn connect_info(stream: IncomingStream<'_, TcpListener>) -> Self {
+        Self(*stream.remote_addr())
+    }
+}
+
+/// A listener that closes its socket the moment `stop` fires, then says so through `closed`.
+pub struct Closing {
+    state: Listening,
+    addr: std::net::SocketAddr,
+    stop: CancellationToken,
+    closed: CancellationToken,
+}
+
+enum Listening {
+    Open(TcpListener),
+    /// Stopped: taking what the kernel has already queued, straight from the socket (the
+    /// reactor may not have heard of it yet), then closing.
+    Draining(std::net::TcpListener),
+    Closed,
+}
+
+impl axum::serve::Listener for Closing {
+    type Io = tokio::net::TcpStream;
+    type Addr = std::net::SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        if let Listening::Open(inner) = &mut self.state {
+            tokio::select! {
+                biased;
+                accepted = axum::serve::Listener::accept(inner) => return accepted,
+                () = self.stop.cancelled() => {}
+            }
+            let Listening::Open(inner) = std::mem::replace(&mut self.state, Listening::Closed)
+            else {
+                unreachable!("matched above")
+            };
+            if let Ok(inner) = inner.into_std() {
+                self.state = Listening::Draining(inner);
+            }
+        }
+        if let Listening::Draining(inner) = &self.state {
+            let queued = inner.accept().and_then(|(stream, addr)| {
+                stream.set_nonblocking(true)?;
+                Ok((tokio::net::TcpStream::from_std(stream)?, addr))
+            });
+            if let Ok(queued) = queued {
+                return queued;
+            }
+            self.state = Listening::Closed;
+            self.closed.cancel();
+        }
+        // axum stops asking once `closed` has fired.
+        std::future::pending().await
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        Ok(self.addr)
+    }
 }

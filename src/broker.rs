@@ -13,7 +13,7 @@ use crate::{
     providers::VoiceProvider,
     script::{self, Input, Scripts, Trigger},
     session::{AlertStatus, Channel, Decision, Draft, EventKind, Reply, Session, history::Record},
-    store::{Commit, Store, StoreError},
+    store::{Commit, Store, StoreError, Versioned},
 };
 
 /// Commits lost to concurrent writers before giving up; each retry re-reads the session.
@@ -80,6 +80,12 @@ impl Broker {
             .session)
     }
 
+    /// The session with the version a commit must name; hand it to [`Broker::transact_from`]
+    /// when the caller needs the session before deciding what to change.
+    pub async fn load_versioned(&self, id: Uuid) -> Result<Versioned, BrokerError> {
+        self.store.load(id).await?.ok_or(BrokerError::NotFound)
+    }
+
     /// Stores a brand-new session; `false` if one with this id already exists.
     pub async fn create(&self, draft: &Draft) -> Result<bool, BrokerError> {
         Ok(matches!(
@@ -93,10 +99,26 @@ impl Broker {
     pub async fn transact<T>(
         &self,
         id: Uuid,
+        change: impl FnMut(&mut Draft) -> T,
+    ) -> Result<T, BrokerError> {
+        let current = self.load_versioned(id).await?;
+        self.transact_from(current, change).await
+    }
+
+    /// [`Broker::transact`] starting from a session already loaded, which saves a round trip
+    /// when it is still current (a conflict reloads it).
+    pub async fn transact_from<T>(
+        &self,
+        loaded: Versioned,
         mut change: impl FnMut(&mut Draft) -> T,
     ) -> Result<T, BrokerError> {
+        let id = loaded.session.id;
+        let mut loaded = Some(loaded);
         for _ in 0..MAX_ATTEMPTS {
-            let current = self.store.load(id).await?.ok_or(BrokerError::NotFound)?;
+            let current = match loaded.take() {
+                Some(current) => current,
+                None => self.load_versioned(id).await?,
+            };
             let mut draft = Draft::new(current.session.clone(), Utc::now());
             let out = change(&mut draft);
             if draft.events.is_empty() && draft.session == current.session {
@@ -168,6 +190,23 @@ impl Broker {
     }
 
     async fn after_commit(&self, draft: &Draft, push: Option<LivePush>) {
+        // The bank's record first: by the time the caller hears the outcome, the alert reads it.
+        for event in &draft.events {
+            if let EventKind::Decided { decision, .. } = event.event {
+                let status = match decision {
+                    Decision::Approve => AlertStatus::Approved,
+                    Decision::Decline => AlertStatus::Declined,
+                };
+                let s = &draft.session;
+                if let Err(e) = self
+                    .store
+                    .set_alert_status(s.alert_id, &s.case.customer.phone, status)
+                    .await
+                {
+                    tracing::warn!(session_id = %s.id, error = %e, "could not mark the alert resolved");
+                }
+            }
+        }
         if let Some(push) = push {
             let span =
                 tracing::info_span!("live_update", session_id = %push.session, turn = push.turn);
@@ -190,21 +229,6 @@ impl Broker {
                     .await
                 {
                     tracing::warn!(session_id = %s.id, error = %e, "could not add the session to the customer's history");
-                }
-            }
-        }
-        for event in &draft.events {
-            if let EventKind::Decided { decision, .. } = event.event {
-                let status = match decision {
-                    Decision::Approve => AlertStatus::Approved,
-                    Decision::Decline => AlertStatus::Declined,
-                };
-                if let Err(e) = self
-                    .store
-                    .set_alert_status(draft.session.alert_id, status)
-                    .await
-                {
-                    tracing::warn!(session_id = %draft.session.id, error = %e, "could not mark the alert resolved");
                 }
             }
         }

@@ -35,6 +35,10 @@ pub struct Config {
     pub hold_poll: Duration,
     /// `text` or `json` log lines (`TANDEM_LOG_FORMAT`, default `text`).
     pub log_json: bool,
+    /// Header the load balancer puts the client's address in (`TANDEM_CLIENT_IP_HEADER`, e.g.
+    /// `x-forwarded-for`, whose last entry is used); unset means the connection's address.
+    /// Link failures are limited per client, so only name a header the proxy always sets.
+    pub client_ip_header: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -133,6 +137,17 @@ impl Config {
             Some("json") => true,
             Some(_) => return Err(ConfigError::Invalid("TANDEM_LOG_FORMAT", "text or json")),
         };
+        let client_ip_header = get("TANDEM_CLIENT_IP_HEADER")
+            .map(|h| h.trim().to_ascii_lowercase())
+            .filter(|h| !h.is_empty());
+        if let Some(h) = &client_ip_header
+            && !h.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        {
+            return Err(ConfigError::Invalid(
+                "TANDEM_CLIENT_IP_HEADER",
+                "a header name such as x-forwarded-for",
+            ));
+        }
         let agent_number = get("TANDEM_AGENT_NUMBER");
         if let Some(n) = &agent_number
             && !crate::session::alert::is_e164(n)
@@ -166,6 +181,7 @@ impl Config {
             alert_ttl: secs("TANDEM_ALERT_TTL_SECS", 7 * 24 * 3600)?,
             hold_poll,
             log_json,
+            client_ip_header,
         })
     }
 }

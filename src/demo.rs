@@ -66,9 +66,12 @@ pub async fn run(o: DemoOptions) -> anyhow::Result<()> {
     let state = AppState::build(config, shutdown.clone())?;
     let broker = state.broker.clone();
     let server = tokio::spawn(
-        axum::serve(listener, app::app(state))
-            .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-            .into_future(),
+        axum::serve(
+            listener,
+            app::app(state).into_make_service_with_connect_info::<app::Peer>(),
+        )
+        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+        .into_future(),
     );
 
     let phone = Phone::new(PhoneConfig {

@@ -13,14 +13,22 @@ use crate::store::Wake;
 
 #[derive(Default)]
 pub struct Hub {
-    sessions: Mutex<HashMap<Uuid, watch::Sender<u64>>>,
+    sessions: Mutex<HashMap<Uuid, watch::Sender<Mark>>>,
+}
+
+/// The newest wake-up seen for a session, and how many resyncs have asked for a re-read.
+#[derive(Clone, Copy, Debug, Default)]
+struct Mark {
+    seq: u64,
+    resyncs: u64,
 }
 
 /// A listener's handle; dropping the last one for a session forgets the session here.
 pub struct Listener {
     hub: Arc<Hub>,
     id: Uuid,
-    rx: watch::Receiver<u64>,
+    rx: watch::Receiver<Mark>,
+    resyncs: u64,
 }
 
 impl Hub {
@@ -47,12 +55,14 @@ impl Hub {
         let mut sessions = self.lock();
         let rx = sessions
             .entry(id)
-            .or_insert_with(|| watch::channel(0).0)
+            .or_insert_with(|| watch::channel(Mark::default()).0)
             .subscribe();
+        let resyncs = rx.borrow().resyncs;
         Listener {
             hub: self.clone(),
             id,
             rx,
+            resyncs,
         }
     }
 
@@ -67,17 +77,17 @@ impl Hub {
 
     fn notify(&self, id: Uuid, seq: u64) {
         if let Some(tx) = self.lock().get(&id) {
-            tx.send_modify(|v| *v = (*v).max(seq));
+            tx.send_modify(|m| m.seq = m.seq.max(seq));
         }
     }
 
     fn notify_all(&self) {
         for tx in self.lock().values() {
-            tx.send_modify(|_| {});
+            tx.send_modify(|m| m.resyncs += 1);
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, watch::Sender<u64>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, watch::Sender<Mark>>> {
         self.sessions.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
@@ -87,6 +97,21 @@ impl Listener {
     pub async fn changed(&mut self) {
         // The sender lives in the hub's map as long as this listener does.
         let _ = self.rx.changed().await;
+    }
+
+    /// Resolves at the first wake-up announcing an event after `cursor`, or a resync. A
+    /// reader that has already read its own commit back skips that commit's echo.
+    pub async fn news_after(&mut self, cursor: u64) {
+        while self.rx.changed().await.is_ok() {
+            let mark = *self.rx.borrow_and_update();
+            if mark.resyncs != self.resyncs {
+                self.resyncs = mark.resyncs;
+                return;
+            }
+            if mark.seq > cursor {
+                return;
+            }
+        }
     }
 }
 
@@ -99,5 +124,48 @@ impl Drop for Listener {
         {
             sessions.remove(&self.id);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures_util::FutureExt;
+
+    use super::*;
+
+    /// Whether the wait is over at once: every wake-up here is sent before the wait starts.
+    async fn resolves(fut: impl std::future::Future<Output = ()>) -> bool {
+        fut.now_or_never().is_some()
+    }
+
+    #[tokio::test]
+    async fn a_reader_skips_the_echo_of_what_it_has_read_and_wakes_for_news_or_a_resync() {
+        let hub = Arc::new(Hub::default());
+        let id = Uuid::new_v4();
+        let mut listener = hub.listen(id);
+
+        hub.notify(id, 3);
+        assert!(
+            !resolves(listener.news_after(3)).await,
+            "seq 3 is not news after 3"
+        );
+        hub.notify(id, 2);
+        assert!(
+            !resolves(listener.news_after(3)).await,
+            "an older wake-up is not news"
+        );
+        hub.notify(id, 4);
+        assert!(resolves(listener.news_after(3)).await, "seq 4 is");
+        hub.notify_all();
+        assert!(
+            resolves(listener.news_after(4)).await,
+            "a resync always wakes"
+        );
+        assert!(!resolves(listener.news_after(4)).await, "and only once");
+        hub.notify(Uuid::new_v4(), 9);
+        assert!(
+            !resolves(listener.news_after(4)).await,
+            "another session's news is not"
+        );
     }
 }

@@ -31,7 +31,7 @@ enum Command {
         /// Script files; defaults to every script in TANDEM_SCRIPTS_DIR.
         files: Vec<PathBuf>,
     },
-    /// Measure click-to-speech latency across two nodes sharing Redis.
+    /// Measure latency, load and memory across tandem nodes sharing Redis (loopback only).
     Bench(tandem::bench::Options),
 }
 
@@ -81,6 +81,11 @@ fn quiet_runtime<F: Future<Output = anyhow::Result<()>>>(
 fn serve() -> anyhow::Result<()> {
     let config = tandem::config::Config::from_env()?;
     init_tracing(config.log_json);
+    // Every page is an open socket: take all the files the system allows this process.
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(files) => tracing::info!(files, "open-files limit"),
+        Err(e) => tracing::warn!(error = %e, "could not raise the open-files limit"),
+    }
     runtime()?.block_on(async move {
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await

@@ -1,74 +1,214 @@
-//! `tandem bench`: click-to-speech latency across two nodes sharing Redis.
+//! `tandem bench`: latency and load across tandem nodes sharing one Redis.
 //!
-//! It starts a redis-server (unless given one), two `tandem serve` processes and the dev phone's
-//! fake Twilio API, brings N sessions to the decision step — each call on node A, each page on
-//! node B — and then approves them one at a time, timing from the page's approve message
-//! leaving the client to the live call update carrying the answer reaching "Twilio".
+//! It starts a redis-server (unless given one on loopback), one or two `tandem serve`
+//! processes and the dev phone's fake Twilio API, then drives simulated customers: each call
+//! is the dev phone following TwiML for real on node A, each page a websocket client on node B.
+//! Every scenario stops by itself (`--max-secs`), and any journey that fails or loses its
+//! decision makes the run fail: the figures are only printed for a correct run.
 
+pub mod journey;
 pub mod local;
+mod report;
+pub mod stats;
 
 use std::{
     path::PathBuf,
-    sync::Arc,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
     time::{Duration, Instant},
 };
 
-use anyhow::{Context, anyhow};
-use hdrhistogram::Histogram;
-use serde_json::json;
+use anyhow::{Context, anyhow, ensure};
+use indicatif::{ProgressBar, ProgressStyle};
 use tokio::sync::Semaphore;
 
-use self::local::{LocalNode, LocalRedis, free_port};
-use crate::phone::{Call, CallEvent, Phone, PhoneConfig, page::Device, page::PageSocket};
+use self::{
+    journey::{Live, STEP},
+    local::{LocalNode, LocalRedis, free_port},
+    stats::{Recorder, Sampler},
+};
+use crate::phone::{Phone, PhoneConfig, page::Device};
 
-const ACCOUNT_SID: &str = "ACbe0c4f5e00000000000000000000bench";
-const AUTH_TOKEN: &str = "bench-auth-token";
-const API_KEY: &str = "bench-api-key";
-const BANK: &str = "+18005550100";
-/// Deadline for one step of one session; only reached when something is broken.
-const STEP: Duration = Duration::from_secs(30);
+pub(crate) const ACCOUNT_SID: &str = "ACbe0c4f5e00000000000000000000bench";
+pub(crate) const AUTH_TOKEN: &str = "bench-auth-token";
+pub(crate) const API_KEY: &str = "bench-api-key";
+pub(crate) const BANK: &str = "+18005550100";
+/// The click-to-speech p99 a `ramp` step must keep, in milliseconds.
+const RAMP_P99_MS: f64 = 5.0;
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scenario {
+    /// `--sessions` live sessions at the decision step, then approved one at a time.
+    Live,
+    /// `--rate` new journeys per second for `--duration` seconds, each start to end.
+    Steady,
+    /// Steady steps from `--rate`, ×1.5 each, until click-to-speech p99 passes 5 ms.
+    Ramp,
+    /// `--sessions` idle page websockets on node A; server memory per connection.
+    Idle,
+    /// `--sessions` live sessions, then every page taps approve at once.
+    Burst,
+    /// Signed call webhooks at `--rate` per second on node A alone, for `--duration` seconds.
+    Webhooks,
+}
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct Options {
-    /// Live sessions to set up (calls at the decision step, pages open) before clicking.
+    #[arg(value_enum, default_value_t = Scenario::Live)]
+    pub scenario: Scenario,
+    /// Live sessions (live, burst) or idle websockets (idle).
     #[arg(long, default_value_t = 1000)]
     pub sessions: usize,
     /// Sessions being set up at once.
     #[arg(long, default_value_t = 100)]
     pub concurrency: usize,
-    /// Use this Redis instead of starting a private redis-server.
+    /// New journeys (steady, ramp) or webhooks (webhooks) per second.
+    #[arg(long, default_value_t = 20.0)]
+    pub rate: f64,
+    /// Seconds of load (steady, webhooks) or per step (ramp).
+    #[arg(long, default_value_t = 10)]
+    pub duration: u64,
+    /// Nodes to start: calls go to the first, pages and the bank's API to the others
+    /// (default: two, one for `webhooks`).
+    #[arg(long)]
+    pub nodes: Option<usize>,
+    /// Use this Redis (loopback only) instead of starting a private redis-server.
     #[arg(long)]
     pub redis: Option<String>,
-    /// Also write the figures as JSON to this file.
+    /// Write the report as JSON to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Render latency-over-time and percentile charts (SVG) into this folder.
+    #[arg(long)]
+    pub plot: Option<PathBuf>,
     /// Stop with an error if the run takes longer than this many seconds.
     #[arg(long, default_value_t = 900)]
     pub max_secs: u64,
 }
 
-/// One session brought to the decision step.
-struct Live {
-    call: Call,
-    page: PageSocket,
-}
-
-struct Rig {
-    phone: Phone,
-    http: reqwest::Client,
-    public: String,
-    node_b: String,
+/// The processes under test and the simulated outside world.
+pub struct Rig {
+    pub phone: Phone,
+    pub http: reqwest::Client,
+    /// The public URL Twilio signs webhooks for; node A serves it.
+    pub public: String,
+    /// Where pages (and the bank's API calls) go: every node but A, or A when alone.
+    page_nodes: Vec<String>,
+    nodes: Vec<LocalNode>,
+    redis_url: String,
+    _redis: Option<LocalRedis>,
 }
 
 pub async fn run(options: Options) -> anyhow::Result<()> {
     let limit = rlimit::increase_nofile_limit(u64::MAX).context("raising the open-files limit")?;
+    if let Some(url) = &options.redis {
+        let host = url::Url::parse(url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned));
+        ensure!(
+            matches!(host.as_deref(), Some("127.0.0.1" | "localhost" | "[::1]")),
+            "the benchmark only targets loopback; --redis must be a 127.0.0.1 or localhost URL"
+        );
+    }
     let deadline = Duration::from_secs(options.max_secs);
     tokio::time::timeout(deadline, measure(options, limit))
         .await
-        .map_err(|_| anyhow!("the benchmark ran over its time cap"))?
+        .map_err(|_| anyhow!("the benchmark ran over its time cap (--max-secs)"))?
 }
 
 async fn measure(options: Options, open_files: u64) -> anyhow::Result<()> {
+    let node_count = match (options.scenario, options.nodes) {
+        (_, Some(n)) => n,
+        (Scenario::Webhooks, None) => 1,
+        (_, None) => 2,
+    };
+    ensure!(
+        (1..=26).contains(&node_count),
+        "--nodes must be between 1 and 26"
+    );
+    let rig = Arc::new(start(&options, node_count).await?);
+    eprintln!(
+        "{:?}: redis {}, nodes {} (calls) {}, open files {open_files}",
+        options.scenario,
+        rig.redis_url,
+        rig.public,
+        if node_count > 1 {
+            format!("and {} (pages)", rig.page_nodes.join(", "))
+        } else {
+            "alone".into()
+        },
+    );
+    let round_trips = match options.scenario {
+        Scenario::Steady | Scenario::Live => Some(report::round_trips(&rig).await?),
+        _ => None,
+    };
+    let rec = Recorder::new();
+    let redis = redis::Client::open(rig.redis_url.as_str())?
+        .get_multiplexed_async_connection()
+        .await
+        .ok();
+    // The driver and Redis share the machine's cores with the nodes, so they are watched too.
+    let mut processes: Vec<(String, u32)> = rig
+        .nodes
+        .iter()
+        .zip('A'..='Z')
+        .map(|(n, letter)| (format!("node {letter}"), n.pid()))
+        .collect();
+    if let Some(local) = &rig._redis {
+        processes.push(("redis-server".into(), local.pid()));
+    }
+    processes.push(("driver".into(), std::process::id()));
+    let sampler = Sampler::start(&rec, processes, redis);
+    let mut extra = serde_json::Map::new();
+    // Each scenario says how many journeys (or sockets, or webhooks) it started.
+    let planned = match options.scenario {
+        Scenario::Live => live(&rig, &rec, &options, &mut extra).await?,
+        Scenario::Burst => burst(&rig, &rec, &options, &mut extra).await?,
+        Scenario::Steady => steady(&rig, &rec, options.rate, options.duration).await?,
+        Scenario::Ramp => ramp(&rig, &rec, &options, &mut extra).await?,
+        Scenario::Idle => idle(&rig, &rec, &options, &mut extra).await?,
+        Scenario::Webhooks => webhooks(&rig, &rec, &options).await?,
+    };
+    let resources = sampler.finish();
+    let measured = rec.finish();
+    let report = report::Report::new(
+        &options,
+        node_count,
+        measured,
+        resources,
+        round_trips,
+        extra,
+    );
+    report.print();
+    if let Some(path) = &options.json {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        std::fs::write(path, serde_json::to_string_pretty(&report)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let Some(dir) = &options.plot {
+        report.plot(dir)?;
+    }
+    ensure!(
+        report.measured.errors.is_empty(),
+        "{} journeys failed; first: {}",
+        report.measured.errors.len(),
+        report.measured.errors[0]
+    );
+    ensure!(
+        report.measured.completed == planned as u64,
+        "{} of {planned} completed",
+        report.measured.completed
+    );
+    println!("all {planned} completed, no errors");
+    Ok(())
+}
+
+async fn start(options: &Options, node_count: usize) -> anyhow::Result<Rig> {
     let local_redis = match &options.redis {
         Some(_) => None,
         None => Some(LocalRedis::start()?),
@@ -78,8 +218,10 @@ async fn measure(options: Options, open_files: u64) -> anyhow::Result<()> {
         .clone()
         .or_else(|| local_redis.as_ref().map(LocalRedis::url))
         .unwrap_or_default();
-    let (port_a, port_b) = (free_port()?, free_port()?);
-    let public = format!("http://127.0.0.1:{port_a}");
+    let ports: Vec<u16> = (0..node_count)
+        .map(|_| free_port())
+        .collect::<Result<_, _>>()?;
+    let public = format!("http://127.0.0.1:{}", ports[0]);
     let phone = Phone::new(PhoneConfig {
         server: public.clone(),
         public_url: public.clone(),
@@ -87,10 +229,13 @@ async fn measure(options: Options, open_files: u64) -> anyhow::Result<()> {
         auth_token: AUTH_TOKEN.into(),
         voice_path: "/twilio/voice".into(),
         status_path: "/twilio/status".into(),
-        // Gathers never time out while thousands of sessions are being set up.
+        // Gathers never time out while thousands of sessions wait for their click.
         timeout_scale: 1000.0,
     });
-    let api_base = serve_fake_api(&phone).await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let api_base = format!("http://{}", listener.local_addr()?);
+    let api = phone.fake_api();
+    tokio::spawn(async move { axum::serve(listener, api).await });
     let exe = std::env::current_exe().context("finding the tandem binary")?;
     let scripts = std::env::var("TANDEM_SCRIPTS_DIR").unwrap_or_else(|_| "ivr-scripts".into());
     let env = [
@@ -103,158 +248,331 @@ async fn measure(options: Options, open_files: u64) -> anyhow::Result<()> {
         ("TANDEM_SMS_FROM", BANK.into()),
         ("TANDEM_SCRIPTS_DIR", scripts),
     ];
-    let node_a = LocalNode::start(&exe, port_a, &env)?;
-    let node_b = LocalNode::start(&exe, port_b, &env)?;
-    eprintln!(
-        "redis {redis_url}, node A {} (calls), node B {} (pages), open files {open_files}",
-        node_a.base, node_b.base
-    );
-
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(256)
-        .build()?;
-    let rig = Arc::new(Rig {
+    let nodes = ports
+        .iter()
+        .map(|port| LocalNode::start(&exe, *port, &env))
+        .collect::<Result<Vec<_>, _>>()?;
+    let page_nodes = nodes
+        .iter()
+        .skip(usize::from(nodes.len() > 1))
+        .map(|n| n.base.clone())
+        .collect();
+    Ok(Rig {
         phone,
-        http,
+        http: reqwest::Client::builder()
+            .pool_max_idle_per_host(256)
+            .build()?,
         public,
-        node_b: node_b.base.clone(),
-    });
-    let started = Instant::now();
-    let lives = set_up(&rig, &options).await?;
-    let setup = started.elapsed();
-    eprintln!(
-        "{} sessions live in {:.1} s; approving them one at a time",
-        lives.len(),
-        setup.as_secs_f64()
+        page_nodes,
+        nodes,
+        redis_url,
+        _redis: local_redis,
+    })
+}
+
+impl Rig {
+    /// The node serving `customer`'s page: the same one for the whole journey.
+    pub fn page_node(&self, customer: &str) -> &str {
+        let n = self.page_nodes.len().max(1);
+        let i = customer
+            .bytes()
+            .fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(b.into()));
+        self.page_nodes
+            .get(i % n)
+            .map_or(&self.public, String::as_str)
+    }
+}
+
+fn progress(len: u64, what: &str) -> ProgressBar {
+    let bar = ProgressBar::new(len);
+    bar.set_style(
+        ProgressStyle::with_template("{msg:>12} [{bar:40}] {pos}/{len} {elapsed_precise}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
     );
-
-    let clicks = click_all(lives).await?;
-    report(&options, setup, &clicks)
+    bar.set_message(what.to_owned());
+    bar
 }
 
-async fn serve_fake_api(phone: &Phone) -> anyhow::Result<String> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let api = phone.fake_api();
-    tokio::spawn(async move { axum::serve(listener, api).await });
-    Ok(format!("http://{addr}"))
+/// Customers of `steady` and `ramp`, numbered across steps so no two journeys share a phone.
+static NEXT_CUSTOMER: AtomicUsize = AtomicUsize::new(2_000_000);
+
+/// A distinct customer phone number per journey of a run.
+fn customer(i: usize) -> String {
+    format!("+1555{:07}", i % 10_000_000)
 }
 
-async fn set_up(rig: &Arc<Rig>, options: &Options) -> anyhow::Result<Vec<Live>> {
-    let gate = Arc::new(Semaphore::new(options.concurrency.max(1)));
-    let mut tasks = Vec::with_capacity(options.sessions);
-    for i in 0..options.sessions {
-        let (rig, gate) = (rig.clone(), gate.clone());
+/// Brings `n` sessions to the decision step, `concurrency` at a time.
+async fn set_up(
+    rig: &Arc<Rig>,
+    rec: &Recorder,
+    n: usize,
+    concurrency: usize,
+) -> anyhow::Result<Vec<Live>> {
+    let gate = Arc::new(Semaphore::new(concurrency.max(1)));
+    let bar = progress(n as u64, "setting up");
+    let mut tasks = Vec::with_capacity(n);
+    for i in 0..n {
+        let (rig, gate, rec, bar) = (rig.clone(), gate.clone(), rec.clone(), bar.clone());
         tasks.push(tokio::spawn(async move {
             let _permit = gate.acquire_owned().await?;
-            session(&rig, i)
+            let live = journey::to_decision(&rig, &rec, &customer(i))
                 .await
-                .with_context(|| format!("session {i}"))
+                .with_context(|| format!("session {i}"));
+            bar.inc(1);
+            live
         }));
     }
-    let mut lives = Vec::with_capacity(tasks.len());
-    let step = (tasks.len() / 10).max(1);
-    for (i, task) in tasks.into_iter().enumerate() {
+    let mut lives = Vec::with_capacity(n);
+    for task in tasks {
         lives.push(task.await??);
-        if (i + 1) % step == 0 {
-            eprintln!("  set up {}/{}", i + 1, options.sessions);
-        }
     }
+    bar.finish_and_clear();
     Ok(lives)
 }
 
-/// One customer: alert, call, verification, text, page opened on the other node.
-async fn session(rig: &Rig, i: usize) -> anyhow::Result<Live> {
-    let from = format!("+1555{:07}", i);
-    let alert = crate::session::alert::sample(&from);
-    let res = rig
-        .http
-        .post(format!("{}/api/v1/alerts", rig.node_b))
-        .bearer_auth(API_KEY)
-        .json(&alert)
-        .send()
-        .await?;
-    anyhow::ensure!(res.status() == 201, "alert refused: {}", res.status());
-    let mut call = rig.phone.place_call(&from, BANK).await;
-    call.expect_said("last four digits", STEP).await?;
-    call.press("4242");
-    call.expect_said("to get a text message with a link", STEP)
-        .await?;
-    call.press("1");
-    let sms = rig
-        .phone
-        .next_sms(&from, STEP)
-        .await
-        .ok_or_else(|| anyhow!("no text arrived"))?;
-    let link = sms
-        .body
-        .split_whitespace()
-        .find(|w| w.starts_with("http"))
-        .ok_or_else(|| anyhow!("no link in the text"))?;
-    call.expect_said("on its way", STEP).await?;
-    let via_b = link.replacen(&rig.public, &rig.node_b, 1);
-    let page = Device::new()
-        .open_page(&via_b, &rig.node_b, &rig.public)
-        .await?;
-    call.expect_said("I see you have the charges", STEP).await?;
-    call.expect_gathering(STEP).await?;
-    Ok(Live { call, page })
-}
-
-/// Approves each session in turn; returns click-to-speech per session.
-async fn click_all(lives: Vec<Live>) -> anyhow::Result<Vec<Duration>> {
-    let mut out = Vec::with_capacity(lives.len());
-    for mut live in lives {
-        let clicked = Instant::now();
-        live.page.tap("approve").await?;
-        let received = loop {
-            match live.call.next_event(STEP).await {
-                Some(CallEvent::LiveUpdate { twiml, received }) => {
-                    anyhow::ensure!(
-                        twiml.contains("approved"),
-                        "the live update did not say approved: {twiml}"
-                    );
-                    break received;
-                }
-                Some(CallEvent::Ended(reason)) => {
-                    anyhow::bail!("call ended before the outcome: {reason:?}")
-                }
-                Some(_) => continue,
-                None => anyhow::bail!("no live update within {STEP:?}"),
-            }
-        };
-        out.push(received.saturating_duration_since(clicked));
-        live.call.expect_said("approved", STEP).await?;
-    }
-    Ok(out)
-}
-
-fn report(options: &Options, setup: Duration, clicks: &[Duration]) -> anyhow::Result<()> {
-    let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
-    for d in clicks {
-        hist.record((d.as_micros() as u64).max(1))?;
-    }
-    let ms = |q: f64| hist.value_at_quantile(q) as f64 / 1000.0;
-    let figures = json!({
-        "sessions": clicks.len(),
-        "nodes": 2,
-        "setup_seconds": setup.as_secs_f64(),
-        "click_to_speech_ms": {
-            "p50": ms(0.50), "p90": ms(0.90), "p99": ms(0.99), "max": hist.max() as f64 / 1000.0,
-            "min": hist.min() as f64 / 1000.0, "mean": hist.mean() / 1000.0,
-        },
-    });
-    println!(
-        "click-to-speech over {} sessions on 2 nodes sharing Redis (page on B, call on A)",
-        clicks.len()
+async fn live(
+    rig: &Arc<Rig>,
+    rec: &Recorder,
+    options: &Options,
+    extra: &mut serde_json::Map<String, serde_json::Value>,
+) -> anyhow::Result<usize> {
+    let started = Instant::now();
+    let lives = set_up(rig, rec, options.sessions, options.concurrency).await?;
+    extra.insert(
+        "setup_seconds".into(),
+        started.elapsed().as_secs_f64().into(),
     );
-    println!("  p50 {:>8.3} ms   (bar: 1 ms)", ms(0.50));
-    println!("  p90 {:>8.3} ms", ms(0.90));
-    println!("  p99 {:>8.3} ms   (bar: 5 ms)", ms(0.99));
-    println!("  max {:>8.3} ms", hist.max() as f64 / 1000.0);
-    if let Some(path) = &options.json {
-        std::fs::write(path, serde_json::to_string_pretty(&figures)?)
-            .with_context(|| format!("writing {}", path.display()))?;
+    extra.insert("live_sessions".into(), lives.len().into());
+    let bar = progress(lives.len() as u64, "clicking");
+    for live in lives {
+        if let Err(e) = journey::approve(rig, rec, live, false).await {
+            rec.error(format!("{e:#}"));
+        }
+        bar.inc(1);
     }
-    Ok(())
+    bar.finish_and_clear();
+    Ok(options.sessions)
+}
+
+async fn burst(
+    rig: &Arc<Rig>,
+    rec: &Recorder,
+    options: &Options,
+    extra: &mut serde_json::Map<String, serde_json::Value>,
+) -> anyhow::Result<usize> {
+    let lives = set_up(rig, rec, options.sessions, options.concurrency).await?;
+    extra.insert("live_sessions".into(), lives.len().into());
+    let n = lives.len();
+    let started = Instant::now();
+    // Every tap waits on one gate, so they leave together.
+    let gate = Arc::new(tokio::sync::Barrier::new(lives.len()));
+    let mut tasks = Vec::new();
+    for live in lives {
+        let (rig, rec, gate) = (rig.clone(), rec.clone(), gate.clone());
+        tasks.push(tokio::spawn(async move {
+            gate.wait().await;
+            if let Err(e) = journey::approve(&rig, &rec, live, false).await {
+                rec.error(format!("{e:#}"));
+            }
+        }));
+    }
+    for task in tasks {
+        task.await?;
+    }
+    let took = started.elapsed().as_secs_f64();
+    extra.insert("burst_seconds".into(), took.into());
+    extra.insert("decisions_per_second".into(), (n as f64 / took).into());
+    Ok(options.sessions)
+}
+
+/// Starts `rate` journeys a second for `secs` seconds and waits for all of them.
+async fn steady(rig: &Arc<Rig>, rec: &Recorder, rate: f64, secs: u64) -> anyhow::Result<usize> {
+    ensure!(rate > 0.0, "--rate must be above 0");
+    let total = (rate * secs as f64).round().max(1.0) as usize;
+    let bar = progress(total as u64, &format!("{rate:.0}/s"));
+    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut tasks = Vec::with_capacity(total);
+    for _ in 0..total {
+        tick.tick().await;
+        let (rig, rec, bar) = (rig.clone(), rec.clone(), bar.clone());
+        let from = customer(NEXT_CUSTOMER.fetch_add(1, Ordering::Relaxed));
+        tasks.push(tokio::spawn(async move {
+            if let Err(e) = journey::full(&rig, &rec, &from).await {
+                rec.error(format!("{e:#}"));
+            }
+            bar.inc(1);
+        }));
+    }
+    for task in tasks {
+        task.await?;
+    }
+    bar.finish_and_clear();
+    Ok(total)
+}
+
+async fn ramp(
+    rig: &Arc<Rig>,
+    rec: &Recorder,
+    options: &Options,
+    extra: &mut serde_json::Map<String, serde_json::Value>,
+) -> anyhow::Result<usize> {
+    let mut rate = options.rate;
+    let mut steps = Vec::new();
+    let mut best = None;
+    let mut planned = 0;
+    loop {
+        let since = rec.elapsed().as_secs_f64();
+        let errors_before = rec.counts().1;
+        planned += steady(rig, rec, rate, options.duration).await?;
+        let clicks = rec.since(stats::CLICK_TO_SPEECH, since);
+        let p99 = stats::p99(&clicks);
+        let ok = rec.counts().1 == errors_before && p99 <= RAMP_P99_MS;
+        eprintln!(
+            "  {rate:>7.1} journeys/s: click-to-speech p99 {p99:.3} ms {}",
+            if ok { "ok" } else { "over" }
+        );
+        steps.push(serde_json::json!({ "rate": rate, "click_to_speech_p99_ms": p99, "ok": ok }));
+        if !ok {
+            break;
+        }
+        best = Some(rate);
+        rate *= 1.5;
+        // The next step must fit in what is left of the time cap.
+        if rec.elapsed().as_secs_f64() + (options.duration as f64) * 3.0 > options.max_secs as f64 {
+            break;
+        }
+    }
+    extra.insert("ramp_steps".into(), steps.into());
+    extra.insert("highest_rate_within_bar".into(), best.into());
+    Ok(planned)
+}
+
+/// Opens idle pages: an SMS confirmation alert per customer (a session with a page link and no
+/// call), the link claimed on node B, the websocket held open on node A.
+async fn idle(
+    rig: &Arc<Rig>,
+    rec: &Recorder,
+    options: &Options,
+    extra: &mut serde_json::Map<String, serde_json::Value>,
+) -> anyhow::Result<usize> {
+    let node_a = &rig.nodes[0];
+    let n = options.sessions;
+    let before = stats::proc_sample(node_a.pid()).ok_or_else(|| anyhow!("cannot read node A"))?;
+    let gate = Arc::new(Semaphore::new(options.concurrency.max(1)));
+    let bar = progress(n as u64, "connecting");
+    let mut tasks = Vec::with_capacity(n);
+    for i in 0..n {
+        let (rig, gate, bar, rec) = (rig.clone(), gate.clone(), bar.clone(), rec.clone());
+        let node_a = rig.nodes[0].base.clone();
+        tasks.push(tokio::spawn(async move {
+            let _permit = gate.acquire_owned().await?;
+            let from = customer(5_000_000 + i);
+            journey::raise_alert(&rig, &from, Some("confirm_purchase")).await?;
+            let sms = rig
+                .phone
+                .next_sms(&from, STEP)
+                .await
+                .ok_or_else(|| anyhow!("no text"))?;
+            let link = crate::phone::page::link_in(&sms.body).ok_or_else(|| anyhow!("no link"))?;
+            let mut device = Device::new();
+            let path = device
+                .open_link(&link.replacen(&rig.public, rig.page_node(&from), 1))
+                .await?;
+            let started = Instant::now();
+            let page = device.connect(&node_a, &path, &rig.public, 0).await?;
+            rec.record("page_connect", Instant::now(), started.elapsed());
+            bar.inc(1);
+            anyhow::Ok(page)
+        }));
+    }
+    let mut pages = Vec::with_capacity(n);
+    for task in tasks {
+        pages.push(task.await??);
+    }
+    bar.finish_and_clear();
+    let after = stats::proc_sample(node_a.pid()).ok_or_else(|| anyhow!("cannot read node A"))?;
+    let per = (after.rss_bytes.saturating_sub(before.rss_bytes)) as f64 / n.max(1) as f64;
+    extra.insert("idle_websockets".into(), pages.len().into());
+    extra.insert(
+        "node_a_rss_before_mib".into(),
+        (before.rss_bytes as f64 / 1_048_576.0).into(),
+    );
+    extra.insert(
+        "node_a_rss_after_mib".into(),
+        (after.rss_bytes as f64 / 1_048_576.0).into(),
+    );
+    extra.insert("rss_per_websocket_bytes".into(), per.into());
+    for _ in 0..pages.len() {
+        rec.completed();
+    }
+    drop(pages);
+    Ok(n)
+}
+
+/// Signed "incoming call" webhooks at a fixed rate on one node, each for a customer with an
+/// open alert (so each starts a session), followed by that call's "completed" callback.
+async fn webhooks(rig: &Arc<Rig>, rec: &Recorder, options: &Options) -> anyhow::Result<usize> {
+    let pairs = ((options.rate * options.duration as f64) / 2.0).ceil() as usize;
+    let gate = Arc::new(Semaphore::new(options.concurrency.max(1)));
+    let bar = progress(pairs as u64, "alerts");
+    let mut tasks = Vec::new();
+    for i in 0..pairs {
+        let (rig, gate, bar) = (rig.clone(), gate.clone(), bar.clone());
+        tasks.push(tokio::spawn(async move {
+            let _permit = gate.acquire_owned().await?;
+            journey::raise_alert(&rig, &customer(7_000_000 + i), None).await?;
+            bar.inc(1);
+            anyhow::Ok(())
+        }));
+    }
+    for task in tasks {
+        task.await??;
+    }
+    bar.finish_and_clear();
+    let voice = format!("{}/twilio/voice", rig.public);
+    let status = format!("{}/twilio/status", rig.public);
+    let bar = progress((pairs * 2) as u64, "webhooks");
+    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / options.rate));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut tasks = Vec::with_capacity(pairs * 2);
+    let mut sids = Vec::with_capacity(pairs);
+    for i in 0..pairs * 2 {
+        tick.tick().await;
+        let (rig, rec, bar) = (rig.clone(), rec.clone(), bar.clone());
+        // Incoming calls first; each call's completion follows half the run later.
+        let (url, sid, call_status, from) = if i < pairs {
+            let sid = crate::phone::new_call_sid();
+            sids.push(sid.clone());
+            (voice.clone(), sid, "ringing", customer(7_000_000 + i))
+        } else {
+            let j = i - pairs;
+            (
+                status.clone(),
+                sids[j].clone(),
+                "completed",
+                customer(7_000_000 + j),
+            )
+        };
+        tasks.push(tokio::spawn(async move {
+            let params = crate::phone::call_params(ACCOUNT_SID, &sid, call_status, &from, BANK);
+            let sent = Instant::now();
+            match rig.phone.webhook(&url, params).await {
+                Ok((200, body)) if body.contains("<Response>") => {
+                    let now = Instant::now();
+                    rec.record(stats::WEBHOOK, now, now - sent);
+                    rec.completed();
+                }
+                Ok((code, body)) => rec.error(format!("{url} answered {code}: {body}")),
+                Err(e) => rec.error(e),
+            }
+            bar.inc(1);
+        }));
+    }
+    for task in tasks {
+        task.await?;
+    }
+    bar.finish_and_clear();
+    Ok(pairs * 2)
 }

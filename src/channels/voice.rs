@@ -142,14 +142,14 @@ impl<'a> Heard<'a> {
 /// What the caller pressed or said in answer to the gather of `turn`.
 pub async fn keys(app: &AppState, id: Uuid, turn: u32, call_id: &str, heard: Heard<'_>) -> Answer {
     let result = async {
-        let session = app.broker.load(id).await?;
+        let loaded = app.broker.load_versioned(id).await?;
         let script = app
             .broker
             .scripts
-            .get(&session.script)
+            .get(&loaded.session.script)
             .ok_or(BrokerError::NotFound)?;
         app.broker
-            .transact(id, |d| {
+            .transact_from(loaded, |d| {
                 let voice = d.session.voice.as_ref().filter(|v| v.call_id == call_id)?;
                 if voice.turn != turn {
                     return stale(d, matches!(heard, Heard::Keys(k) if !k.is_empty()));
@@ -361,6 +361,7 @@ pub async fn hold(app: &AppState, id: Uuid, turn: u32, call_id: &str) -> Answer 
             Ok(Pickup::Wait { until }) => until,
             Err(e) => return settle(Err(e)),
         };
+        tracing::debug!(turn, "call holding for the session's next event");
         let wake_at = until.map_or(deadline, |ms| deadline.min(instant_at(ms)));
         tokio::select! {
             () = listener.changed() => {}

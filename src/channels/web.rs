@@ -3,10 +3,12 @@
 //! `/s/{token}` claims the link for the device (a cookie) and redirects to `/p/{session}`, so
 //! the token leaves the address bar at once; the page and its socket then need that cookie.
 
+use std::net::IpAddr;
+
 use axum::{
     Router,
     extract::{
-        Path, Query, State,
+        ConnectInfo, Path, Query, State,
         ws::{Message, WebSocket, WebSocketUpgrade},
     },
     http::{HeaderMap, HeaderValue, StatusCode, header},
@@ -23,7 +25,7 @@ use crate::{
     app::AppState,
     broker::BrokerError,
     session::{Channel, Decision, EventKind, Refusal},
-    store::Index,
+    store::{Index, Versioned},
     token,
 };
 
@@ -35,6 +37,12 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; conn
                    base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 /// Small: the page only ever sends one short command at a time.
 const MAX_MESSAGE: usize = 4 * 1024;
+/// What each idle socket keeps for reading: most of its memory, times thousands of sockets.
+const READ_BUFFER: usize = 512;
+/// Links or pages a client may fail to open in a window before it is refused outright: a
+/// customer mistypes a few times, a guesser needs billions.
+const MAX_FAILURES: u64 = 10;
+const FAILURE_WINDOW: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 /// Events replayed to a page that (re)connects.
 const REPLAY_LIMIT: usize = 200;
 
@@ -90,12 +98,72 @@ fn notice(status: StatusCode, title: &str, text: &str) -> Response {
     (status, Html(body)).into_response()
 }
 
+/// The one answer to a link or page that does not open, whatever the reason (unknown,
+/// malformed, expired, closed, or claimed by another device), so a guesser learns nothing.
 fn invalid_link() -> Response {
     notice(
         StatusCode::NOT_FOUND,
-        "This link is not valid",
-        "It may have expired, or the call it belongs to has ended.",
+        "This link can't be opened here",
+        "It may have expired or its call may have ended. For your security a link works only \
+         on the device that opened it first.",
     )
+}
+
+fn too_many_failures() -> Response {
+    let mut res = notice(
+        StatusCode::TOO_MANY_REQUESTS,
+        "Too many attempts",
+        "Please wait a few minutes before opening a link again.",
+    );
+    res.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from(FAILURE_WINDOW.as_secs()),
+    );
+    res
+}
+
+/// Who is asking, for counting failures: the connection's address, or the address the load
+/// balancer reports in the configured header (its last entry, the one the balancer added).
+/// Extracting it refuses a client that has failed too often to be let in at all.
+struct Client(String);
+
+impl axum::extract::FromRequestParts<AppState> for Client {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        app: &AppState,
+    ) -> Result<Self, Response> {
+        let forwarded = app.config.client_ip_header.as_deref().and_then(|name| {
+            let value = parts.headers.get(name)?.to_str().ok()?;
+            value.rsplit(',').next()?.trim().parse::<IpAddr>().ok()
+        });
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<crate::app::Peer>>()
+            .map(|c| c.0.0.ip());
+        let client = forwarded
+            .or(peer)
+            .map_or_else(|| "unknown".into(), |ip| ip.to_string());
+        match app.broker.store.failures(&client).await {
+            Ok(n) if n >= MAX_FAILURES => Err(too_many_failures()),
+            // Without the store nothing opens anyway; the request fails on its own.
+            _ => Ok(Client(client)),
+        }
+    }
+}
+
+/// Counts a refusal against the client and answers with the refusal.
+async fn failed(app: &AppState, client: &Client, refusal: Response) -> Response {
+    if let Err(e) = app
+        .broker
+        .store
+        .add_failure(&client.0, FAILURE_WINDOW)
+        .await
+    {
+        tracing::warn!(error = %e, "could not count a failed link");
+    }
+    refusal
 }
 
 fn unavailable() -> Response {
@@ -120,15 +188,16 @@ fn device_cookie(headers: &HeaderMap) -> Option<String> {
 async fn open_link(
     State(app): State<AppState>,
     Path(secret): Path<String>,
+    client: Client,
     headers: HeaderMap,
 ) -> Response {
     if !token::well_formed(&secret) {
-        return invalid_link();
+        return failed(&app, &client, invalid_link()).await;
     }
     let token_hash = token::hash(&secret);
     let id = match app.broker.store.lookup(Index::Token, &token_hash).await {
         Ok(Some(id)) => id,
-        Ok(None) => return invalid_link(),
+        Ok(None) => return failed(&app, &client, invalid_link()).await,
         Err(e) => {
             tracing::error!(error = %e, "link lookup failed");
             return unavailable();
@@ -153,12 +222,7 @@ async fn open_link(
             )
                 .into_response()
         }
-        Ok(Err(Refusal::OtherDevice)) => notice(
-            StatusCode::FORBIDDEN,
-            "Already opened on another device",
-            "For your security this link works only on the device that opened it first.",
-        ),
-        Ok(Err(_)) | Err(BrokerError::NotFound) => invalid_link(),
+        Ok(Err(_)) | Err(BrokerError::NotFound) => failed(&app, &client, invalid_link()).await,
         Err(e) => {
             tracing::error!(session_id = %id, error = %e, "could not claim the link");
             unavailable()
@@ -166,22 +230,31 @@ async fn open_link(
     }
 }
 
-/// Whether the request comes from the device this session's link is bound to.
-async fn bound(app: &AppState, id: Uuid, headers: &HeaderMap) -> Result<bool, BrokerError> {
+/// The session, if the request comes from the device its link is bound to.
+async fn bound(
+    app: &AppState,
+    id: Uuid,
+    headers: &HeaderMap,
+) -> Result<Option<Versioned>, BrokerError> {
     let Some(device) = device_cookie(headers) else {
-        return Ok(false);
+        return Ok(None);
     };
-    Ok(app
-        .broker
-        .load(id)
-        .await?
-        .is_bound_to(&token::hash(&device)))
+    let loaded = app.broker.load_versioned(id).await?;
+    Ok(loaded
+        .session
+        .is_bound_to(&token::hash(&device))
+        .then_some(loaded))
 }
 
-async fn page(State(app): State<AppState>, Path(id): Path<Uuid>, headers: HeaderMap) -> Response {
+async fn page(
+    State(app): State<AppState>,
+    Path(id): Path<Uuid>,
+    client: Client,
+    headers: HeaderMap,
+) -> Response {
     match bound(&app, id, &headers).await {
-        Ok(true) => Html(PAGE).into_response(),
-        Ok(false) | Err(BrokerError::NotFound) => invalid_link(),
+        Ok(Some(_)) => Html(PAGE).into_response(),
+        Ok(None) | Err(BrokerError::NotFound) => failed(&app, &client, invalid_link()).await,
         Err(_) => unavailable(),
     }
 }
@@ -203,75 +276,84 @@ async fn socket(
     if origin != Some(app.config.public_url.origin()) {
         return (StatusCode::FORBIDDEN, "origin not allowed").into_response();
     }
-    match bound(&app, id, &headers).await {
-        Ok(true) => {}
-        Ok(false) | Err(BrokerError::NotFound) => {
+    let loaded = match bound(&app, id, &headers).await {
+        Ok(Some(loaded)) => loaded,
+        Ok(None) | Err(BrokerError::NotFound) => {
             return (StatusCode::FORBIDDEN, "not this device's session").into_response();
         }
         Err(_) => return (StatusCode::SERVICE_UNAVAILABLE, "try again").into_response(),
-    }
+    };
     upgrade
-        .read_buffer_size(MAX_MESSAGE)
+        // Pages send a few hundred bytes at most; the buffer grows for a larger frame.
+        .read_buffer_size(READ_BUFFER)
         .write_buffer_size(0)
         .max_write_buffer_size(256 * 1024)
         .max_message_size(MAX_MESSAGE)
         .max_frame_size(MAX_MESSAGE)
-        .on_upgrade(move |ws| live(app, id, resume.after, ws))
+        .on_upgrade(move |ws| live(app, Box::new(loaded), resume.after, Box::new(ws)))
 }
 
-#[tracing::instrument(skip_all, fields(session_id = %id))]
-async fn live(app: AppState, id: Uuid, after: u64, ws: WebSocket) {
-    let (mut tx, mut rx) = ws.split();
+#[tracing::instrument(skip_all, fields(session_id = %loaded.session.id))]
+async fn live(app: AppState, loaded: Box<Versioned>, after: u64, ws: Box<WebSocket>) {
+    let id = loaded.session.id;
+    let (mut tx, mut rx) = (*ws).split();
+    // Listening starts after the upgrade's load, so events between the two are read back
+    // from the log below, from the snapshot's sequence number.
     let mut listener = app.broker.listen(id);
-    let Ok(session) = app.broker.load(id).await else {
-        let _ = tx.send(Message::Close(None)).await;
+    // Thousands of these wait idle at once, so the waiting state must stay small: the work
+    // between waits runs boxed, and the session document is gone once the snapshot is sent.
+    let Some(mut cursor) = Box::pin(greet(&app, loaded, after, &mut tx)).await else {
         return;
     };
-    let snapshot = ServerMsg::Snapshot {
-        session: PageView::of(&session),
-        last_seq: session.seq,
-    }
-    .to_json();
-    if tx.send(Message::text(snapshot)).await.is_err() {
-        return;
-    }
-    if !session.page_opened
-        && let Err(e) = app.broker.transact(id, |d| d.open_page()).await
-    {
-        tracing::warn!(error = %e, "could not record the page opening");
-    }
-    let mut cursor = after.min(session.seq);
     loop {
-        match forward(&app, id, &mut cursor, &mut tx).await {
+        match Box::pin(forward(&app, id, &mut cursor, &mut tx)).await {
             Ok(false) => {}
-            Ok(true) => return close(tx, rx, ByeReason::SessionClosed).await,
+            Ok(true) => return Box::pin(close(tx, rx, ByeReason::SessionClosed)).await,
             Err(()) => return,
         }
         tokio::select! {
             msg = rx.next() => match msg {
                 Some(Ok(Message::Text(text))) => {
-                    let answer = command(&app, id, text.as_str()).await;
+                    let answer = Box::pin(command(&app, id, text.as_str())).await;
                     // The page learns what its command changed before any refusal of it.
-                    let Ok(closed) = forward(&app, id, &mut cursor, &mut tx).await else { return };
+                    let Ok(closed) = Box::pin(forward(&app, id, &mut cursor, &mut tx)).await else { return };
                     if let Some(answer) = answer
                         && tx.send(Message::text(answer)).await.is_err()
                     {
                         return;
                     }
                     if closed {
-                        return close(tx, rx, ByeReason::SessionClosed).await;
+                        return Box::pin(close(tx, rx, ByeReason::SessionClosed)).await;
                     }
                 }
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
                 Some(Ok(_)) => {}
             },
-            () = listener.changed() => {}
-            () = app.shutdown.cancelled() => return close(tx, rx, ByeReason::Shutdown).await,
+            () = listener.news_after(cursor) => {}
+            () = app.shutdown.cancelled() => return Box::pin(close(tx, rx, ByeReason::Shutdown)).await,
         }
     }
 }
 
 type Sink = futures_util::stream::SplitSink<WebSocket, Message>;
+
+/// Sends the snapshot and records the page as opened; the cursor to forward events from.
+async fn greet(app: &AppState, loaded: Box<Versioned>, after: u64, tx: &mut Sink) -> Option<u64> {
+    let session = &loaded.session;
+    let snapshot = ServerMsg::Snapshot {
+        session: PageView::of(session),
+        last_seq: session.seq,
+    }
+    .to_json();
+    tx.send(Message::text(snapshot)).await.ok()?;
+    let cursor = after.min(session.seq);
+    if !session.page_opened
+        && let Err(e) = app.broker.transact_from(*loaded, |d| d.open_page()).await
+    {
+        tracing::warn!(error = %e, "could not record the page opening");
+    }
+    Some(cursor)
+}
 
 /// Sends the events after `cursor`; `true` once the session has closed.
 async fn forward(app: &AppState, id: Uuid, cursor: &mut u64, tx: &mut Sink) -> Result<bool, ()> {

@@ -505,20 +505,13 @@ impl CallTask {
 
 impl Ctx {
     fn base_params(&self, status: &str) -> Vec<(String, String)> {
-        [
-            ("AccountSid", self.phone.config.account_sid.as_str()),
-            ("ApiVersion", "2010-04-01"),
-            ("CallSid", &self.sid),
-            ("CallStatus", status),
-            ("Called", &self.to),
-            ("Caller", &self.from),
-            ("Direction", "inbound"),
-            ("From", &self.from),
-            ("To", &self.to),
-        ]
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect()
+        super::call_params(
+            &self.phone.config.account_sid,
+            &self.sid,
+            status,
+            &self.from,
+            &self.to,
+        )
     }
 
     async fn webhook(&self, f: &Fetch, status: &str) -> Result<String, String> {

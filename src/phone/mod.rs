@@ -233,6 +233,47 @@ impl Phone {
     }
 }
 
+/// A fresh Twilio-style call id.
+pub fn new_call_sid() -> String {
+    new_sid("CA")
+}
+
+/// The parameters Twilio posts about an inbound call in status `status`.
+pub fn call_params(
+    account_sid: &str,
+    call_sid: &str,
+    status: &str,
+    from: &str,
+    to: &str,
+) -> Vec<(String, String)> {
+    [
+        ("AccountSid", account_sid),
+        ("ApiVersion", "2010-04-01"),
+        ("CallSid", call_sid),
+        ("CallStatus", status),
+        ("Called", to),
+        ("Caller", from),
+        ("Direction", "inbound"),
+        ("From", from),
+        ("To", to),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect()
+}
+
+impl Phone {
+    /// Posts one signed webhook to `url` (a public URL) with `params`; status and body.
+    pub async fn webhook(
+        &self,
+        url: &str,
+        params: Vec<(String, String)>,
+    ) -> Result<(u16, String), String> {
+        let (_, status, text) = self.inner.signed_request(url, "POST", params).await?;
+        Ok((status, text))
+    }
+}
+
 /// `CA` or `SM` plus 32 hex digits, like Twilio's ids.
 pub(crate) fn new_sid(prefix: &str) -> String {
     format!("{prefix}{}", uuid::Uuid::new_v4().simple())

@@ -209,3 +209,10 @@ impl PageSocket {
         }
     }
 }
+
+/// The first web address in a text message.
+pub fn link_in(body: &str) -> Option<String> {
+    body.split_whitespace()
+        .find(|w| w.starts_with("http://") || w.starts_with("https://"))
+        .map(str::to_owned)
+}

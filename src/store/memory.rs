@@ -32,6 +32,7 @@ struct Inner {
     phones: HashMap<String, Expiring<Uuid>>,
     indexes: HashMap<(Index, String), Expiring<Uuid>>,
     histories: HashMap<String, Expiring<Vec<Record>>>,
+    failures: HashMap<String, Expiring<u64>>,
     writes: u64,
 }
 
@@ -67,6 +68,7 @@ impl Inner {
         self.alerts.retain(|_, e| e.until > now);
         self.phones.retain(|_, e| e.until > now);
         self.indexes.retain(|_, e| e.until > now);
+        self.failures.retain(|_, e| e.until > now);
     }
 }
 
@@ -119,7 +121,12 @@ impl Store for MemoryStore {
         }))
     }
 
-    async fn set_alert_status(&self, id: Uuid, status: AlertStatus) -> Result<(), StoreError> {
+    async fn set_alert_status(
+        &self,
+        id: Uuid,
+        _phone: &str,
+        status: AlertStatus,
+    ) -> Result<(), StoreError> {
         self.with(|inner, now| {
             let Some(entry) = inner.alerts.get_mut(&id).filter(|e| e.until > now) else {
                 return;
@@ -239,6 +246,28 @@ impl Store for MemoryStore {
             );
         });
         Ok(())
+    }
+
+    async fn failures(&self, client: &str) -> Result<u64, StoreError> {
+        Ok(self.with(|inner, now| fresh(inner.failures.get(client), now).copied().unwrap_or(0)))
+    }
+
+    async fn add_failure(&self, client: &str, window: Duration) -> Result<u64, StoreError> {
+        Ok(self.with(|inner, now| {
+            inner.sweep(now);
+            let entry = inner.failures.entry(client.to_owned()).or_insert(Expiring {
+                value: 0,
+                until: now,
+            });
+            if entry.until <= now {
+                *entry = Expiring {
+                    value: 0,
+                    until: now + window,
+                };
+            }
+            entry.value += 1;
+            entry.value
+        }))
     }
 
     async fn lookup(&self, index: Index, key: &str) -> Result<Option<Uuid>, StoreError> {

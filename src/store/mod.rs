@@ -84,7 +84,12 @@ pub trait Store: Send + Sync + 'static {
     async fn alert(&self, id: Uuid) -> Result<Option<Alert>, StoreError>;
     async fn open_alert_for_phone(&self, phone: &str) -> Result<Option<Alert>, StoreError>;
     /// Records an alert's outcome; a resolved alert is no longer found by phone.
-    async fn set_alert_status(&self, id: Uuid, status: AlertStatus) -> Result<(), StoreError>;
+    async fn set_alert_status(
+        &self,
+        id: Uuid,
+        phone: &str,
+        status: AlertStatus,
+    ) -> Result<(), StoreError>;
 
     async fn load(&self, id: Uuid) -> Result<Option<Versioned>, StoreError>;
     /// Atomically: if the stored version is `expected` (0 = absent), write the draft's session,
@@ -102,6 +107,12 @@ pub trait Store: Send + Sync + 'static {
         after: u64,
         limit: usize,
     ) -> Result<Vec<Event>, StoreError>;
+
+    /// Failures counted against a client (a link that did not open) in its current window.
+    async fn failures(&self, client: &str) -> Result<u64, StoreError>;
+    /// Counts one more failure for `client`; the window starts at its first failure and lasts
+    /// `window`. Shared by every node, so spreading guesses over nodes gains nothing.
+    async fn add_failure(&self, client: &str, window: Duration) -> Result<u64, StoreError>;
 
     /// Points `key` at a session unless it already points somewhere; returns the existing target.
     async fn bind(

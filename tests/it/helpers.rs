@@ -86,6 +86,8 @@ pub fn config(addr: SocketAddr, public: &str, api_base: &str, o: &Options) -> Co
         ("TANDEM_SMS_FROM", BANK_NUMBER.to_owned()),
         ("TANDEM_HOLD_POLL_MS", hold),
         ("TANDEM_SCRIPTS_DIR", scripts.display().to_string()),
+        // As behind a load balancer: tests name their client in this header.
+        ("TANDEM_CLIENT_IP_HEADER", "x-forwarded-for".to_owned()),
     ];
     let mut vars: Vec<(&str, String)> = vars.into();
     if let Some(url) = &o.redis_url {
@@ -189,14 +191,7 @@ impl TestApp {
     }
 
     pub async fn alert_status(&self, id: &str) -> String {
-        let res = self
-            .http
-            .get(format!("{}/api/v1/alerts/{id}", self.base))
-            .bearer_auth(API_KEY)
-            .send()
-            .await
-            .unwrap();
-        res.json::<Value>().await.unwrap()["status"]
+        api_get(&format!("{}/api/v1/alerts/{id}", self.base)).await["status"]
             .as_str()
             .unwrap()
             .to_owned()
@@ -230,9 +225,31 @@ impl TestApp {
         link_in(&sms.body)
     }
 
+    /// `GET /healthz`, as the load balancer asks it.
+    pub async fn health(&self) -> reqwest::Response {
+        self.http
+            .get(format!("{}/healthz", self.base))
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub fn origin(&self) -> String {
         self.base.clone()
     }
+}
+
+/// A GET on the bank's API, as JSON.
+pub async fn api_get(url: &str) -> Value {
+    http_client()
+        .get(url)
+        .bearer_auth(API_KEY)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
 }
 
 pub fn link_in(body: &str) -> String {
@@ -423,4 +440,67 @@ pub async fn context(app: &TestApp, path: &str) -> (u16, Value) {
         res.status().as_u16(),
         res.json().await.unwrap_or(Value::Null),
     )
+}
+
+/// A load balancer in front of `backends`: each request goes to the first that accepts the
+/// connection, as a proxy with passive health checks does. Webhooks only; pages connect to a
+/// node directly.
+pub async fn failover(backends: Vec<String>) -> String {
+    use axum::{body::Bytes, extract::Request, http::HeaderMap, response::IntoResponse};
+    // A fresh connection per request, so a stopped node shows as a refused connection
+    // rather than as a pooled connection it closed.
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    let forward = move |req: Request| {
+        let (client, backends) = (client.clone(), backends.clone());
+        async move {
+            let (parts, body) = req.into_parts();
+            let body: Bytes = axum::body::to_bytes(body, 1 << 20).await.unwrap();
+            let path = parts
+                .uri
+                .path_and_query()
+                .map_or("/", |p| p.as_str())
+                .to_owned();
+            for backend in &backends {
+                let mut headers = HeaderMap::new();
+                for name in ["content-type", "x-twilio-signature", "authorization"] {
+                    if let Some(v) = parts.headers.get(name) {
+                        headers.insert(name, v.clone());
+                    }
+                }
+                let sent = client
+                    .request(parts.method.clone(), format!("{backend}{path}"))
+                    .headers(headers)
+                    .body(body.clone())
+                    .send()
+                    .await;
+                // Only a refused connection moves on: a request cut off mid-way is an error,
+                // as it would be at Twilio, so a node must answer what it accepted.
+                let res = match sent {
+                    Ok(res) => res,
+                    Err(e) if e.is_connect() => continue,
+                    Err(_) => {
+                        return (axum::http::StatusCode::BAD_GATEWAY, "cut off").into_response();
+                    }
+                };
+                {
+                    let status = res.status();
+                    let kind = res.headers().get("content-type").cloned();
+                    let text = res.bytes().await.unwrap_or_default();
+                    let mut out = (status, text).into_response();
+                    if let Some(kind) = kind {
+                        out.headers_mut().insert("content-type", kind);
+                    }
+                    return out;
+                }
+            }
+            (axum::http::StatusCode::BAD_GATEWAY, "no backend").into_response()
+        }
+    };
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, axum::Router::new().fallback(forward)).await });
+    base
 }

@@ -3,11 +3,14 @@
 
 mod agent;
 mod crosschannel;
+mod duplicates;
+mod failover;
 mod helpers;
 mod history;
 mod isolation;
 mod journey;
 mod nodes;
+mod outage;
 mod phone;
 mod redis;
 mod schema;

@@ -31,6 +31,8 @@ async fn a_call_on_one_node_and_its_page_on_another_work_as_one() {
         .await
         .unwrap();
     assert_eq!(res.status(), 201, "an alert raised on B");
+    let alert: serde_json::Value = res.json().await.unwrap();
+    let alert = alert["id"].as_str().unwrap().to_owned();
 
     let mut call = phone.place_call(&from, BANK_NUMBER).await;
     call.expect_said("Hello Dana", SOON).await.unwrap();
@@ -57,6 +59,9 @@ async fn a_call_on_one_node_and_its_page_on_another_work_as_one() {
     page.tap("approve").await;
     assert_eq!(page.expect("decided").await["event"]["decision"], "approve");
     call.expect_said("approved", SOON).await.unwrap();
+    // The bank's record is written before the call is told, so it reads approved already.
+    let status = api_get(&format!("{}/api/v1/alerts/{alert}", a.base)).await;
+    assert_eq!(status["status"], "approved");
     call.expect_ended(SOON).await.unwrap();
     page.expect("session_closed").await;
 

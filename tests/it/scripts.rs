@@ -17,15 +17,7 @@ fn scripts_dir() -> PathBuf {
 }
 
 async fn versions(app: &TestApp) -> Value {
-    let health: Value = app
-        .http
-        .get(format!("{}/healthz", app.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health: Value = app.health().await.json().await.unwrap();
     health["scripts"].clone()
 }
 

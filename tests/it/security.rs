@@ -163,20 +163,100 @@ async fn malformed_alerts_are_refused_with_a_reason_and_store_nothing() {
         .unwrap();
 }
 
+/// One attempt at a link from the client at `ip`, with an optional device cookie.
+async fn attempt(url: &str, ip: &str, cookie: Option<&str>) -> (u16, String, Option<String>) {
+    let mut req = http_client()
+        .get(url)
+        .header("X-Forwarded-For", format!("10.9.9.9, {ip}"));
+    if let Some(c) = cookie {
+        req = req.header("Cookie", c);
+    }
+    let res = req.send().await.unwrap();
+    let retry_after = res
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().to_owned());
+    (
+        res.status().as_u16(),
+        res.text().await.unwrap(),
+        retry_after,
+    )
+}
+
 #[tokio::test]
-async fn a_claimed_link_opened_on_another_device_is_refused() {
+async fn guessed_altered_or_claimed_links_are_all_refused_alike_and_a_guesser_is_stopped() {
     let app = spawn_app().await;
     let from = caller();
     app.raise_alert(&from).await;
     let mut call = app.verified_call(&from).await;
     let link = app.request_link(&mut call, &from).await;
+    let token = link.rsplit('/').next().unwrap().to_owned();
     let mut owner = Device::new();
     owner.open_link(&link).await.unwrap();
-    let (status, body) = Device::new().open_link(&link).await.unwrap_err();
-    assert_eq!(status, 403);
-    assert!(body.contains("Already opened on another device"), "{body}");
-    // The owner can come back.
-    assert!(owner.open_link(&link).await.is_ok());
+    let owner_cookie = owner.cookie().unwrap();
+    let at = |t: &str| format!("{}/s/{t}", app.base);
+
+    let mut near_miss = token.clone();
+    let last = near_miss.pop().unwrap();
+    near_miss.push(if last == 'A' { 'B' } else { 'A' });
+    let random = tandem::token::generate();
+    let attempts = [
+        ("a random well-formed token", at(&random)),
+        ("a near miss", at(&near_miss)),
+        ("the token in another case", at(&token.to_uppercase())),
+        ("the token padded", at(&format!("{token}=="))),
+        ("the token with a space", at(&format!("{token}%20"))),
+        ("a short token", at(&token[..10])),
+        ("the claimed token on a second device", link.clone()),
+    ];
+    // The guesser is one client; the real customer (another address) is unaffected.
+    let mut answers = Vec::new();
+    for (what, url) in &attempts {
+        let (status, body, _) = attempt(url, "203.0.113.7", None).await;
+        assert_eq!(status, 404, "{what}");
+        answers.push((what, body));
+    }
+    for (what, body) in &answers {
+        assert_eq!(
+            body, &answers[0].1,
+            "{what} is refused exactly like a random guess"
+        );
+    }
+    // A page address without the device's cookie is refused the same way, and counts.
+    let page = owner.open_link(&link).await.unwrap();
+    let (status, body, _) = attempt(&format!("{}{page}", app.base), "203.0.113.7", None).await;
+    assert_eq!((status, &body), (404, &answers[0].1));
+
+    // Eight failures so far; two more and the guesser is refused everything, even a link
+    // that would open, until the window passes.
+    for _ in 0..2 {
+        assert_eq!(attempt(&at(&random), "203.0.113.7", None).await.0, 404);
+    }
+    let (status, body, retry) = attempt(&link, "203.0.113.7", Some(&owner_cookie)).await;
+    assert_eq!(status, 429, "{body}");
+    assert!(retry.is_some_and(|s| s.parse::<u64>().unwrap() > 0));
+    assert!(body.contains("Too many attempts"), "{body}");
+
+    // The customer, from their own address, opens their link and page as before.
+    let (status, _, _) = attempt(&link, "198.51.100.20", Some(&owner_cookie)).await;
+    assert_eq!(status, 303, "the owner's device is let back in");
+    let (status, _, _) = attempt(
+        &format!("{}{page}", app.base),
+        "198.51.100.20",
+        Some(&owner_cookie),
+    )
+    .await;
+    assert_eq!(status, 200);
+
+    // Once the call has ended, its link is refused like any other.
+    call.hang_up().await;
+    call.expect_ended(SOON).await.unwrap();
+    let (status, body, _) = attempt(&link, "198.51.100.21", None).await;
+    assert_eq!(
+        (status, &body),
+        (404, &answers[0].1),
+        "a closed session's link"
+    );
 }
 
 #[tokio::test]
@@ -297,12 +377,70 @@ async fn with_redis_gone_webhooks_still_get_valid_twiml_that_apologises_and_offe
             }
         }
     }
-    let health = app
-        .http
-        .get(format!("{}/healthz", app.base))
-        .send()
-        .await
-        .unwrap();
+    let health = app.health().await;
     assert_eq!(health.status(), 503);
     assert_eq!(health.json::<Value>().await.unwrap()["status"], "degraded");
+}
+
+#[tokio::test]
+async fn hostile_bodies_get_a_clear_refusal_and_the_node_keeps_serving() {
+    let app = spawn_app().await;
+    let post = |body: Vec<u8>| {
+        app.http
+            .post(format!("{}/api/v1/alerts", app.base))
+            .bearer_auth(API_KEY)
+            .header("Content-Type", "application/json")
+            .body(body)
+            .send()
+    };
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    let mut invalid_utf8 = serde_json::to_vec(&alert_json(&caller())).unwrap();
+    let at = invalid_utf8.windows(4).position(|w| w == b"Dana").unwrap();
+    invalid_utf8[at] = 0xff;
+    let huge = format!("{{\"pad\": \"{}\"}}", "x".repeat(8 * 1024 * 1024));
+    for (what, body, status) in [
+        ("deeply nested JSON", deep.into_bytes(), 422),
+        ("invalid UTF-8", invalid_utf8, 422),
+        ("an 8 MiB body", huge.into_bytes(), 413),
+    ] {
+        let res = post(body).await.unwrap();
+        assert_eq!(res.status(), status, "{what}");
+    }
+    // The node is still serving.
+    assert_eq!(
+        app.post_alert(&alert_json(&caller()), Some(API_KEY))
+            .await
+            .status(),
+        201
+    );
+}
+
+#[tokio::test]
+async fn markup_in_a_customer_name_or_merchant_is_spoken_and_shown_as_text() {
+    let app = spawn_app().await;
+    let from = caller();
+    let mut alert = alert_json(&from);
+    let name = "Dana</Say><Dial>+19005550000</Dial><Say>";
+    alert["customer"]["name"] = json!(format!("{name} Reyes"));
+    alert["charges"][0]["merchant"] = json!("<img src=x onerror=alert(1)>");
+    assert_eq!(app.post_alert(&alert, Some(API_KEY)).await.status(), 201);
+
+    // The phone runs the TwiML as Twilio would: the name is words, not verbs, so the call
+    // greets and asks for the card digits instead of dialling anyone.
+    let mut call = app.place_call(&from).await;
+    call.expect_said(&format!("Hello {name}"), SOON)
+        .await
+        .unwrap();
+    call.expect_said("last four digits", SOON).await.unwrap();
+    call.press("4242");
+    let link = app.request_link(&mut call, &from).await;
+    let page = Device::new()
+        .open_page(&link, &app.base, &app.origin())
+        .await;
+    // The page receives it as a JSON string, and sets it only as text (no innerHTML).
+    assert_eq!(
+        page.snapshot["session"]["charges"][0]["merchant"],
+        "<img src=x onerror=alert(1)>"
+    );
+    assert!(!include_str!("../../web/app.js").contains("innerHTML"));
 }

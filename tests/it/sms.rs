@@ -133,7 +133,7 @@ async fn the_texted_page_link_shows_the_purchase_and_a_tap_there_answers_the_que
     // The link is bound to the first device.
     let mut other = Device::new();
     let refused = other.open_link(&link_in(&question.body)).await.unwrap_err();
-    assert_eq!(refused.0, 403);
+    assert_eq!(refused.0, 404);
     // The texted answer that follows hears the page's decision, not a second one, and ends
     // the conversation: the page closes with it.
     let late = reply(&app, &from, "NO").await;

@@ -45,6 +45,36 @@ async fn conformance(store: Arc<dyn Store>) {
     first_decision_wins_when_two_writers_race(store.clone()).await;
     indexes_bind_once(&*store).await;
     commits_wake_listeners(&*store).await;
+    failures_count_per_client_within_their_window(&*store).await;
+}
+
+async fn failures_count_per_client_within_their_window(store: &dyn Store) {
+    let (a, b) = (format!("203.0.113.{}", rand_octet()), "198.51.100.1");
+    let window = Duration::from_secs(600);
+    assert_eq!(store.failures(&a).await.unwrap(), 0);
+    assert_eq!(store.add_failure(&a, window).await.unwrap(), 1);
+    assert_eq!(store.add_failure(&a, window).await.unwrap(), 2);
+    assert_eq!(store.failures(&a).await.unwrap(), 2);
+    assert_eq!(store.failures(b).await.unwrap(), 0, "counted per client");
+    // A window that has passed starts again from nothing.
+    let brief = format!("{a}-brief");
+    store
+        .add_failure(&brief, Duration::from_millis(1))
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    while store.failures(&brief).await.unwrap() != 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the window never closed"
+        );
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(store.add_failure(&brief, window).await.unwrap(), 1);
+}
+
+fn rand_octet() -> u8 {
+    uuid::Uuid::new_v4().as_bytes()[0]
 }
 
 async fn alerts_are_found_by_phone_until_resolved(store: &dyn Store) {
@@ -60,7 +90,7 @@ async fn alerts_are_found_by_phone_until_resolved(store: &dyn Store) {
         Some(a.id)
     );
     store
-        .set_alert_status(a.id, AlertStatus::Approved)
+        .set_alert_status(a.id, &a.case.customer.phone, AlertStatus::Approved)
         .await
         .unwrap();
     assert_eq!(

@@ -1,0 +1,113 @@
+//! Twilio retries webhooks and delivers status callbacks out of order: the same delivery
+//! twice, or a stale one late, changes nothing a second time.
+
+use serde_json::Value;
+use tandem::{
+    phone::twiml::{self, Verb},
+    providers::twilio::signature,
+};
+
+use crate::helpers::*;
+
+const CALL_SID: &str = "CAdddddddddddddddddddddddddddddddd";
+
+fn form(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// Posts a webhook exactly as Twilio signs it; the TwiML answer.
+async fn deliver(app: &TestApp, url: &str, form: &[(String, String)]) -> String {
+    let res = app
+        .http
+        .post(url)
+        .header("X-Twilio-Signature", signature::sign(AUTH_TOKEN, url, form))
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{url}");
+    let body = res.text().await.unwrap();
+    twiml::parse(&body).unwrap_or_else(|e| panic!("invalid TwiML ({e}): {body}"));
+    body
+}
+
+/// The session as the bank's API shows it, found by the call.
+async fn session(app: &TestApp) -> Value {
+    api_get(&format!("{}/api/v1/calls/{CALL_SID}/session", app.base)).await
+}
+
+fn gather_action(app: &TestApp, doc: &str) -> String {
+    let action = twiml::parse(doc)
+        .unwrap()
+        .into_iter()
+        .find_map(|v| match v {
+            Verb::Gather(g) => g.action,
+            _ => None,
+        })
+        .expect("the answer gathers");
+    if action.starts_with("http") {
+        action
+    } else {
+        format!("{}{action}", app.base)
+    }
+}
+
+#[tokio::test]
+async fn a_retried_or_late_webhook_changes_nothing_twice() {
+    let app = spawn_app().await;
+    let from = caller();
+    app.raise_alert(&from).await;
+    let call = |status: &'static str| {
+        form(&[
+            ("AccountSid", ACCOUNT_SID),
+            ("CallSid", CALL_SID),
+            ("CallStatus", status),
+            ("From", &from),
+            ("To", BANK_NUMBER),
+            ("Direction", "inbound"),
+        ])
+    };
+    let voice = format!("{}/twilio/voice", app.base);
+
+    // The incoming call, then Twilio's retry of it: one session, the same greeting.
+    let greeting = deliver(&app, &voice, &call("ringing")).await;
+    let first = session(&app).await;
+    let retried = deliver(&app, &voice, &call("ringing")).await;
+    assert_eq!(retried, greeting);
+    let after_retry = session(&app).await;
+    assert_eq!(after_retry["id"], first["id"], "one session per call");
+    assert_eq!(
+        after_retry["events"], first["events"],
+        "the retry added nothing"
+    );
+
+    // The card digits, delivered twice: the menu both times, the digits checked once.
+    let action = gather_action(&app, &greeting);
+    let mut digits = call("in-progress");
+    digits.push(("Digits".into(), "4242".into()));
+    let menu = deliver(&app, &action, &digits).await;
+    assert!(menu.contains("text message with a link"), "{menu}");
+    let once = session(&app).await;
+    let twice = deliver(&app, &action, &digits).await;
+    assert_eq!(twice, menu, "the duplicate hears what the first heard");
+    assert_eq!(session(&app).await["events"], once["events"]);
+
+    // The call ends; the callback is repeated, then a stale "in-progress" arrives late.
+    let status = format!("{}/twilio/status", app.base);
+    deliver(&app, &status, &call("completed")).await;
+    let ended = session(&app).await;
+    assert_eq!(ended["status"], "closed", "{ended}");
+    deliver(&app, &status, &call("completed")).await;
+    deliver(&app, &status, &call("in-progress")).await;
+    // And a retried key press for a call that has ended still gets a valid document.
+    deliver(&app, &action, &digits).await;
+    let last = session(&app).await;
+    assert_eq!(last["status"], "closed");
+    assert_eq!(
+        last["events"], ended["events"],
+        "nothing after the end changed anything"
+    );
+}

@@ -1,0 +1,77 @@
+//! Redis dies mid-journey and comes back from its append-only file: what was acknowledged
+//! survives, a tap made while it was away is refused clearly rather than lost, and the
+//! session goes on once it is back, with no one reconnecting by hand.
+
+use std::time::{Duration, Instant};
+
+use crate::{helpers::*, redis::RedisServer};
+
+/// Waits until the node reports its store healthy again.
+async fn healthy(app: &TestApp) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if app.health().await.status() == 200 {
+            return;
+        }
+        assert!(Instant::now() < deadline, "the node never reconnected");
+        tokio::task::yield_now().await;
+    }
+}
+
+#[tokio::test]
+async fn redis_restarted_mid_journey_loses_nothing_and_refuses_clearly_while_away() {
+    let mut redis = RedisServer::start_with_aof();
+    let app = spawn_app_with(Options {
+        redis_url: Some(redis.url()),
+        ..Options::default()
+    })
+    .await;
+    let from = caller();
+    let alert = app.raise_alert(&from).await;
+    let mut call = app.verified_call(&from).await;
+    let link = app.request_link(&mut call, &from).await;
+    let mut page = Device::new()
+        .open_page(&link, &app.base, &app.origin())
+        .await;
+    call.expect_said("I see you have the charges", SOON)
+        .await
+        .unwrap();
+    call.expect_gathering(SOON).await.unwrap();
+    page.expect("said").await;
+
+    redis.kill();
+    // A tap while Redis is away is refused on the page, and nothing reaches the call.
+    page.tap("approve").await;
+    let refused = page.expect("decision_refused").await;
+    assert_eq!(refused["reason"], "unavailable", "{refused}");
+    assert_eq!(
+        app.health().await.status(),
+        503,
+        "the balancer is told this node cannot serve"
+    );
+
+    redis.restart();
+    healthy(&app).await;
+    // Everything acknowledged before the crash came back from the append-only file.
+    let session = api_get(&format!("{}/api/v1/sessions/{}", app.base, page.session)).await;
+    assert_eq!(session["page"]["opened"], true, "{session}");
+    assert!(
+        session["decision"].is_null(),
+        "the refused tap left no decision: {session}"
+    );
+
+    // The same socket (never reconnected by hand) taps again: applied once, heard by the call.
+    page.tap("approve").await;
+    assert_eq!(page.expect("decided").await["event"]["decision"], "approve");
+    call.expect_said("approved", SOON).await.unwrap();
+    call.expect_ended(SOON).await.unwrap();
+    assert_eq!(app.alert_status(&alert).await, "approved");
+    let session = api_get(&format!("{}/api/v1/sessions/{}", app.base, page.session)).await;
+    let decided = session["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["event"]["kind"] == "decided")
+        .count();
+    assert_eq!(decided, 1, "exactly one decision");
+}
