@@ -19,6 +19,13 @@ pub enum ClientMsg {
     TalkToSomeone,
 }
 
+impl ClientMsg {
+    /// One message from the page; `None` for anything that is not exactly one of ours.
+    pub fn parse(text: &str) -> Option<Self> {
+        serde_json::from_str(text).ok()
+    }
+}
+
 #[derive(Debug, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerMsg<'a> {

@@ -380,10 +380,10 @@ async fn forward(app: &AppState, id: Uuid, cursor: &mut u64, tx: &mut Sink) -> R
 
 /// Applies one message from the page; returns the answer to send, if any.
 async fn command(app: &AppState, id: Uuid, text: &str) -> Option<String> {
-    let decision = match serde_json::from_str::<ClientMsg>(text) {
-        Ok(ClientMsg::Decide { decision }) => decision,
-        Ok(ClientMsg::TalkToSomeone) => return talk_to_someone(app, id).await,
-        Err(_) => {
+    let decision = match ClientMsg::parse(text) {
+        Some(ClientMsg::Decide { decision }) => decision,
+        Some(ClientMsg::TalkToSomeone) => return talk_to_someone(app, id).await,
+        None => {
             let msg = ServerMsg::Error {
                 message: "unknown message; expected {\"type\":\"decide\",\"decision\":\"approve\"|\"decline\"} or {\"type\":\"talk_to_someone\"}",
             };

@@ -504,3 +504,29 @@ pub async fn failover(backends: Vec<String>) -> String {
     tokio::spawn(async move { axum::serve(listener, axum::Router::new().fallback(forward)).await });
     base
 }
+
+/// A TCP balancer, as a load balancer in TCP mode (or an L4 cloud balancer) is: each connection
+/// goes to the first backend that accepts it, so websockets pass through, and a stopped node
+/// (connection refused) is skipped.
+pub async fn tcp_failover(backends: Vec<String>) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let backends: Vec<String> = backends
+        .iter()
+        .map(|b| b.trim_start_matches("http://").to_owned())
+        .collect();
+    tokio::spawn(async move {
+        while let Ok((mut inbound, _)) = listener.accept().await {
+            let backends = backends.clone();
+            tokio::spawn(async move {
+                for backend in &backends {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(backend).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    base
+}

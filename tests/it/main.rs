@@ -2,6 +2,7 @@
 //! simulated Twilio that signs its webhooks and follows TwiML, and websocket page clients.
 
 mod agent;
+mod browser;
 mod crosschannel;
 mod duplicates;
 mod failover;

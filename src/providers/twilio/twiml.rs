@@ -68,7 +68,8 @@ impl Twiml {
 
     /// Sends the caller to a person, or says goodbye when no agent number is configured.
     pub fn transfer(mut self, agent: Option<&str>) -> Self {
-        match agent {
+        // A blank number would be an empty <Dial>, which Twilio refuses with an error tone.
+        match agent.filter(|n| n.chars().any(|c| !c.is_whitespace() && !c.is_control())) {
             Some(number) => {
                 let _ = write!(self.body, "<Dial>{}</Dial>", escape(number));
                 self
@@ -173,8 +174,9 @@ pub fn escape(text: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&apos;"),
-            // XML 1.0 forbids most control characters even when escaped.
+            // XML 1.0 forbids most control characters, and these two, even when escaped.
             c if c.is_control() && !matches!(c, '\n' | '\t' | '\r') => out.push(' '),
+            '\u{FFFE}' | '\u{FFFF}' => out.push(' '),
             c => out.push(c),
         }
     }
@@ -203,6 +205,24 @@ mod tests {
             doc.contains("<Say>Bistro &lt;Lumiere&gt; &amp; &quot;Co&quot; </Say><Hangup/>"),
             "{doc}"
         );
+    }
+
+    /// Found by the `twiml_render` fuzz target: a blank agent number rendered `<Dial></Dial>`.
+    #[test]
+    fn a_blank_agent_number_never_renders_an_empty_dial() {
+        for agent in ["", "  "] {
+            let doc = Twiml::default().transfer(Some(agent)).finish();
+            assert!(!doc.contains("<Dial"), "{doc}");
+            assert!(doc.contains("<Hangup/>"), "{doc}");
+        }
+    }
+
+    #[test]
+    fn characters_xml_forbids_never_reach_the_document() {
+        let doc = Twiml::default()
+            .say("a\u{0}b\u{1b}c\u{FFFE}d\u{FFFF}e")
+            .finish();
+        assert!(doc.contains("<Say>a b c d e</Say>"), "{doc}");
     }
 
     #[test]

@@ -32,11 +32,6 @@ impl FromRequest<AppState> for SignedForm {
             .path_and_query()
             .map_or("/", |p| p.as_str())
             .to_owned();
-        let query = req
-            .uri()
-            .query()
-            .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
-            .unwrap_or_default();
         let given = req
             .headers()
             .get("x-twilio-signature")
@@ -46,20 +41,15 @@ impl FromRequest<AppState> for SignedForm {
         let body = Bytes::from_request(req, app)
             .await
             .map_err(|_| forbidden())?;
-        let params: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
         let token = app.config.twilio.auth_token.expose_secret();
         let url = app.config.public_url.join(&path_and_query);
-        if token.is_empty()
-            || given.is_empty()
-            || !signature::validate(token, &url, &params, &given)
-        {
+        Self::verify(token, &url, &body, &given).ok_or_else(|| {
             tracing::warn!(
                 path = req_path(&path_and_query),
                 "rejected a webhook with a bad signature"
             );
-            return Err(forbidden());
-        }
-        Ok(Self { params, query })
+            forbidden()
+        })
     }
 }
 
@@ -72,6 +62,23 @@ fn forbidden() -> Response {
 }
 
 impl SignedForm {
+    /// The form, when `signature` is Twilio's for the request's public `url` (query included)
+    /// and the form `body`; nothing is read from a form that is not signed.
+    pub fn verify(auth_token: &str, url: &str, body: &[u8], signature: &str) -> Option<Self> {
+        let params: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
+        if auth_token.is_empty()
+            || signature.is_empty()
+            || !signature::validate(auth_token, url, &params, signature)
+        {
+            return None;
+        }
+        let query = url
+            .split_once('?')
+            .map(|(_, q)| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+            .unwrap_or_default();
+        Some(Self { params, query })
+    }
+
     pub fn get(&self, key: &str) -> Option<&str> {
         self.params
             .iter()

@@ -1,0 +1,137 @@
+// Drives Debian's Chromium for the Rust tests in tests/it/browser.rs. One command per line on
+// stdin, one answer per line on stdout, both JSON: {"id", "op", ...} → {"id", "ok", ...} or
+// {"id", "error"}. The tests own the scenario (server, phone, timing); this only works the browser.
+import { createRequire } from 'node:module';
+import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { chromium } from 'playwright-core';
+
+const require = createRequire(import.meta.url);
+const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+
+const browser = await chromium.launch({
+  executablePath: process.env.TANDEM_CHROMIUM || '/usr/bin/chromium',
+  args: [
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+    '--no-first-run',
+    '--disable-quic',
+  ],
+});
+
+// Each device is its own browser context: its own cookies, like a second phone.
+const pages = new Map();
+
+async function device() {
+  const context = await browser.newContext({
+    viewport: { width: 390, height: 844 },
+    deviceScaleFactor: 2,
+    isMobile: true,
+    hasTouch: true,
+    userAgent:
+      'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0 Mobile Safari/537.36',
+  });
+  return context.newPage();
+}
+
+function page(name) {
+  const p = pages.get(name);
+  if (!p) throw new Error(`no page named ${name}`);
+  return p;
+}
+
+const ops = {
+  async open({ name, url }) {
+    const p = pages.get(name) ?? (await device());
+    pages.set(name, p);
+    const res = await p.goto(url, { waitUntil: 'domcontentloaded' });
+    return { status: res ? res.status() : 0, url: p.url(), title: await p.title() };
+  },
+  // Waits until the element's text contains `text`; the text it has then.
+  async wait_text({ name, selector, text, timeout }) {
+    const p = page(name);
+    await p.waitForFunction(
+      ([sel, want]) => {
+        const el = document.querySelector(sel);
+        return !!el && el.textContent.includes(want);
+      },
+      [selector, text],
+      { timeout: timeout ?? 10000 },
+    );
+    return { text: await p.textContent(selector) };
+  },
+  async text({ name, selector }) {
+    return { text: await page(name).textContent(selector) };
+  },
+  async count({ name, selector, text }) {
+    const n = await page(name).evaluate(
+      ([sel, want]) =>
+        [...document.querySelectorAll(sel)].filter((el) => el.textContent.includes(want)).length,
+      [selector, text ?? ''],
+    );
+    return { count: n };
+  },
+  async visible({ name, selector }) {
+    return { visible: await page(name).isVisible(selector) };
+  },
+  async enabled({ name, selector }) {
+    return { enabled: await page(name).isEnabled(selector) };
+  },
+  async tap({ name, selector }) {
+    await page(name).tap(selector, { timeout: 10000 });
+    return {};
+  },
+  // Clicks what submits a form; the status the server answered the post with.
+  async submit({ name, selector }) {
+    const p = page(name);
+    const [res] = await Promise.all([
+      p.waitForResponse((r) => r.request().method() === 'POST'),
+      p.click(selector),
+    ]);
+    return { status: res.status(), url: res.url() };
+  },
+  async screenshot({ name, path }) {
+    await page(name).screenshot({ path });
+    return { path };
+  },
+  // axe-core in the page; the violations of the given impacts.
+  async axe({ name, impacts }) {
+    const p = page(name);
+    await p.evaluate(AXE);
+    const result = await p.evaluate(() => axe.run(document, { resultTypes: ['violations'] }));
+    const violations = result.violations
+      .filter((v) => (impacts ?? ['serious', 'critical']).includes(v.impact))
+      .map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => n.target.join(' ')) }));
+    return { violations };
+  },
+  async close({ name }) {
+    const p = pages.get(name);
+    if (p) await p.context().close();
+    pages.delete(name);
+    return {};
+  },
+};
+
+const lines = createInterface({ input: process.stdin });
+process.stdout.write(JSON.stringify({ ready: true, version: browser.version() }) + '\n');
+for await (const line of lines) {
+  let cmd;
+  try {
+    cmd = JSON.parse(line);
+  } catch (e) {
+    process.stdout.write(JSON.stringify({ error: `not JSON: ${e.message}` }) + '\n');
+    continue;
+  }
+  try {
+    const op = ops[cmd.op];
+    if (!op) throw new Error(`unknown op ${cmd.op}`);
+    const out = await op(cmd);
+    process.stdout.write(JSON.stringify({ id: cmd.id, ok: true, ...out }) + '\n');
+  } catch (e) {
+    process.stdout.write(JSON.stringify({ id: cmd.id, error: String(e.message || e) }) + '\n');
+  }
+}
+await browser.close();

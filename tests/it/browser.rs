@@ -1,0 +1,405 @@
+//! The page in a real browser: Debian's Chromium, headless, phone-sized, driven by playwright-core
+//! (`tests/browser/driver.mjs`), against two real nodes behind a TCP balancer, with the dev phone
+//! on the call. Each state is screenshotted into `tests/artifacts/screenshots/` and checked with
+//! axe-core; a serious or critical violation fails the test.
+
+use std::{path::PathBuf, process::Stdio, time::Duration};
+
+use serde_json::{Value, json};
+use tandem::{bench::local::LocalNode, phone::Phone};
+use tokio::{
+    io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines},
+    process::{Child, ChildStdin, ChildStdout},
+};
+
+use crate::{helpers::*, redis::RedisServer};
+
+/// One browser process; each named page is its own device (its own cookies).
+struct Browser {
+    _child: Child,
+    stdin: ChildStdin,
+    out: Lines<BufReader<ChildStdout>>,
+    next_id: u64,
+}
+
+impl Browser {
+    async fn start() -> Self {
+        let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser"));
+        assert!(
+            dir.join("node_modules/playwright-core").exists(),
+            "the browser tests' packages are missing: ./scripts/test.sh installs them \
+             (npm ci in tests/browser) and Chromium"
+        );
+        let mut child = tokio::process::Command::new("node")
+            .arg("driver.mjs")
+            .current_dir(&dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("node runs (./scripts/test.sh installs it)");
+        let stdin = child.stdin.take().unwrap();
+        let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
+        let ready = tokio::time::timeout(Duration::from_secs(30), out.next_line())
+            .await
+            .expect("Chromium starts within 30 s")
+            .unwrap()
+            .expect("the driver says it is ready");
+        let ready: Value = serde_json::from_str(&ready).unwrap();
+        assert_eq!(ready["ready"], true, "{ready}");
+        Self {
+            _child: child,
+            stdin,
+            out,
+            next_id: 0,
+        }
+    }
+
+    /// Runs `op` with `args` in the browser; its answer, or what went wrong there.
+    async fn try_op(&mut self, op: &str, mut args: Value) -> Result<Value, String> {
+        self.next_id += 1;
+        args["id"] = json!(self.next_id);
+        args["op"] = json!(op);
+        let mut line = args.to_string();
+        line.push('\n');
+        self.stdin.write_all(line.as_bytes()).await.unwrap();
+        let answer = tokio::time::timeout(Duration::from_secs(30), self.out.next_line())
+            .await
+            .map_err(|_| format!("{op}: no answer from the browser in 30 s"))?
+            .unwrap()
+            .ok_or("the browser driver exited")?;
+        let answer: Value = serde_json::from_str(&answer).unwrap();
+        assert_eq!(answer["id"], self.next_id, "answers come in order");
+        match answer["error"].as_str() {
+            Some(e) => Err(format!("{op}: {e}")),
+            None => Ok(answer),
+        }
+    }
+
+    async fn op(&mut self, op: &str, args: Value) -> Value {
+        self.try_op(op, args)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    async fn open(&mut self, device: &str, url: &str) -> Value {
+        self.op("open", json!({ "name": device, "url": url })).await
+    }
+
+    async fn wait_text(&mut self, device: &str, selector: &str, text: &str) -> String {
+        let args = json!({ "name": device, "selector": selector, "text": text });
+        self.op("wait_text", args).await["text"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    async fn count(&mut self, device: &str, selector: &str, text: &str) -> u64 {
+        let args = json!({ "name": device, "selector": selector, "text": text });
+        self.op("count", args).await["count"].as_u64().unwrap()
+    }
+
+    async fn visible(&mut self, device: &str, selector: &str) -> bool {
+        let args = json!({ "name": device, "selector": selector });
+        self.op("visible", args).await["visible"].as_bool().unwrap()
+    }
+
+    async fn tap(&mut self, device: &str, selector: &str) {
+        self.op("tap", json!({ "name": device, "selector": selector }))
+            .await;
+    }
+
+    /// Saves the page as `tests/artifacts/screenshots/<file>` and checks it with axe-core.
+    async fn record(&mut self, device: &str, file: &str) {
+        let dir = PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/artifacts/screenshots"
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(file).display().to_string();
+        self.op("screenshot", json!({ "name": device, "path": path }))
+            .await;
+        let axe = self.op("axe", json!({ "name": device })).await;
+        assert_eq!(
+            axe["violations"],
+            json!([]),
+            "serious or critical accessibility violations on {file}"
+        );
+    }
+}
+
+/// Two nodes on one Redis behind a TCP balancer (A first) that is also the public address: the
+/// browser, the customer's texts and Twilio all go through it.
+struct Rig {
+    _redis: RedisServer,
+    a: LocalNode,
+    _b: LocalNode,
+    phone: Phone,
+    public: String,
+}
+
+async fn rig() -> Rig {
+    let redis = RedisServer::start();
+    let (port_a, port_b) = (crate::redis::free_port(), crate::redis::free_port());
+    let public = tcp_failover(vec![
+        format!("http://127.0.0.1:{port_a}"),
+        format!("http://127.0.0.1:{port_b}"),
+    ])
+    .await;
+    let phone = Phone::new(phone_config(&public));
+    let api_base = serve_fake_api(&phone).await;
+    let a = node(port_a, &redis, &api_base, &public);
+    let b = node(port_b, &redis, &api_base, &public);
+    Rig {
+        _redis: redis,
+        a,
+        _b: b,
+        phone,
+        public,
+    }
+}
+
+impl Rig {
+    /// An alert, the call, the caller verified and texted the link; the call then holds.
+    async fn call_for_link(&self) -> (tandem::phone::Call, String) {
+        let from = caller();
+        let res = http_client()
+            .post(format!("{}/api/v1/alerts", self.public))
+            .bearer_auth(API_KEY)
+            .json(&alert_json(&from))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201);
+        let mut call = self.phone.place_call(&from, BANK_NUMBER).await;
+        call.expect_said("last four digits", SOON).await.unwrap();
+        call.press("4242");
+        call.expect_said("to get a text message with a link", SOON)
+            .await
+            .unwrap();
+        call.press("1");
+        let link = link_in(&self.phone.next_sms(&from, SOON).await.unwrap().body);
+        call.expect_said("on its way", SOON).await.unwrap();
+        (call, link)
+    }
+
+    /// The session as the bank's API shows it.
+    async fn session(&self, call: &tandem::phone::Call) -> Value {
+        api_get(&format!(
+            "{}/api/v1/calls/{}/session",
+            self.public, call.sid
+        ))
+        .await
+    }
+}
+
+/// Opens the link on `device` and waits until the charges show and the page is live; the
+/// page's address.
+async fn open_charges(browser: &mut Browser, device: &str, link: &str) -> String {
+    let opened = browser.open(device, link).await;
+    assert_eq!(opened["status"], 200, "{opened}");
+    assert!(opened["url"].as_str().unwrap().contains("/p/"), "{opened}");
+    browser.wait_text(device, "#card-line", "4242").await;
+    browser
+        .wait_text(device, "#charges", "Skyline Electronics")
+        .await;
+    browser
+        .wait_text(device, "#charges", "Bistro Lumiere")
+        .await;
+    browser.wait_text(device, "#link-state", "Live").await;
+    opened["url"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn on_a_phone_the_customer_sees_the_charges_approves_and_both_sides_confirm() {
+    let rig = rig().await;
+    let mut browser = Browser::start().await;
+    let (mut call, link) = rig.call_for_link().await;
+
+    open_charges(&mut browser, "phone", &link).await;
+    // The call knows the page is open and waits on it.
+    call.expect_said("I see you have the charges", SOON)
+        .await
+        .unwrap();
+    call.expect_gathering(SOON).await.unwrap();
+    assert!(browser.visible("phone", "#approve").await);
+    browser.record("phone", "page-charges.png").await;
+
+    browser.tap("phone", "#approve").await;
+    browser.wait_text("phone", "#outcome", "approved").await;
+    browser
+        .wait_text("phone", "#call-log", "Charges approved on this page")
+        .await;
+    call.expect_said("approved", SOON).await.unwrap();
+    browser.record("phone", "page-approved.png").await;
+
+    call.expect_ended(SOON).await.unwrap();
+    browser
+        .wait_text("phone", "#outcome", "This call has ended")
+        .await;
+    assert!(!browser.visible("phone", "#actions").await);
+    let session = rig.session(&call).await;
+    assert_eq!(session["decision"]["decision"], "approve", "{session}");
+    assert_eq!(session["decision"]["by"], "web", "{session}");
+}
+
+#[tokio::test]
+async fn a_link_opened_on_a_second_phone_is_refused_and_the_first_keeps_working() {
+    let rig = rig().await;
+    let mut browser = Browser::start().await;
+    let (mut call, link) = rig.call_for_link().await;
+    open_charges(&mut browser, "phone", &link).await;
+
+    let other = browser.open("other", &link).await;
+    assert_eq!(other["status"], 404, "{other}");
+    assert_eq!(other["title"], "This link can't be opened here", "{other}");
+    assert_eq!(
+        browser.count("other", "body", "Skyline Electronics").await,
+        0,
+        "the second phone sees no charge"
+    );
+    browser.record("other", "page-refused.png").await;
+
+    browser.tap("phone", "#decline").await;
+    browser.wait_text("phone", "#outcome", "declined").await;
+    call.expect_said("declined", SOON).await.unwrap();
+}
+
+#[tokio::test]
+async fn the_page_reconnects_to_the_other_node_when_its_node_is_killed() {
+    let mut rig = rig().await;
+    let mut browser = Browser::start().await;
+    let (mut call, link) = rig.call_for_link().await;
+    open_charges(&mut browser, "phone", &link).await;
+    call.expect_said("I see you have the charges", SOON)
+        .await
+        .unwrap();
+    call.expect_gathering(SOON).await.unwrap();
+
+    // A served everything so far (the balancer tries it first); now it dies.
+    rig.a.kill();
+    browser
+        .wait_text("phone", "#link-state", "Reconnecting")
+        .await;
+    browser.wait_text("phone", "#link-state", "Live").await;
+    browser.record("phone", "page-reconnected.png").await;
+
+    browser.tap("phone", "#approve").await;
+    browser.wait_text("phone", "#outcome", "approved").await;
+    call.expect_said("approved", SOON).await.unwrap();
+    browser
+        .wait_text("phone", "#call-log", "Charges approved")
+        .await;
+    // Resumed from the last event seen: nothing shown twice.
+    for line in [
+        "Page opened",
+        "Charges approved",
+        "Link sent by text message",
+    ] {
+        assert_eq!(
+            browser.count("phone", "#call-log li", line).await,
+            1,
+            "{line:?} once in the page's call log"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_call_that_ends_before_a_decision_leaves_the_page_in_its_ended_state() {
+    let rig = rig().await;
+    let mut browser = Browser::start().await;
+    let (mut call, link) = rig.call_for_link().await;
+    open_charges(&mut browser, "phone", &link).await;
+    call.expect_said("I see you have the charges", SOON)
+        .await
+        .unwrap();
+
+    call.hang_up().await;
+    browser
+        .wait_text("phone", "#link-state", "Call ended")
+        .await;
+    browser
+        .wait_text("phone", "#outcome", "This call has ended")
+        .await;
+    assert!(!browser.visible("phone", "#actions").await);
+    assert!(!browser.visible("phone", "#talk").await);
+    browser.record("phone", "page-ended.png").await;
+    let session = rig.session(&call).await;
+    assert_eq!(session["status"], "closed", "{session}");
+    assert_eq!(session["decision"], Value::Null, "{session}");
+}
+
+/// Another site's page, on another origin of the same host (so the browser even sends the
+/// customer's SameSite cookie along): a form that posts a decision to the page's address, and a
+/// script that opens the page's socket and sends one.
+async fn attacker_site(public: &str, page_path: &str) -> String {
+    let target = format!("{public}{page_path}");
+    let socket = format!("{}{page_path}/ws", public.replacen("http", "ws", 1));
+    let form = format!(
+        r#"<!doctype html><html lang="en"><head><title>Win a prize</title></head><body><main>
+<form method="post" action="{target}"><input type="hidden" name="decision" value="approve">
+<button id="go">Claim your prize</button></form></main></body></html>"#
+    );
+    let script = format!(
+        r#"<!doctype html><html lang="en"><head><title>Win a prize</title></head><body><main>
+<p id="r">waiting</p><script>
+const r = document.getElementById('r');
+const ws = new WebSocket('{socket}');
+ws.onopen = () => {{ r.textContent = 'opened'; ws.send(JSON.stringify({{type: 'decide', decision: 'approve'}})); }};
+ws.onmessage = (m) => {{ r.textContent += ' message ' + m.data; }};
+ws.onclose = (e) => {{ r.textContent += ' closed ' + e.code; }};
+</script></main></body></html>"#
+    );
+    let app = axum::Router::new()
+        .route(
+            "/form",
+            axum::routing::get(move || async move { axum::response::Html(form) }),
+        )
+        .route(
+            "/socket",
+            axum::routing::get(move || async move { axum::response::Html(script) }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    base
+}
+
+#[tokio::test]
+async fn another_site_cannot_decide_for_the_customer() {
+    let rig = rig().await;
+    let mut browser = Browser::start().await;
+    let (mut call, link) = rig.call_for_link().await;
+    let page_url = open_charges(&mut browser, "phone", &link).await;
+    call.expect_said("I see you have the charges", SOON)
+        .await
+        .unwrap();
+    let page_path = page_url.trim_start_matches(&rig.public).to_owned();
+
+    // The same phone (same cookies) visits another site, which tries both ways in.
+    let evil = attacker_site(&rig.public, &page_path).await;
+    browser.open("phone", &format!("{evil}/socket")).await;
+    let outcome = browser.wait_text("phone", "#r", "closed").await;
+    assert!(
+        !outcome.contains("opened") && !outcome.contains("message"),
+        "the socket from another origin was refused before it opened: {outcome}"
+    );
+    browser.open("phone", &format!("{evil}/form")).await;
+    let posted = browser
+        .op("submit", json!({ "name": "phone", "selector": "#go" }))
+        .await;
+    assert_eq!(posted["status"], 405, "the page takes no posts: {posted}");
+
+    let session = rig.session(&call).await;
+    assert_eq!(session["decision"], Value::Null, "{session}");
+    assert!(
+        !session["events"].to_string().contains("decided"),
+        "{session}"
+    );
+
+    // The customer, on the bank's page, still decides.
+    open_charges(&mut browser, "phone", &page_url).await;
+    browser.tap("phone", "#approve").await;
+    call.expect_said("approved", SOON).await.unwrap();
+}
