@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 
 need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+command -v redis-cli >/dev/null 2>&1 || need+=(redis-tools)
 command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 command -v npm >/dev/null 2>&1 || need+=(nodejs npm)
@@ -28,6 +29,9 @@ cargo run --locked --quiet -- check
 # No engine runs here; `config` still parses and interpolates the whole file.
 TANDEM_API_KEY=compose-check docker-compose -f docker-compose.yml config -q
 cargo test --locked
+# Every journey again on a three-master Redis Cluster (each test forms its own); the outage
+# tests kill and restart a single redis-server, so they run above only.
+TANDEM_TEST_REDIS=cluster cargo test --locked --test it -- --skip outage
 # A short benchmark run for correctness only (every journey completes, every decision lands);
 # its timings are printed, never judged here.
 cargo run --locked --quiet -- bench steady --rate 50 --duration 4 --max-secs 300

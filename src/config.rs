@@ -13,7 +13,8 @@ pub struct Config {
     /// Twilio signs this URL, links are built from it and websocket `Origin` must match it,
     /// so behind a proxy it is the proxy's URL, not the node's.
     pub public_url: PublicUrl,
-    /// Redis URL (`TANDEM_REDIS_URL`); unset means the embedded in-process store.
+    /// Redis URL (`TANDEM_REDIS_URL`), or several comma-separated (the seed nodes of a Redis
+    /// Cluster); unset means the embedded in-process store.
     pub redis_url: Option<String>,
     /// Bearer key for the bank-facing API (`TANDEM_API_KEY`); unset disables that API.
     pub api_key: Option<SecretString>,

@@ -1,14 +1,20 @@
 //! The production store: Redis (or Redis Cluster) holds every session, and its Pub/Sub is the
 //! wake-up bus between nodes.
 //!
-//! Keys of one session share the `{<session id>}` hash tag so a commit touches one slot.
+//! Keys of one session share the `{<session id>}` hash tag so a commit touches one slot; no
+//! command or pipeline ever spans two slots, so the same code runs on one Redis or a cluster.
 //! Pub/Sub is at-most-once, so it only wakes listeners; the session's Stream is the record.
 
 use std::time::Duration;
 
 use async_trait::async_trait;
 use futures_util::StreamExt;
-use redis::{AsyncCommands, Client, aio::ConnectionManager, aio::ConnectionManagerConfig};
+use redis::{
+    AsyncCommands, Client, RedisFuture, Value,
+    aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig},
+    cluster::ClusterClient,
+    cluster_async::ClusterConnection,
+};
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
@@ -56,40 +62,124 @@ return 0
 "#;
 
 pub struct RedisStore {
-    conn: ConnectionManager,
+    backend: Backend,
     prefix: String,
     commit: redis::Script,
+    alert_status: redis::Script,
+    unlink_phone: redis::Script,
     bus: broadcast::Sender<Wake>,
     channel: String,
 }
 
+enum Backend {
+    Single(ConnectionManager),
+    /// Connected on first use, so a node starts while the cluster is still forming.
+    Cluster(Box<Cluster>),
+}
+
+struct Cluster {
+    client: ClusterClient,
+    conn: tokio::sync::OnceCell<ClusterConnection>,
+}
+
+/// One Redis or a cluster, behind one connection type: each reconnects by itself.
+#[derive(Clone)]
+enum Conn {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+impl ConnectionLike for Conn {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a redis::Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Conn::Single(c) => c.req_packed_command(cmd),
+            Conn::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a redis::Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Conn::Single(c) => c.req_packed_commands(pipeline, offset, count),
+            Conn::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Conn::Single(c) => c.get_db(),
+            Conn::Cluster(c) => c.get_db(),
+        }
+    }
+}
+
 impl RedisStore {
     /// Connects lazily (a node starts even while Redis is down) and starts the bus listener,
-    /// which stops when `shutdown` fires.
+    /// which stops when `shutdown` fires. `url` is one Redis URL, or several separated by
+    /// commas: the seed nodes of a Redis Cluster.
     pub fn connect(
         url: &str,
         prefix: &str,
         shutdown: tokio_util::sync::CancellationToken,
     ) -> Result<Self, StoreError> {
-        let client = Client::open(url).map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(CONNECT_TIMEOUT))
-            .set_response_timeout(Some(COMMAND_TIMEOUT))
-            .set_min_delay(Duration::from_millis(10))
-            .set_max_delay(MAX_BACKOFF)
-            .set_number_of_retries(2);
-        let conn = ConnectionManager::new_lazy_with_config(client.clone(), config)
-            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let unavailable = |e: redis::RedisError| StoreError::Unavailable(e.to_string());
+        let urls: Vec<&str> = url.split(',').map(str::trim).collect();
+        let clients = urls
+            .iter()
+            .map(|u| Client::open(*u))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(unavailable)?;
+        let backend = if let [client] = clients.as_slice() {
+            let config = ConnectionManagerConfig::new()
+                .set_connection_timeout(Some(CONNECT_TIMEOUT))
+                .set_response_timeout(Some(COMMAND_TIMEOUT))
+                .set_min_delay(Duration::from_millis(10))
+                .set_max_delay(MAX_BACKOFF)
+                .set_number_of_retries(2);
+            let conn = ConnectionManager::new_lazy_with_config(client.clone(), config)
+                .map_err(unavailable)?;
+            Backend::Single(conn)
+        } else {
+            let client = ClusterClient::builder(urls)
+                .connection_timeout(CONNECT_TIMEOUT)
+                .response_timeout(COMMAND_TIMEOUT)
+                .retries(2)
+                .build()
+                .map_err(unavailable)?;
+            Backend::Cluster(Box::new(Cluster {
+                client,
+                conn: tokio::sync::OnceCell::new(),
+            }))
+        };
         let bus = broadcast::channel(16_384).0;
         let channel = format!("{prefix}:wake");
-        tokio::spawn(listen(client, channel.clone(), bus.clone(), shutdown));
+        tokio::spawn(listen(clients, channel.clone(), bus.clone(), shutdown));
         Ok(Self {
-            conn,
+            backend,
             prefix: prefix.to_owned(),
             commit: redis::Script::new(COMMIT_LUA),
+            alert_status: redis::Script::new(ALERT_STATUS_LUA),
+            unlink_phone: redis::Script::new(UNLINK_PHONE_LUA),
             bus,
             channel,
         })
+    }
+
+    async fn conn(&self) -> Result<Conn, StoreError> {
+        match &self.backend {
+            Backend::Single(c) => Ok(Conn::Single(c.clone())),
+            Backend::Cluster(cluster) => {
+                let c = cluster
+                    .conn
+                    .get_or_try_init(|| self.run(cluster.client.get_async_connection()))
+                    .await?;
+                Ok(Conn::Cluster(c.clone()))
+            }
+        }
     }
 
     fn session_key(&self, id: Uuid) -> String {
@@ -126,15 +216,17 @@ impl RedisStore {
 }
 
 /// Keeps one subscription per node alive across Redis restarts. After every (re)subscribe it
-/// broadcasts `Resync`, because messages published while it was away are gone for good.
+/// broadcasts `Resync`, because messages published while it was away are gone for good. In a
+/// cluster every node sees every message, so one subscription anywhere is enough: it moves to
+/// the next seed node when the one it is on goes away.
 async fn listen(
-    client: Client,
+    clients: Vec<Client>,
     channel: String,
     bus: broadcast::Sender<Wake>,
     shutdown: tokio_util::sync::CancellationToken,
 ) {
     let mut backoff = Duration::from_millis(20);
-    loop {
+    for client in clients.iter().cycle() {
         let subscribed = async {
             let mut pubsub = tokio::time::timeout(CONNECT_TIMEOUT, client.get_async_pubsub())
                 .await
@@ -202,18 +294,17 @@ impl Store for RedisStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        let mut c = self.conn.clone();
+        let mut c = self.conn().await?;
         self.run(redis::cmd("PING").query_async::<String>(&mut c))
             .await
             .map(drop)
     }
 
     async fn put_alert(&self, alert: &Alert, ttl: Duration) -> Result<(), StoreError> {
-        let mut c = self.conn.clone();
         let ms = ttl.as_millis() as u64;
-        let mut pipe = redis::pipe();
         let key = self.alert_key(alert.id);
-        pipe.hset_multiple(
+        let mut doc = redis::pipe();
+        doc.hset_multiple(
             &key,
             &[
                 ("doc", encode(alert)),
@@ -223,17 +314,18 @@ impl Store for RedisStore {
         .ignore()
         .pexpire(&key, ms as i64)
         .ignore();
-        pipe.pset_ex(
-            self.phone_key(&alert.case.customer.phone),
-            alert.id.to_string(),
-            ms,
-        )
-        .ignore();
-        self.run(pipe.query_async::<()>(&mut c)).await
+        let (mut c, mut c2) = (self.conn().await?, self.conn().await?);
+        // The alert and the phone pointer hash to different slots: two requests, sent together.
+        let phone = self.phone_key(&alert.case.customer.phone);
+        let (stored, pointed) = tokio::join!(
+            self.run(doc.query_async::<()>(&mut c)),
+            self.run(c2.pset_ex::<_, _, ()>(phone, alert.id.to_string(), ms)),
+        );
+        stored.and(pointed)
     }
 
     async fn alert(&self, id: Uuid) -> Result<Option<Alert>, StoreError> {
-        let mut c = self.conn.clone();
+        let mut c = self.conn().await?;
         let (doc, status): (Option<String>, Option<String>) = self
             .run(
                 redis::cmd("HMGET")
@@ -252,7 +344,7 @@ impl Store for RedisStore {
     }
 
     async fn open_alert_for_phone(&self, phone: &str) -> Result<Option<Alert>, StoreError> {
-        let mut c = self.conn.clone();
+        let mut c = self.conn().await?;
         let id: Option<String> = self.run(c.get(self.phone_key(phone))).await?;
         let Some(id) = id.and_then(|s| s.parse().ok()) else {
             return Ok(None);
@@ -269,30 +361,24 @@ impl Store for RedisStore {
         phone: &str,
         status: AlertStatus,
     ) -> Result<(), StoreError> {
-        // Status and phone pointer in one round trip; the two keys may live on different
-        // cluster nodes, so they are two scripts in a pipeline rather than one. Plain EVAL:
-        // a pipelined EVALSHA would fail on a Redis that has not seen the script yet.
-        let mut pipe = redis::pipe();
-        pipe.cmd("EVAL")
-            .arg(ALERT_STATUS_LUA)
-            .arg(1)
-            .arg(self.alert_key(id))
-            .arg(status_name(status))
-            .ignore();
-        if status != AlertStatus::Open {
-            pipe.cmd("EVAL")
-                .arg(UNLINK_PHONE_LUA)
-                .arg(1)
-                .arg(self.phone_key(phone))
-                .arg(id.to_string())
-                .ignore();
+        // Status and phone pointer live in different slots (on a cluster, maybe on different
+        // nodes): two scripts sent together, one round trip.
+        let mut status_cmd = self.alert_status.key(self.alert_key(id));
+        status_cmd.arg(status_name(status));
+        let (mut c, mut c2) = (self.conn().await?, self.conn().await?);
+        let set = self.run(status_cmd.invoke_async::<i64>(&mut c));
+        if status == AlertStatus::Open {
+            return set.await.map(drop);
         }
-        let mut c = self.conn.clone();
-        self.run(pipe.query_async::<()>(&mut c)).await
+        let mut unlink_cmd = self.unlink_phone.key(self.phone_key(phone));
+        unlink_cmd.arg(id.to_string());
+        let unlink = self.run(unlink_cmd.invoke_async::<i64>(&mut c2));
+        let (set, unlinked) = tokio::join!(set, unlink);
+        set.and(unlinked).map(drop)
     }
 
     async fn load(&self, id: Uuid) -> Result<Option<Versioned>, StoreError> {
-        let mut c = self.conn.clone();
+        let mut c = self.conn().await?;
         let (v, doc): (Option<u64>, Option<String>) = self
             .run(
                 redis::cmd("HMGET")
@@ -328,7 +414,7 @@ impl Store for RedisStore {
         for event in &draft.events {
             inv.arg(event.seq).arg(encode(event));
         }
-        let mut c = self.conn.clone();
+        let mut c = self.conn().await?;
         let version: i64 = self.run(inv.invoke_async(&mut c)).await?;
         Ok(if version < 0 {
             Commit::Conflict
@@ -345,7 +431,7 @@ impl Store for RedisStore {
         after: u64,
         limit: usize,
     ) -> Result<Vec<Event>, StoreError> {
-        let mut c = self.conn.clone();
+        let mut c = self.conn().await?;
         let start = format!("0-{}", after + 1);
         let reply: redis::streams::StreamRangeReply = self
             .run(c.xrange_count(self.events_key(id), start, "+", limit))
@@ -369,7 +455,7 @@ impl Store for RedisStore {
         id: Uuid,
         ttl: Duration,
     ) -> Result<Option<Uuid>, StoreError> {
-        let mut c = self.conn.clone();
+        let mut c = self.conn().await?;
         let set = redis::cmd("SET")
             .arg(self.index_key(index, key))
             .arg(id.to_string())
@@ -389,14 +475,14 @@ impl Store for RedisStore {
         id: Uuid,
         ttl: Duration,
     ) -> Result<(), StoreError> {
-        let mut c = self.conn.clone();
+        let mut c = self.conn().await?;
         let ms = ttl.as_millis() as u64;
         self.run(c.pset_ex::<_, _, ()>(self.index_key(index, key), id.to_string(), ms))
             .await
     }
 
     async fn failures(&self, client: &str) -> Result<u64, StoreError> {
-        let mut c = self.conn.clone();
+        let mut c = self.conn().await?;
         let n: Option<u64> = self.run(c.get(self.failures_key(client))).await?;
         Ok(n.unwrap_or(0))
     }
@@ -411,13 +497,13 @@ impl Store for RedisStore {
             .arg(window.as_millis() as u64)
             .arg("NX")
             .ignore();
-        let mut c = self.conn.clone();
+        let mut c = self.conn().await?;
         let (n,): (u64,) = self.run(pipe.query_async(&mut c)).await?;
         Ok(n)
     }
 
     async fn lookup(&self, index: Index, key: &str) -> Result<Option<Uuid>, StoreError> {
-        let mut c = self.conn.clone();
+        let mut c = self.conn().await?;
         let raw: Option<String> = self.run(c.get(self.index_key(index, key))).await?;
         Ok(raw.and_then(|s| s.parse().ok()))
     }
@@ -440,13 +526,13 @@ impl Store for RedisStore {
             .arg(encode(record))
             .ignore();
         pipe.pexpire(&key, keep.as_millis() as i64).ignore();
-        let mut c = self.conn.clone();
+        let mut c = self.conn().await?;
         self.run(pipe.query_async::<()>(&mut c)).await
     }
 
     async fn history(&self, customer: &str, limit: usize) -> Result<Vec<Record>, StoreError> {
         let key = format!("{}:history:{{{customer}}}", self.prefix);
-        let mut c = self.conn.clone();
+        let mut c = self.conn().await?;
         let reply: redis::streams::StreamRangeReply =
             self.run(c.xrevrange_count(key, "+", "-", limit)).await?;
         reply

@@ -117,7 +117,8 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(mut o: Options) -> TestApp {
-    let redis = o.redis.then(|| Arc::new(RedisServer::start()));
+    let on_redis = o.redis || (o.redis_url.is_none() && crate::redis::on_cluster());
+    let redis = on_redis.then(|| Arc::new(RedisServer::start()));
     if let Some(r) = &redis {
         o.redis_url = Some(r.url());
     }

@@ -252,3 +252,66 @@ async fn the_redis_store_reports_an_outage_quickly_instead_of_hanging() {
         started.elapsed()
     );
 }
+
+/// Always on a real three-master cluster, whatever the run: every session's keys land on one
+/// master (one slot), and sessions spread over all three.
+#[tokio::test]
+async fn on_a_three_master_cluster_each_session_lives_in_one_slot_and_sessions_spread() {
+    let cluster = tandem::bench::local::LocalCluster::start(3).expect("a cluster forms");
+    let shutdown = CancellationToken::new();
+    let store = RedisStore::connect(&cluster.url(), "slots", shutdown.clone()).unwrap();
+    let alert = alert(sample_case("+14155550123"));
+    store.put_alert(&alert, TTL).await.unwrap();
+    let mut ids = Vec::new();
+    for _ in 0..30 {
+        let draft = new_session(&alert);
+        assert!(matches!(
+            store.commit(&draft, 0, TTL).await.unwrap(),
+            Commit::Done { version: 1 }
+        ));
+        assert_eq!(
+            store
+                .events_after(draft.session.id, 0, 10)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        ids.push(draft.session.id);
+    }
+    let keys_on = |port: u16| {
+        let out = std::process::Command::new("redis-cli")
+            .args(["-p", &port.to_string(), "--scan", "--pattern", "slots:*"])
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let held: Vec<String> = cluster.ports.iter().map(|p| keys_on(*p)).collect();
+    for id in &ids {
+        let home: Vec<&String> = held
+            .iter()
+            .filter(|keys| keys.contains(&format!("slots:{{{id}}}:session")))
+            .collect();
+        assert_eq!(home.len(), 1, "session {id} on exactly one master");
+        assert!(
+            home[0].contains(&format!("slots:{{{id}}}:events")),
+            "its events beside it"
+        );
+    }
+    for (port, keys) in cluster.ports.iter().zip(&held) {
+        assert!(
+            keys.contains(":session"),
+            "master {port} holds some of the 30 sessions"
+        );
+    }
+    // The alert and its phone pointer sit in different slots; both were written and read.
+    assert_eq!(
+        store
+            .open_alert_for_phone("+14155550123")
+            .await
+            .unwrap()
+            .map(|a| a.id),
+        Some(alert.id)
+    );
+    shutdown.cancel();
+}
