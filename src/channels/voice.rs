@@ -13,7 +13,7 @@ use crate::{
     providers::OutboundSms,
     script::{self, Effect, Input, Outcome, Script, Scripts, Step},
     session::{Channel, Draft, EventKind, Link, Position, Reply, Session, VoiceLeg},
-    store::Index,
+    store::{Index, StoreError},
     token,
 };
 
@@ -40,9 +40,38 @@ pub enum Answer {
         turn: u32,
         hold_prompt: String,
     },
+    /// The store is away while the call holds: a moment's pause, then the hold loop again,
+    /// carrying when the outage was first seen (`since`, unix ms). A Redis restart takes
+    /// seconds; sending every holding caller to a person for it would flood the agents.
+    StoreWait {
+        session: Uuid,
+        turn: u32,
+        since: i64,
+    },
     UnknownCaller,
     /// Something failed on our side; the provider apologises and offers a person.
     Apology,
+}
+
+/// How long a holding call waits for the store to come back before it is offered a person.
+const OUTAGE_HOLD_MS: i64 = 20_000;
+
+/// What a holding call hears when the store failed it: a short wait while the outage is young
+/// and the store merely unavailable, else the apology.
+fn wait_for_store(e: BrokerError, id: Uuid, turn: u32, since: Option<i64>) -> Answer {
+    let now = Utc::now().timestamp_millis();
+    let since = since.unwrap_or(now);
+    match e {
+        BrokerError::Store(StoreError::Unavailable(reason)) if now - since < OUTAGE_HOLD_MS => {
+            tracing::warn!(%reason, waited_ms = now - since, "store away; the call keeps holding");
+            Answer::StoreWait {
+                session: id,
+                turn,
+                since,
+            }
+        }
+        e => settle(Err(e)),
+    }
 }
 
 pub async fn incoming(app: &AppState, call: CallInfo) -> Answer {
@@ -344,7 +373,13 @@ const EFFECT_GRACE_MS: i64 = 15_000;
 
 /// The hold loop: answers as soon as the call has something new to hear, or after
 /// `hold_poll` with the hold prompt so the provider comes back.
-pub async fn hold(app: &AppState, id: Uuid, turn: u32, call_id: &str) -> Answer {
+pub async fn hold(
+    app: &AppState,
+    id: Uuid,
+    turn: u32,
+    call_id: &str,
+    outage_since: Option<i64>,
+) -> Answer {
     // Listen before the first read, so an event landing in between still wakes us.
     let mut listener = app.broker.listen(id);
     let deadline = Instant::now() + app.config.hold_poll;
@@ -359,7 +394,7 @@ pub async fn hold(app: &AppState, id: Uuid, turn: u32, call_id: &str) -> Answer 
                 return settle(run_effect(app, id, call_id, position).await);
             }
             Ok(Pickup::Wait { until }) => until,
-            Err(e) => return settle(Err(e)),
+            Err(e) => return wait_for_store(e, id, turn, outage_since),
         };
         tracing::debug!(turn, "call holding for the session's next event");
         let wake_at = until.map_or(deadline, |ms| deadline.min(instant_at(ms)));
@@ -367,10 +402,10 @@ pub async fn hold(app: &AppState, id: Uuid, turn: u32, call_id: &str) -> Answer 
             () = listener.changed() => {}
             () = tokio::time::sleep_until(wake_at) => {
                 if Instant::now() >= deadline {
-                    return holding(app, id, turn).await;
+                    return holding(app, id, turn, outage_since).await;
                 }
             }
-            () = app.shutdown.cancelled() => return holding(app, id, turn).await,
+            () = app.shutdown.cancelled() => return holding(app, id, turn, outage_since).await,
         }
     }
 }
@@ -413,16 +448,18 @@ fn wait_over(d: &mut Draft, scripts: &Scripts) -> Option<Answer> {
     advance(d, &script, step)
 }
 
-async fn holding(app: &AppState, id: Uuid, turn: u32) -> Answer {
-    let hold_prompt =
-        app.broker
-            .load(id)
-            .await
-            .ok()
-            .and_then(|s| match s.voice?.last_reply?.then {
-                crate::session::Then::Hold { hold_prompt } => Some(hold_prompt),
-                _ => None,
-            });
+async fn holding(app: &AppState, id: Uuid, turn: u32, outage_since: Option<i64>) -> Answer {
+    let session = match app.broker.load(id).await {
+        Ok(session) => session,
+        Err(e) => return wait_for_store(e, id, turn, outage_since),
+    };
+    let hold_prompt = session
+        .voice
+        .and_then(|v| v.last_reply)
+        .and_then(|r| match r.then {
+            crate::session::Then::Hold { hold_prompt } => Some(hold_prompt),
+            _ => None,
+        });
     match hold_prompt {
         Some(hold_prompt) => Answer::Holding {
             session: id,

@@ -191,3 +191,74 @@ async fn a_node_asked_to_stop_answers_its_holding_call_tells_its_pages_and_exits
     call_y.expect_ended(SOON).await.unwrap();
     let _ = &p.redis;
 }
+
+#[tokio::test]
+async fn a_node_stopped_under_load_hands_every_call_and_page_to_the_other() {
+    const EACH: usize = 8;
+    let mut p = pair().await;
+    // On A: EACH customers with the page open and the call asking for a decision, and EACH
+    // whose calls hold for a page they have not opened yet.
+    let mut with_page = Vec::new();
+    for _ in 0..EACH {
+        let from = caller();
+        raise(&p, &from).await;
+        let mut call = p.phone.place_call(&from, BANK_NUMBER).await;
+        let link = to_link(&p, &mut call, &from).await;
+        let (device, path, page) = open_page_on(&p.a.base, &link, &mut call).await;
+        with_page.push((call, device, path, page));
+    }
+    let mut holding = Vec::new();
+    for _ in 0..EACH {
+        let from = caller();
+        raise(&p, &from).await;
+        let mut call = p.phone.place_call(&from, BANK_NUMBER).await;
+        let link = to_link(&p, &mut call, &from).await;
+        holding.push((call, link));
+    }
+    for (call, _) in &holding {
+        p.a.wait_log(&["call holding", &call.sid], SOON)
+            .await
+            .unwrap();
+    }
+
+    p.a.terminate().unwrap();
+    for (_, _, _, page) in &mut with_page {
+        let bye = page.expect("bye", SOON).await.unwrap();
+        assert_eq!(bye["reason"], "shutdown", "{bye}");
+        assert!(page.closed(SOON).await.is_ok());
+    }
+    let status = p.a.wait_exit(Duration::from_secs(10)).await;
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "A exits cleanly and in time: {status:?}"
+    );
+
+    // Everyone carries on at B at once: the pages reconnect where they left off and approve;
+    // the holding callers open their pages there and decline.
+    let approvals = with_page.into_iter().map(|(mut call, device, path, page)| {
+        let b = p.b.base.clone();
+        async move {
+            let mut page = device
+                .connect(&b, &path, PUBLIC, page.last_seq)
+                .await
+                .unwrap();
+            page.tap("approve").await.unwrap();
+            call.expect_said("approved", SOON).await.unwrap();
+            call.expect_ended(SOON).await.unwrap();
+        }
+    });
+    let declines = holding.into_iter().map(|(mut call, link)| {
+        let b = p.b.base.clone();
+        async move {
+            let (_, _, mut page) = open_page_on(&b, &link, &mut call).await;
+            page.tap("decline").await.unwrap();
+            call.expect_said("declined", SOON).await.unwrap();
+            call.expect_ended(SOON).await.unwrap();
+        }
+    });
+    tokio::join!(
+        futures_util::future::join_all(approvals),
+        futures_util::future::join_all(declines)
+    );
+    let _ = &p.redis;
+}

@@ -75,3 +75,78 @@ async fn redis_restarted_mid_journey_loses_nothing_and_refuses_clearly_while_awa
         .count();
     assert_eq!(decided, 1, "exactly one decision");
 }
+
+#[tokio::test]
+async fn while_redis_restarts_holding_calls_wait_and_a_voice_decision_is_refused_not_lost() {
+    let mut redis = RedisServer::start_with_aof();
+    let app = spawn_app_with(Options {
+        redis_url: Some(redis.url()),
+        agent: true,
+        // The hold loop comes back often, so it meets the outage within the test.
+        hold_poll_ms: Some(300),
+        ..Options::default()
+    })
+    .await;
+    // X holds for the page; Y has the page open and the call asks for a decision.
+    let (x, y) = (caller(), caller());
+    let alert_x = app.raise_alert(&x).await;
+    let alert_y = app.raise_alert(&y).await;
+    let mut call_x = app.verified_call(&x).await;
+    let link_x = app.request_link(&mut call_x, &x).await;
+    let mut call_y = app.verified_call(&y).await;
+    let link_y = app.request_link(&mut call_y, &y).await;
+    let mut page_y = Device::new()
+        .open_page(&link_y, &app.base, &app.origin())
+        .await;
+    call_y
+        .expect_said("I see you have the charges", SOON)
+        .await
+        .unwrap();
+    call_y.expect_gathering(SOON).await.unwrap();
+
+    redis.kill();
+    // Y approves by voice while Redis is away: the call says it could not, and offers a
+    // person; every webhook answered with a document.
+    call_y.press("1");
+    call_y
+        .expect_said("having a problem on our side", SOON)
+        .await
+        .unwrap();
+    assert_eq!(transferred(&mut call_y).await, AGENT_NUMBER);
+    // The page's tap is refused on the page in the same way.
+    page_y.tap("approve").await;
+    let refused = page_y.expect("decision_refused").await;
+    assert_eq!(refused["reason"], "unavailable", "{refused}");
+    // X's hold loop meets the outage and keeps the caller holding.
+    call_x
+        .expect_said("One moment, please", SOON)
+        .await
+        .unwrap();
+
+    redis.restart();
+    healthy(&app).await;
+    // Y's refused decisions left nothing behind.
+    let session_y = api_get(&format!("{}/api/v1/sessions/{}", app.base, page_y.session)).await;
+    assert!(session_y["decision"].is_null(), "{session_y}");
+    assert_eq!(app.alert_status(&alert_y).await, "open");
+
+    // X never left the hold loop: the page opens, the call hears it, and decides.
+    let _page_x = Device::new()
+        .open_page(&link_x, &app.base, &app.origin())
+        .await;
+    call_x
+        .expect_said("I see you have the charges", SOON)
+        .await
+        .unwrap();
+    call_x.press("1");
+    call_x.expect_said("approved", SOON).await.unwrap();
+    assert_eq!(app.alert_status(&alert_x).await, "approved");
+    assert!(
+        !call_x
+            .transcript()
+            .iter()
+            .any(|line| line.contains("having a problem")),
+        "X was never sent away: {:?}",
+        call_x.transcript()
+    );
+}

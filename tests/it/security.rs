@@ -56,6 +56,12 @@ async fn webhooks_with_a_missing_wrong_or_misdirected_signature_are_refused_and_
         let res = post_webhook(&app, "/twilio/voice", &form, &sig).await;
         assert_eq!(res.status(), 403, "{what}");
     }
+    // A genuine signature replayed on the same body with another CallSid.
+    let genuine = signature::sign(AUTH_TOKEN, &url, &form);
+    let mut replayed = form.clone();
+    replayed[1].1 = "CAffffffffffffffffffffffffffffffff".into();
+    let res = post_webhook(&app, "/twilio/voice", &replayed, &genuine).await;
+    assert_eq!(res.status(), 403, "replayed with another CallSid");
     // Nothing was started: the same call, signed properly, begins from the greeting.
     let good = signature::sign(AUTH_TOKEN, &url, &form);
     let res = post_webhook(&app, "/twilio/voice", &form, &good).await;

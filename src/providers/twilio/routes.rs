@@ -69,6 +69,19 @@ fn render(app: &AppState, answer: Answer) -> Response {
                 true,
             )
         }
+        Answer::StoreWait {
+            session,
+            turn,
+            since,
+        } => twiml::store_wait(
+            &Links {
+                public,
+                session,
+                turn,
+                agent,
+            },
+            since,
+        ),
         Answer::UnknownCaller => twiml::unknown_caller(agent),
         Answer::Apology => twiml::apology(agent),
     })
@@ -110,7 +123,7 @@ async fn hold(State(app): State<AppState>, form: SignedForm) -> Response {
     let span = tracing::Span::current();
     span.record("call_sid", call.call_id.as_str());
     span.record("session_id", tracing::field::display(session));
-    let answer = voice::hold(&app, session, turn, &call.call_id).await;
+    let answer = voice::hold(&app, session, turn, &call.call_id, form.outage_since()).await;
     render(&app, answer)
 }
 

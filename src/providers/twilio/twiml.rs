@@ -141,6 +141,16 @@ pub fn render(reply: &Reply, links: &Links, holding: bool) -> String {
     }
 }
 
+/// While the store is away: a moment's pause, then the hold loop again, remembering when the
+/// outage began.
+pub fn store_wait(links: &Links, since: i64) -> String {
+    Twiml::default()
+        .say("One moment, please.")
+        .prompt(&Prompt::Pause { pause: 1 })
+        .redirect(&format!("{}&outage={since}", links.url("hold")))
+        .finish()
+}
+
 /// Said when something on our side failed: the caller is never left with an error tone.
 pub fn apology(agent: Option<&str>) -> String {
     let doc = Twiml::default().say("Sorry, we're having a problem on our side.");

@@ -132,6 +132,14 @@ impl SignedForm {
             .filter(|s| !s.trim().is_empty() && s.len() <= 500)
     }
 
+    /// When the store was first seen away, from our own hold-loop URL during an outage.
+    pub fn outage_since(&self) -> Option<i64> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == "outage")
+            .and_then(|(_, v)| v.parse().ok())
+    }
+
     /// The session and turn our own follow-up URL carries.
     pub fn turn(&self) -> Option<(Uuid, u32)> {
         let get = |key: &str| {
