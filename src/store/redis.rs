@@ -65,8 +65,6 @@ pub struct RedisStore {
     backend: Backend,
     prefix: String,
     commit: redis::Script,
-    alert_status: redis::Script,
-    unlink_phone: redis::Script,
     bus: broadcast::Sender<Wake>,
     channel: String,
 }
@@ -162,8 +160,6 @@ impl RedisStore {
             backend,
             prefix: prefix.to_owned(),
             commit: redis::Script::new(COMMIT_LUA),
-            alert_status: redis::Script::new(ALERT_STATUS_LUA),
-            unlink_phone: redis::Script::new(UNLINK_PHONE_LUA),
             bus,
             channel,
         })
@@ -362,17 +358,26 @@ impl Store for RedisStore {
         status: AlertStatus,
     ) -> Result<(), StoreError> {
         // Status and phone pointer live in different slots (on a cluster, maybe on different
-        // nodes): two scripts sent together, one round trip.
-        let mut status_cmd = self.alert_status.key(self.alert_key(id));
-        status_cmd.arg(status_name(status));
+        // nodes): two scripts sent together, one round trip. Plain EVAL: EVALSHA on a Redis
+        // that has not seen the script yet costs two more round trips.
+        let status_cmd = redis::cmd("EVAL")
+            .arg(ALERT_STATUS_LUA)
+            .arg(1)
+            .arg(self.alert_key(id))
+            .arg(status_name(status))
+            .clone();
         let (mut c, mut c2) = (self.conn().await?, self.conn().await?);
-        let set = self.run(status_cmd.invoke_async::<i64>(&mut c));
+        let set = self.run(status_cmd.query_async::<i64>(&mut c));
         if status == AlertStatus::Open {
             return set.await.map(drop);
         }
-        let mut unlink_cmd = self.unlink_phone.key(self.phone_key(phone));
-        unlink_cmd.arg(id.to_string());
-        let unlink = self.run(unlink_cmd.invoke_async::<i64>(&mut c2));
+        let unlink_cmd = redis::cmd("EVAL")
+            .arg(UNLINK_PHONE_LUA)
+            .arg(1)
+            .arg(self.phone_key(phone))
+            .arg(id.to_string())
+            .clone();
+        let unlink = self.run(unlink_cmd.query_async::<i64>(&mut c2));
         let (set, unlinked) = tokio::join!(set, unlink);
         set.and(unlinked).map(drop)
     }
