@@ -140,7 +140,8 @@ impl Connected<IncomingStream<'_, TcpListener>> for Peer {
     }
 }
 
-/// A listener that closes its socket the moment `stop` fires, then says so through `closed`.
+/// A listener that, once `stop` fires, takes the connections the kernel has already queued,
+/// closes its socket, then says so through `closed`.
 pub struct Closing {
     state: Listening,
     addr: std::net::SocketAddr,
@@ -148,11 +149,18 @@ pub struct Closing {
     closed: CancellationToken,
 }
 
+/// At most this many queued connections are taken after `stop`: arrivals that keep coming
+/// must not hold the socket open.
+const MAX_DRAINED: usize = 1024;
+
 enum Listening {
     Open(TcpListener),
     /// Stopped: taking what the kernel has already queued, straight from the socket (the
     /// reactor may not have heard of it yet), then closing.
-    Draining(std::net::TcpListener),
+    Draining {
+        inner: std::net::TcpListener,
+        left: usize,
+    },
     Closed,
 }
 
@@ -171,21 +179,46 @@ impl axum::serve::Listener for Closing {
             else {
                 unreachable!("matched above")
             };
-            if let Ok(inner) = inner.into_std() {
-                self.state = Listening::Draining(inner);
+            match inner.into_std() {
+                Ok(inner) => {
+                    self.state = Listening::Draining {
+                        inner,
+                        left: MAX_DRAINED,
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "could not take the queued connections"),
             }
         }
-        if let Listening::Draining(inner) = &self.state {
-            let queued = inner.accept().and_then(|(stream, addr)| {
-                stream.set_nonblocking(true)?;
-                Ok((tokio::net::TcpStream::from_std(stream)?, addr))
-            });
-            if let Ok(queued) = queued {
-                return queued;
+        if let Listening::Draining { inner, left } = &mut self.state {
+            while *left > 0 {
+                *left -= 1;
+                match inner.accept() {
+                    Ok((stream, addr)) => {
+                        let stream = stream
+                            .set_nonblocking(true)
+                            .and_then(|()| tokio::net::TcpStream::from_std(stream));
+                        match stream {
+                            Ok(stream) => return (stream, addr),
+                            Err(e) => tracing::warn!(error = %e, "dropped a queued connection"),
+                        }
+                    }
+                    // The client gave up, or a signal: the next one may be there.
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            std::io::ErrorKind::ConnectionAborted | std::io::ErrorKind::Interrupted
+                        ) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "stopped taking queued connections");
+                        break;
+                    }
+                }
             }
             self.state = Listening::Closed;
-            self.closed.cancel();
         }
+        // The socket is closed (dropped above); held requests may now be released.
+        self.closed.cancel();
         // axum stops asking once `closed` has fired.
         std::future::pending().await
     }

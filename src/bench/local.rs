@@ -111,27 +111,32 @@ impl LocalCluster {
             dir,
         };
         for _ in 0..masters {
-            // The cluster bus port is chosen too: the default (port + 10000) may be taken.
-            let (port, bus) = (free_port()?, free_port()?);
-            let mut child = Command::new("redis-server")
-                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-                .args(["--save", "", "--appendonly", "no", "--logfile", ""])
-                .args([
-                    "--cluster-enabled",
-                    "yes",
-                    "--cluster-port",
-                    &bus.to_string(),
-                ])
-                .args(["--cluster-node-timeout", "5000", "--cluster-config-file"])
-                .arg(cluster.dir.join(format!("nodes-{port}.conf")))
-                .stdout(Stdio::piped())
-                .stderr(Stdio::null())
-                .spawn()
-                .context("starting redis-server (apt-get install redis-server)")?;
-            let ready = wait_for(&mut child, &["Ready to accept connections"], None).is_some();
+            // A port found free can be taken before redis binds it; then try others.
+            let mut started = None;
+            for _ in 0..5 {
+                // The cluster bus port is chosen too: the default (port + 10000) may be taken.
+                let (port, bus) = (free_port()?, free_port()?);
+                let mut child = Command::new("redis-server")
+                    .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                    .args(["--save", "", "--appendonly", "no", "--logfile", ""])
+                    .args(["--cluster-enabled", "yes"])
+                    .args(["--cluster-port", &bus.to_string()])
+                    .args(["--cluster-node-timeout", "5000", "--cluster-config-file"])
+                    .arg(cluster.dir.join(format!("nodes-{port}.conf")))
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .context("starting redis-server (apt-get install redis-server)")?;
+                if wait_for(&mut child, &["Ready to accept connections"], None).is_some() {
+                    started = Some((child, port));
+                    break;
+                }
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+            let (child, port) = started.context("a cluster node did not start on 5 free ports")?;
             cluster.nodes.push(child);
             cluster.ports.push(port);
-            anyhow::ensure!(ready, "cluster node on port {port} did not start");
         }
         let addresses: Vec<String> = cluster
             .ports
@@ -394,7 +399,8 @@ pub fn free_port() -> anyhow::Result<u16> {
     const SPAN: u16 = 12_000;
     // Processes started side by side begin in different places.
     static NEXT: AtomicU32 = AtomicU32::new(0);
-    let offset = std::process::id();
+    // Scrambled, so processes with neighbouring ids do not walk the same ports.
+    let offset = std::process::id().wrapping_mul(2_654_435_761);
     for _ in 0..SPAN {
         let n = offset.wrapping_add(NEXT.fetch_add(1, Ordering::Relaxed));
         let port = FIRST + u16::try_from(n % u32::from(SPAN))?;

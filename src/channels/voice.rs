@@ -60,7 +60,8 @@ const OUTAGE_HOLD_MS: i64 = 20_000;
 /// and the store merely unavailable, else the apology.
 fn wait_for_store(e: BrokerError, id: Uuid, turn: u32, since: Option<i64>) -> Answer {
     let now = Utc::now().timestamp_millis();
-    let since = since.unwrap_or(now);
+    // Another node's clock may run ahead; never count from the future.
+    let since = since.map_or(now, |s| s.min(now));
     match e {
         BrokerError::Store(StoreError::Unavailable(reason)) if now - since < OUTAGE_HOLD_MS => {
             tracing::warn!(%reason, waited_ms = now - since, "store away; the call keeps holding");
@@ -378,7 +379,7 @@ pub async fn hold(
     id: Uuid,
     turn: u32,
     call_id: &str,
-    outage_since: Option<i64>,
+    mut outage_since: Option<i64>,
 ) -> Answer {
     // Listen before the first read, so an event landing in between still wakes us.
     let mut listener = app.broker.listen(id);
@@ -396,6 +397,8 @@ pub async fn hold(
             Ok(Pickup::Wait { until }) => until,
             Err(e) => return wait_for_store(e, id, turn, outage_since),
         };
+        // The store answered: a later failure is a new outage.
+        outage_since = None;
         tracing::debug!(turn, "call holding for the session's next event");
         let wake_at = until.map_or(deadline, |ms| deadline.min(instant_at(ms)));
         tokio::select! {

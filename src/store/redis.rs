@@ -169,10 +169,12 @@ impl RedisStore {
         match &self.backend {
             Backend::Single(c) => Ok(Conn::Single(c.clone())),
             Backend::Cluster(cluster) => {
-                let c = cluster
+                // Bounded as a whole: callers queued behind a failing first connection must
+                // not wait for each other's attempts in turn.
+                let connect = cluster
                     .conn
-                    .get_or_try_init(|| self.run(cluster.client.get_async_connection()))
-                    .await?;
+                    .get_or_try_init(|| self.run(cluster.client.get_async_connection()));
+                let c = self.run(async { Ok(connect.await) }).await??;
                 Ok(Conn::Cluster(c.clone()))
             }
         }
@@ -239,7 +241,7 @@ async fn listen(
             () = shutdown.cancelled() => return,
         };
         if let Some(pubsub) = pubsub {
-            backoff = Duration::from_millis(20);
+            let since = tokio::time::Instant::now();
             let _ = bus.send(Wake::Resync);
             tracing::info!(channel, "subscribed to the wake-up bus");
             let mut messages = pubsub.into_on_message();
@@ -257,6 +259,11 @@ async fn listen(
                 }
             }
             tracing::warn!("lost the wake-up bus; reconnecting");
+            // Only a subscription that held for a while resets the backoff: one dropped at
+            // once must not have every waiting call and page reload many times a second.
+            if since.elapsed() >= Duration::from_secs(1) {
+                backoff = Duration::from_millis(20);
+            }
         }
         tokio::select! {
             () = tokio::time::sleep(backoff) => {}
@@ -300,16 +307,18 @@ impl Store for RedisStore {
         let ms = ttl.as_millis() as u64;
         let key = self.alert_key(alert.id);
         let mut doc = redis::pipe();
-        doc.hset_multiple(
-            &key,
-            &[
-                ("doc", encode(alert)),
-                ("status", status_name(alert.status).to_owned()),
-            ],
-        )
-        .ignore()
-        .pexpire(&key, ms as i64)
-        .ignore();
+        // Atomic, so the alert never stays without its time to live.
+        doc.atomic()
+            .hset_multiple(
+                &key,
+                &[
+                    ("doc", encode(alert)),
+                    ("status", status_name(alert.status).to_owned()),
+                ],
+            )
+            .ignore()
+            .pexpire(&key, ms as i64)
+            .ignore();
         let (mut c, mut c2) = (self.conn().await?, self.conn().await?);
         // The alert and the phone pointer hash to different slots: two requests, sent together.
         let phone = self.phone_key(&alert.case.customer.phone);

@@ -87,10 +87,14 @@ const ops = {
   // Clicks what submits a form; the status the server answered the post with.
   async submit({ name, selector }) {
     const p = page(name);
+    const from = p.url();
     const [res] = await Promise.all([
       p.waitForResponse((r) => r.request().method() === 'POST'),
       p.click(selector),
     ]);
+    // The page the post leads to (an error page for a bare 405) must have arrived, or it would
+    // interrupt whatever the test opens next.
+    await p.waitForURL((u) => u.href !== from, { waitUntil: 'commit' });
     return { status: res.status(), url: res.url() };
   },
   async screenshot({ name, path }) {

@@ -103,6 +103,20 @@ async fn while_redis_restarts_holding_calls_wait_and_a_voice_decision_is_refused
         .await
         .unwrap();
     call_y.expect_gathering(SOON).await.unwrap();
+    // Z decided before the crash.
+    let z = caller();
+    let alert_z = app.raise_alert(&z).await;
+    let mut call_z = app.verified_call(&z).await;
+    let link_z = app.request_link(&mut call_z, &z).await;
+    let page_z = Device::new()
+        .open_page(&link_z, &app.base, &app.origin())
+        .await;
+    call_z
+        .expect_said("I see you have the charges", SOON)
+        .await
+        .unwrap();
+    call_z.press("2");
+    call_z.expect_said("declined", SOON).await.unwrap();
 
     redis.kill();
     // Y approves by voice while Redis is away: the call says it could not, and offers a
@@ -125,6 +139,10 @@ async fn while_redis_restarts_holding_calls_wait_and_a_voice_decision_is_refused
 
     redis.restart();
     healthy(&app).await;
+    // Z's decision, acknowledged before the crash, came back from the append-only file.
+    let session_z = api_get(&format!("{}/api/v1/sessions/{}", app.base, page_z.session)).await;
+    assert_eq!(session_z["decision"]["decision"], "decline", "{session_z}");
+    assert_eq!(app.alert_status(&alert_z).await, "declined");
     // Y's refused decisions left nothing behind.
     let session_y = api_get(&format!("{}/api/v1/sessions/{}", app.base, page_y.session)).await;
     assert!(session_y["decision"].is_null(), "{session_y}");
