@@ -173,14 +173,7 @@ impl Rig {
             .unwrap();
         assert_eq!(res.status(), 201);
         let mut call = self.phone.place_call(&from, BANK_NUMBER).await;
-        call.expect_said("last four digits", SOON).await.unwrap();
-        call.press("4242");
-        call.expect_said("to get a text message with a link", SOON)
-            .await
-            .unwrap();
-        call.press("1");
-        let link = link_in(&self.phone.next_sms(&from, SOON).await.unwrap().body);
-        call.expect_said("on its way", SOON).await.unwrap();
+        let link = to_link(&self.phone, &mut call, &from).await;
         (call, link)
     }
 

@@ -45,19 +45,6 @@ async fn raise(p: &Pair, from: &str) {
     assert_eq!(res.status(), 201);
 }
 
-/// Verifies the caller and asks for the link; the link, with the call holding for the page.
-async fn to_link(p: &Pair, call: &mut tandem::phone::Call, from: &str) -> String {
-    call.expect_said("last four digits", SOON).await.unwrap();
-    call.press("4242");
-    call.expect_said("to get a text message with a link", SOON)
-        .await
-        .unwrap();
-    call.press("1");
-    let link = link_in(&p.phone.next_sms(from, SOON).await.unwrap().body);
-    call.expect_said("on its way", SOON).await.unwrap();
-    link
-}
-
 /// Opens the link on `node` as the customer's phone would through the balancer, connects the
 /// page there, and waits until the call has heard that the page is open and gathers.
 async fn open_page_on(
@@ -84,7 +71,7 @@ async fn the_page_node_killed_the_page_resumes_on_the_other_with_nothing_missed_
     let from = caller();
     raise(&p, &from).await;
     let mut call = p.phone.place_call(&from, BANK_NUMBER).await;
-    let link = to_link(&p, &mut call, &from).await;
+    let link = to_link(&p.phone, &mut call, &from).await;
     let (device, path, mut on_b) = open_page_on(&p.b.base, &link, &mut call).await;
     on_b.expect("page_opened", SOON).await.unwrap();
 
@@ -155,10 +142,10 @@ async fn a_node_asked_to_stop_answers_its_holding_call_tells_its_pages_and_exits
     raise(&p, &x).await;
     raise(&p, &y).await;
     let mut call_y = p.phone.place_call(&y, BANK_NUMBER).await;
-    let link_y = to_link(&p, &mut call_y, &y).await;
+    let link_y = to_link(&p.phone, &mut call_y, &y).await;
     let (device_y, path_y, mut page_y) = open_page_on(&p.a.base, &link_y, &mut call_y).await;
     let mut call_x = p.phone.place_call(&x, BANK_NUMBER).await;
-    let link_x = to_link(&p, &mut call_x, &x).await;
+    let link_x = to_link(&p.phone, &mut call_x, &x).await;
     // Stopped once X's hold request is in A's hands: a request on its way at the very moment
     // the socket closes is the balancer's problem, not this test's.
     p.a.wait_log(&["call holding", &call_x.sid], SOON)
@@ -203,7 +190,7 @@ async fn a_node_stopped_under_load_hands_every_call_and_page_to_the_other() {
         let from = caller();
         raise(&p, &from).await;
         let mut call = p.phone.place_call(&from, BANK_NUMBER).await;
-        let link = to_link(&p, &mut call, &from).await;
+        let link = to_link(&p.phone, &mut call, &from).await;
         let (device, path, page) = open_page_on(&p.a.base, &link, &mut call).await;
         with_page.push((call, device, path, page));
     }
@@ -212,7 +199,7 @@ async fn a_node_stopped_under_load_hands_every_call_and_page_to_the_other() {
         let from = caller();
         raise(&p, &from).await;
         let mut call = p.phone.place_call(&from, BANK_NUMBER).await;
-        let link = to_link(&p, &mut call, &from).await;
+        let link = to_link(&p.phone, &mut call, &from).await;
         holding.push((call, link));
     }
     for (call, _) in &holding {

@@ -531,3 +531,17 @@ pub async fn tcp_failover(backends: Vec<String>) -> String {
     });
     base
 }
+
+/// Verifies a call just placed and asks for the link; the link, with the call holding for the
+/// page.
+pub async fn to_link(phone: &Phone, call: &mut Call, from: &str) -> String {
+    call.expect_said("last four digits", SOON).await.unwrap();
+    call.press("4242");
+    call.expect_said("to get a text message with a link", SOON)
+        .await
+        .unwrap();
+    call.press("1");
+    let link = link_in(&phone.next_sms(from, SOON).await.unwrap().body);
+    call.expect_said("on its way", SOON).await.unwrap();
+    link
+}
