@@ -24,14 +24,14 @@ if [ ! -d tests/browser/node_modules ] || [ tests/browser/package-lock.json -nt 
 fi
 
 cargo fmt --all -- --check
-cargo clippy --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo run --locked --quiet -- check
 # No engine runs here; `config` still parses and interpolates the whole file.
 TANDEM_API_KEY=compose-check docker-compose -f docker-compose.yml config -q
-cargo test --locked
+cargo test --workspace --locked
 # Every journey again on a three-master Redis Cluster (each test forms its own); the outage
 # tests kill and restart a single redis-server, so they run above only.
-TANDEM_TEST_REDIS=cluster cargo test --locked --test it -- --skip outage
+TANDEM_TEST_REDIS=cluster cargo test --locked -p tandem-dev --test it -- --skip outage
 # A short benchmark run for correctness only (every journey completes, every decision lands);
 # its timings are printed, never judged here.
 cargo run --locked --quiet -- bench steady --rate 50 --duration 4 --max-secs 300

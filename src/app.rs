@@ -46,11 +46,11 @@ impl AppState {
             ),
             None => Arc::new(MemoryStore::default()),
         };
-        let provider = Arc::new(Twilio::new(&config));
-        let mut broker = Broker::new(store, scripts, provider, config.session_ttl);
-        broker.history_keep = config.history_keep;
+        let telephony = Arc::new(Twilio::new(&config));
+        let config = Arc::new(config);
+        let broker = Broker::new(config.clone(), store, scripts, telephony, shutdown.clone());
         Ok(Self {
-            config: Arc::new(config),
+            config,
             broker,
             shutdown,
         })
@@ -74,12 +74,12 @@ pub fn app(state: AppState) -> Router {
 }
 
 async fn health(State(app): State<AppState>) -> Response {
-    let store = app.broker.store.kind();
-    match app.broker.store.ping().await {
-        Ok(()) => Json(
-            json!({ "status": "ok", "store": store, "scripts": app.broker.scripts.current_keys() }),
-        )
-        .into_response(),
+    let store = app.broker.store_kind();
+    match app.broker.health().await {
+        Ok(()) => {
+            Json(json!({ "status": "ok", "store": store, "scripts": app.broker.script_keys() }))
+                .into_response()
+        }
         Err(e) => (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(json!({ "status": "degraded", "store": store, "error": e.to_string() })),
@@ -103,7 +103,7 @@ pub async fn run(
     let released = CancellationToken::new();
     let state = AppState::build(config, released.clone())?;
     let addr = listener.local_addr()?;
-    tracing::info!(%addr, store = state.broker.store.kind(), "tandem node listening");
+    tracing::info!(%addr, store = state.broker.store_kind(), "tandem node listening");
     let listener = Closing {
         state: Listening::Open(listener),
         addr,

@@ -7,23 +7,22 @@
 //! - [`broker`]: applies a command atomically and lets the call react to other channels.
 //! - [`hub`]: this node's fan-out of wake-ups to its sockets and parked calls.
 //! - [`channels`]: the voice, web and bank-API adapters.
-//! - [`providers`]: Twilio (signatures, TwiML, REST) behind a provider boundary.
-//! - [`phone`]: a faithful simulated Twilio call, for tests, demos and the benchmark.
-//! - [`demo`], [`bench`]: the one-command demo and the latency benchmark.
-//! - [`app`], [`config`]: wiring and typed configuration.
+//! - [`telephony`]: the provider-neutral boundary: call facts in, answers out, live updates
+//!   and texts through the [`telephony::Telephony`] trait.
+//! - [`providers`]: Twilio (signatures, TwiML, REST), an adapter at the edge.
+//! - [`app`], [`config`], [`cli`]: wiring, typed configuration and the node's commands.
+//!
+//! The dev phone, the demo and the benchmark live in the `tandem-dev` crate, above this one.
 
 pub mod app;
-pub mod bench;
-
 pub mod broker;
 pub mod channels;
+pub mod cli;
 pub mod config;
-pub mod demo;
 pub mod hub;
-pub mod phone;
-
 pub mod providers;
 pub mod script;
 pub mod session;
 pub mod store;
+pub mod telephony;
 pub mod token;

@@ -3,21 +3,24 @@
 
 use axum::{
     Json, Router,
-    body::Bytes,
     extract::{Path, State},
-    http::{HeaderMap, StatusCode},
+    http::StatusCode,
     response::{IntoResponse, Response},
-    routing::get,
+    routing::{get, post},
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::{
-    api::{ApiError, authorize, text_field},
+    error::{ApiError, ApiJson, ApiKey, text_field},
     protocol::PageView,
 };
-use crate::{app::AppState, broker::BrokerError, session::Session, store::Index};
+use crate::{
+    app::AppState,
+    broker::{Command, Outcome},
+    session::Session,
+};
 
 /// Events included in the context; enough for a whole call.
 const HISTORY: usize = 500;
@@ -25,58 +28,36 @@ const HISTORY: usize = 500;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/sessions/{id}", get(context))
-        .route(
-            "/api/v1/sessions/{id}/cases",
-            axum::routing::post(open_case),
-        )
-        .route("/api/v1/sessions/{id}/agent", axum::routing::post(joined))
+        .route("/api/v1/sessions/{id}/cases", post(open_case))
+        .route("/api/v1/sessions/{id}/agent", post(joined))
         .route("/api/v1/calls/{call_sid}/session", get(context_by_call))
-}
-
-fn unavailable(e: BrokerError) -> ApiError {
-    match e {
-        BrokerError::NotFound => ApiError::NotFound,
-        BrokerError::Store(e) => ApiError::Unavailable(e),
-        BrokerError::Contended => {
-            ApiError::BadRequest("the session is changing too fast; try again".into())
-        }
-    }
 }
 
 async fn context(
     State(app): State<AppState>,
-    headers: HeaderMap,
+    _key: ApiKey,
     Path(id): Path<Uuid>,
 ) -> Result<Response, ApiError> {
-    authorize(&app, &headers)?;
-    let session = app.broker.load(id).await.map_err(unavailable)?;
-    let events = app
-        .broker
-        .store
-        .events_after(id, 0, HISTORY)
-        .await
-        .map_err(ApiError::Unavailable)?;
+    let session = app.broker.session(id).await?;
+    let events = app.broker.events_after(id, 0, HISTORY).await?;
     Ok(Json(view(&session, json!(events))).into_response())
 }
 
 /// The agent's phone knows the call, not the session.
 async fn context_by_call(
     State(app): State<AppState>,
-    headers: HeaderMap,
+    key: ApiKey,
     Path(call_sid): Path<String>,
 ) -> Result<Response, ApiError> {
-    authorize(&app, &headers)?;
     if call_sid.len() > 64 {
         return Err(ApiError::NotFound);
     }
     let id = app
         .broker
-        .store
-        .lookup(Index::Call, &call_sid)
-        .await
-        .map_err(ApiError::Unavailable)?
+        .session_for_call(&call_sid)
+        .await?
         .ok_or(ApiError::NotFound)?;
-    context(State(app), headers, Path(id)).await
+    context(State(app), key, Path(id)).await
 }
 
 fn view(s: &Session, events: Value) -> Value {
@@ -110,25 +91,21 @@ struct NewCase {
 
 async fn open_case(
     State(app): State<AppState>,
-    headers: HeaderMap,
+    _: ApiKey,
     Path(id): Path<Uuid>,
-    body: Bytes,
+    ApiJson(case): ApiJson<NewCase>,
 ) -> Result<Response, ApiError> {
-    authorize(&app, &headers)?;
-    let case: NewCase = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::BadRequest(format!("body is not a valid case: {e}")))?;
-    let note = text_field("note", &case.note, 500)?;
-    let expectation = text_field("expectation", &case.expectation, 200)?;
-    let count = app
-        .broker
-        .transact(id, |d| {
-            d.open_case(note, expectation);
-            d.session.cases.len()
-        })
-        .await
-        .map_err(unavailable)?;
-    tracing::info!(session_id = %id, "case opened");
-    Ok((StatusCode::CREATED, Json(json!({ "cases": count }))).into_response())
+    let command = Command::OpenCase {
+        session: id,
+        note: text_field("note", &case.note, 500)?.to_owned(),
+        expectation: text_field("expectation", &case.expectation, 200)?.to_owned(),
+    };
+    match app.broker.apply(command).await? {
+        Outcome::CaseOpened { cases } => {
+            Ok((StatusCode::CREATED, Json(json!({ "cases": cases }))).into_response())
+        }
+        other => Err(ApiError::unexpected(other)),
+    }
 }
 
 #[derive(Deserialize)]
@@ -141,21 +118,20 @@ struct Joined {
 /// for a person moves on at once.
 async fn joined(
     State(app): State<AppState>,
-    headers: HeaderMap,
+    _: ApiKey,
     Path(id): Path<Uuid>,
-    body: Bytes,
+    ApiJson(who): ApiJson<Joined>,
 ) -> Result<Response, ApiError> {
-    authorize(&app, &headers)?;
-    let who: Joined = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::BadRequest(format!("body is not valid: {e}")))?;
-    let name = text_field("name", &who.name, 100)?;
-    match app
-        .broker
-        .transact(id, |d| d.agent_joined(name))
-        .await
-        .map_err(unavailable)?
-    {
-        Ok(()) => Ok((StatusCode::ACCEPTED, Json(json!({ "joined": name }))).into_response()),
-        Err(_) => Err(ApiError::BadRequest("the session has ended".into())),
+    let name = text_field("name", &who.name, 100)?.to_owned();
+    let command = Command::AgentJoined {
+        session: id,
+        name: name.clone(),
+    };
+    match app.broker.apply(command).await? {
+        Outcome::Applied => {
+            Ok((StatusCode::ACCEPTED, Json(json!({ "joined": name }))).into_response())
+        }
+        Outcome::Refused { .. } => Err(ApiError::BadRequest("the session has ended".into())),
+        other => Err(ApiError::unexpected(other)),
     }
 }

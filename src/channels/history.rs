@@ -3,9 +3,8 @@
 
 use axum::{
     Json, Router,
-    body::Bytes,
     extract::{Path, State},
-    http::{HeaderMap, StatusCode},
+    http::StatusCode,
     response::{IntoResponse, Response},
     routing::get,
 };
@@ -13,9 +12,10 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::api::{ApiError, authorize, text_field};
+use super::error::{ApiError, ApiJson, ApiKey, text_field};
 use crate::{
     app::AppState,
+    broker::Command,
     session::history::{Record, RecordKind},
 };
 
@@ -37,17 +37,11 @@ fn valid_customer(id: &str) -> Result<(), ApiError> {
 
 async fn read(
     State(app): State<AppState>,
-    headers: HeaderMap,
+    _: ApiKey,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    authorize(&app, &headers)?;
     valid_customer(&id)?;
-    let records = app
-        .broker
-        .store
-        .history(&id, PAGE)
-        .await
-        .map_err(ApiError::Unavailable)?;
+    let records = app.broker.history(&id, PAGE).await?;
     Ok(Json(json!({ "customer": id, "records": records })).into_response())
 }
 
@@ -61,14 +55,11 @@ struct NewRecord {
 
 async fn add(
     State(app): State<AppState>,
-    headers: HeaderMap,
+    _: ApiKey,
     Path(id): Path<String>,
-    body: Bytes,
+    ApiJson(new): ApiJson<NewRecord>,
 ) -> Result<Response, ApiError> {
-    authorize(&app, &headers)?;
     valid_customer(&id)?;
-    let new: NewRecord = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::BadRequest(format!("body is not a valid record: {e}")))?;
     if !matches!(new.kind, RecordKind::CardReportedStolen | RecordKind::Note) {
         return Err(ApiError::BadRequest("kind: the bank may add card_reported_stolen or note; calls and texts are recorded by tandem".into()));
     }
@@ -84,11 +75,11 @@ async fn add(
         summary: summary.to_owned(),
         session: None,
     };
-    app.broker
-        .store
-        .append_history(&id, &record, app.config.history_keep)
-        .await
-        .map_err(ApiError::Unavailable)?;
+    let command = Command::AddHistory {
+        customer: id.clone(),
+        record: record.clone(),
+    };
+    app.broker.apply(command).await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({ "customer": id, "record": record })),

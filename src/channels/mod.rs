@@ -1,7 +1,9 @@
-//! Channel adapters: how each of a session's legs (voice, web page, bank API) meets it.
+//! Channel adapters: how each of a session's legs (voice, web page, bank API, agents) meets
+//! it. Each parses its input, applies a broker command and renders the outcome.
 
 pub mod agent;
 pub mod api;
+pub mod error;
 pub mod history;
 pub mod protocol;
 pub mod sms;

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::session::{
-    Channel, Decision, DecisionRecord, Event, Session, SessionStatus, alert::Charge,
+    CallStatus, Channel, Decision, DecisionRecord, Event, Session, SessionStatus, alert::Charge,
 };
 
 #[derive(Debug, Deserialize, PartialEq)]
@@ -73,7 +73,7 @@ pub struct PageView<'a> {
     pub card: CardView<'a>,
     pub charges: &'a [Charge],
     pub decision: Option<DecisionView>,
-    pub call: Option<CallView<'a>>,
+    pub call: Option<CallView>,
 }
 
 #[derive(Debug, Serialize)]
@@ -95,8 +95,8 @@ pub struct DecisionView {
 }
 
 #[derive(Debug, Serialize)]
-pub struct CallView<'a> {
-    pub status: &'a str,
+pub struct CallView {
+    pub status: CallStatus,
 }
 
 impl<'a> PageView<'a> {
@@ -113,7 +113,7 @@ impl<'a> PageView<'a> {
             },
             charges: &s.case.charges,
             decision: s.decision.map(DecisionView::from),
-            call: s.voice.as_ref().map(|v| CallView { status: &v.status }),
+            call: s.voice.as_ref().map(|v| CallView { status: v.status }),
         }
     }
 }

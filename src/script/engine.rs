@@ -4,7 +4,7 @@
 use crate::session::{Decision, EventKind, Position, Prompt, Session, Then};
 
 use super::{
-    model::{ActionKind, Choice, Gather, Script, StateKind, Trigger},
+    model::{ActionKind, Choice, DEFAULT_LINK_TEXT, Gather, Script, StateKind, Trigger},
     speech,
 };
 
@@ -37,9 +37,9 @@ pub enum Outcome {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Effect {
-    /// Text the page link; `text` has `{link}` where the address goes (`None`: the default words).
+    /// Text the page link; `text` has `{link}` where the address goes.
     SendLink {
-        text: Option<String>,
+        text: String,
     },
     /// Text these words.
     SendSms {
@@ -102,8 +102,12 @@ pub fn step(script: &Script, session: &Session, at: &Position, input: Input) -> 
             Some(out.enter(script, session, state.on.get(&Trigger::Decided(d))?))
         }
         (Input::Done(Outcome::AlreadyDecided(d)), StateKind::Gather(_)) => {
-            out.speech
-                .push(format!("These charges were already {}.", d.past_tense()).into());
+            // The decision that stands is the one reported, whatever this copy of the session says.
+            let said = script
+                .messages
+                .already_decided
+                .replace("{decision}", d.past_tense());
+            out.speech.push(speech::render(&said, session).into());
             Some(out.enter(script, session, state.on.get(&Trigger::Decided(d))?))
         }
         _ => None,
@@ -348,7 +352,9 @@ impl Builder {
                 StateKind::Action { action, sms, .. } => {
                     let text = sms.as_deref().map(|t| speech::render(t, s));
                     let effect = match action {
-                        ActionKind::SendLink => Effect::SendLink { text },
+                        ActionKind::SendLink => Effect::SendLink {
+                            text: text.unwrap_or_else(|| DEFAULT_LINK_TEXT.into()),
+                        },
                         ActionKind::SendSms => Effect::SendSms {
                             text: text.unwrap_or_default(),
                         },

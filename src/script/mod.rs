@@ -1,8 +1,10 @@
 //! IVR flows: declarative JSON scripts (`ivr-scripts/`), loaded and checked at start, and the
 //! pure engine that steps a call through them.
 
-pub mod call;
+pub mod check;
+pub mod drive;
 pub mod engine;
+pub mod file;
 pub mod model;
 pub mod reload;
 pub mod speech;
@@ -13,16 +15,13 @@ use std::{
     sync::{Arc, RwLock},
 };
 
-pub use call::follow;
+pub use drive::{Call, Leg, Texts, drive};
 pub use engine::{Effect, Input, Next, Outcome, Step, effect_at, step};
-pub use model::{Script, ScriptError, Trigger};
+pub use model::{Script, ScriptChannel, ScriptError, Trigger};
 
 use chrono::{DateTime, Utc};
 
-use crate::session::history::Record;
-
-/// The flow alerts run unless told otherwise.
-pub const FRAUD_ALERT: &str = "fraud-alert";
+use crate::session::{alert::AlertKind, history::Record};
 
 /// Every loaded script: the current version of each by name, and every version ever loaded
 /// by `name@version`, so calls in progress keep theirs when a file changes.
@@ -56,12 +55,7 @@ impl Scripts {
             return Ok(Vec::new());
         };
         let loaded = read_dir(dir)?;
-        if !loaded.iter().any(|s| s.name == FRAUD_ALERT) {
-            return Err(ScriptError::Script {
-                file: dir.display().to_string(),
-                message: format!("no script named `{FRAUD_ALERT}`"),
-            });
-        }
+        check_serving(dir, &loaded)?;
         let mut book = self.book.write().unwrap_or_else(|p| p.into_inner());
         book.current.clear();
         for script in loaded {
@@ -94,23 +88,34 @@ impl Scripts {
         book.current.get(name).cloned()
     }
 
-    /// The flow for a new call: the first voice script whose `when` matches the customer's
-    /// history (by name, so the choice is stable), else the fraud-alert flow.
-    pub fn for_call(&self, history: &[Record], now: DateTime<Utc>) -> Option<Arc<Script>> {
+    /// The flow for a new call about an alert of `kind`: the first voice script serving that
+    /// kind whose `when` matches the customer's history (by name, so the choice is stable),
+    /// else the one serving it with no `when`.
+    pub fn for_call(
+        &self,
+        kind: AlertKind,
+        history: &[Record],
+        now: DateTime<Utc>,
+    ) -> Option<Arc<Script>> {
         let book = self.book.read().unwrap_or_else(|p| p.into_inner());
         let mut candidates: Vec<&Arc<Script>> = book
             .current
             .values()
-            .filter(|s| {
-                s.channel == model::ScriptChannel::Voice
-                    && s.when.is_some_and(|w| w.holds(history, now))
-            })
+            .filter(|s| s.channel == ScriptChannel::Voice && s.serves.contains(&kind))
+            .filter(|s| s.when.is_none_or(|w| w.holds(history, now)))
             .collect();
-        candidates.sort_by(|a, b| a.name.cmp(&b.name));
-        candidates
-            .first()
-            .map(|s| Arc::clone(s))
-            .or_else(|| book.current.get(FRAUD_ALERT).cloned())
+        // A flow chosen by history wins over the usual one; among equals, by name.
+        candidates.sort_by_key(|s| (s.when.is_none(), s.name.clone()));
+        candidates.first().map(|s| Arc::clone(s))
+    }
+
+    /// The text conversation an alert of `kind` starts as soon as it is raised, if any.
+    pub fn for_text(&self, kind: AlertKind) -> Option<Arc<Script>> {
+        let book = self.book.read().unwrap_or_else(|p| p.into_inner());
+        book.current
+            .values()
+            .find(|s| s.channel == ScriptChannel::Sms && s.serves.contains(&kind))
+            .cloned()
     }
 
     /// `name@version` of every current script.
@@ -124,6 +129,33 @@ impl Scripts {
     pub fn dir(&self) -> Option<&Path> {
         self.dir.as_deref()
     }
+}
+
+/// Which flow an alert runs is data: two flows claiming the same kind on the same channel
+/// with no `when` to tell them apart would make the choice arbitrary, so the folder is refused.
+fn check_serving(dir: &Path, scripts: &[Script]) -> Result<(), ScriptError> {
+    if !scripts.iter().any(|s| !s.serves.is_empty()) {
+        return Err(ScriptError::Script {
+            file: dir.display().to_string(),
+            message: "no script serves any alert kind (add `serves`)".into(),
+        });
+    }
+    let mut usual: HashMap<(ScriptChannel, AlertKind), &str> = HashMap::new();
+    for s in scripts.iter().filter(|s| s.when.is_none()) {
+        for kind in &s.serves {
+            if let Some(other) = usual.insert((s.channel, *kind), &s.name) {
+                return Err(ScriptError::Script {
+                    file: dir.display().to_string(),
+                    message: format!(
+                        "`{other}` and `{}` both serve {} alerts with no `when`",
+                        s.name,
+                        kind.as_str()
+                    ),
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 fn read_dir(dir: &Path) -> Result<Vec<Script>, ScriptError> {

@@ -174,26 +174,33 @@ pub fn check_placeholders(state: &State) -> Result<(), String> {
     {
         texts.push(text);
     }
-    for text in texts.into_iter().chain(link_text) {
-        let allowed = |name: &str| {
-            PLACEHOLDERS.contains(&name) || (name == "link" && Some(text) == link_text)
-        };
-        if text.chars().count() > 600 {
-            return Err("a prompt is over 600 characters; callers lose the thread".into());
+    for text in texts {
+        check_template(text, false)?;
+    }
+    match link_text {
+        Some(text) => check_template(text, true),
+        None => Ok(()),
+    }
+}
+
+/// Reports the first unknown placeholder in one text; `{link}` only where a link goes.
+pub fn check_template(text: &str, link: bool) -> Result<(), String> {
+    let allowed = |name: &str| PLACEHOLDERS.contains(&name) || (link && name == "link");
+    if text.chars().count() > 600 {
+        return Err("a prompt is over 600 characters; callers lose the thread".into());
+    }
+    let mut rest = text;
+    while let Some(open) = rest.find('{') {
+        let after = &rest[open + 1..];
+        let close = after.find('}').ok_or("a `{` is never closed")?;
+        let name = &after[..close];
+        if !allowed(name) {
+            return Err(format!(
+                "unknown placeholder {{{name}}} (known: {})",
+                PLACEHOLDERS.join(", ")
+            ));
         }
-        let mut rest = text;
-        while let Some(open) = rest.find('{') {
-            let after = &rest[open + 1..];
-            let close = after.find('}').ok_or("a `{` is never closed")?;
-            let name = &after[..close];
-            if !allowed(name) {
-                return Err(format!(
-                    "unknown placeholder {{{name}}} (known: {})",
-                    PLACEHOLDERS.join(", ")
-                ));
-            }
-            rest = &after[close + 1..];
-        }
+        rest = &after[close + 1..];
     }
     Ok(())
 }

@@ -53,13 +53,23 @@ pub struct Charge {
     pub card_present: bool,
 }
 
-#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq, Hash)]
 #[serde(rename_all = "snake_case")]
 pub enum AlertKind {
     #[default]
     CardHold,
     /// Ask about the first charge by text: YES approves, NO declines.
     ConfirmPurchase,
+}
+
+impl AlertKind {
+    /// The kind as the API and script files spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertKind::CardHold => "card_hold",
+            AlertKind::ConfirmPurchase => "confirm_purchase",
+        }
+    }
 }
 
 /// A stored alert: the case plus its lifecycle.

@@ -61,7 +61,7 @@ pub enum EventKind {
     },
     Transferred,
     CallEnded {
-        status: String,
+        status: super::CallStatus,
     },
     SessionClosed {
         reason: String,

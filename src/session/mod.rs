@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 pub use alert::{Alert, AlertStatus, Case};
 pub use event::{Channel, Decision, Event, EventKind};
-pub use voice::{Position, Prompt, Reply, Then, VoiceLeg};
+pub use voice::{CallStatus, Position, Prompt, Reply, Then, VoiceLeg};
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 pub struct Session {

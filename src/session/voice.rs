@@ -9,7 +9,7 @@ pub struct VoiceLeg {
     pub call_id: String,
     pub from: String,
     pub to: String,
-    pub status: String,
+    pub status: CallStatus,
     /// Where the call is in its script.
     pub position: Position,
     /// Bumped each time the call is handed a new reply; webhooks carry it so a late or
@@ -31,9 +31,45 @@ pub struct VoiceLeg {
 
 impl VoiceLeg {
     pub fn is_live(&self) -> bool {
-        !matches!(
-            self.status.as_str(),
-            "completed" | "busy" | "failed" | "no-answer" | "canceled"
+        self.status.is_live()
+    }
+}
+
+/// Where a call is in its life, in the session's own words; each provider maps its statuses
+/// onto these where its webhooks are parsed.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum CallStatus {
+    Queued,
+    Ringing,
+    InProgress,
+    Completed,
+    Busy,
+    Failed,
+    NoAnswer,
+    Canceled,
+}
+
+impl CallStatus {
+    /// The status as the session's log spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallStatus::Queued => "queued",
+            CallStatus::Ringing => "ringing",
+            CallStatus::InProgress => "in-progress",
+            CallStatus::Completed => "completed",
+            CallStatus::Busy => "busy",
+            CallStatus::Failed => "failed",
+            CallStatus::NoAnswer => "no-answer",
+            CallStatus::Canceled => "canceled",
+        }
+    }
+
+    /// Whether the call can still hear anything.
+    pub fn is_live(self) -> bool {
+        matches!(
+            self,
+            CallStatus::Queued | CallStatus::Ringing | CallStatus::InProgress
         )
     }
 }

@@ -2,7 +2,7 @@
 //! caller over; the agent sees the whole session and records what the script never foresaw.
 
 use serde_json::{Value, json};
-use tandem::phone::Call;
+use tandem_dev::phone::Call;
 
 use crate::helpers::*;
 

@@ -6,7 +6,7 @@
 use std::{path::PathBuf, process::Stdio, time::Duration};
 
 use serde_json::{Value, json};
-use tandem::{bench::local::LocalNode, phone::Phone};
+use tandem_dev::{bench::local::LocalNode, phone::Phone};
 use tokio::{
     io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines},
     process::{Child, ChildStdin, ChildStdout},
@@ -24,7 +24,7 @@ struct Browser {
 
 impl Browser {
     async fn start() -> Self {
-        let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser"));
+        let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/..", "/tests/browser"));
         assert!(
             dir.join("node_modules/playwright-core").exists(),
             "the browser tests' packages are missing: ./scripts/test.sh installs them \
@@ -114,6 +114,7 @@ impl Browser {
     async fn record(&mut self, device: &str, file: &str) {
         let dir = PathBuf::from(concat!(
             env!("CARGO_MANIFEST_DIR"),
+            "/..",
             "/tests/artifacts/screenshots"
         ));
         std::fs::create_dir_all(&dir).unwrap();
@@ -162,7 +163,7 @@ async fn rig() -> Rig {
 
 impl Rig {
     /// An alert, the call, the caller verified and texted the link; the call then holds.
-    async fn call_for_link(&self) -> (tandem::phone::Call, String) {
+    async fn call_for_link(&self) -> (tandem_dev::phone::Call, String) {
         let from = caller();
         let res = http_client()
             .post(format!("{}/api/v1/alerts", self.public))
@@ -178,7 +179,7 @@ impl Rig {
     }
 
     /// The session as the bank's API shows it.
-    async fn session(&self, call: &tandem::phone::Call) -> Value {
+    async fn session(&self, call: &tandem_dev::phone::Call) -> Value {
         api_get(&format!(
             "{}/api/v1/calls/{}/session",
             self.public, call.sid

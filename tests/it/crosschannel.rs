@@ -99,7 +99,7 @@ async fn spoken_answers_choose_in_menus_and_decide() {
 #[tokio::test]
 async fn texts_a_call_sends_because_of_another_channel_go_out_once_and_move_the_call() {
     let flow = r#"{
-      "name": "fraud-alert", "start": "hello",
+      "name": "fraud-alert", "serves": ["card_hold"], "start": "hello",
       "states": {
         "hello": { "action": "send_sms", "sms": "Reply to this text when you are ready, {customer.first_name}.",
                    "on_ok": "ask", "on_error": "bye" },

@@ -2,10 +2,8 @@
 //! twice, or a stale one late, changes nothing a second time.
 
 use serde_json::Value;
-use tandem::{
-    phone::twiml::{self, Verb},
-    providers::twilio::signature,
-};
+use tandem::providers::twilio::signature;
+use tandem_dev::phone::twiml::{self, Verb};
 
 use crate::helpers::*;
 

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use tandem::phone::{Phone, page};
+use tandem_dev::phone::{Phone, page};
 
 use crate::{helpers::*, redis::RedisServer};
 
@@ -11,8 +11,8 @@ const PUBLIC: &str = "https://ivr.bank.test";
 
 struct Pair {
     redis: RedisServer,
-    a: tandem::bench::local::LocalNode,
-    b: tandem::bench::local::LocalNode,
+    a: tandem_dev::bench::local::LocalNode,
+    b: tandem_dev::bench::local::LocalNode,
     phone: Phone,
 }
 
@@ -50,7 +50,7 @@ async fn raise(p: &Pair, from: &str) {
 async fn open_page_on(
     node: &str,
     link: &str,
-    call: &mut tandem::phone::Call,
+    call: &mut tandem_dev::phone::Call,
 ) -> (page::Device, String, page::PageSocket) {
     let mut device = page::Device::new();
     let path = device

@@ -4,13 +4,10 @@
 use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 use serde_json::Value;
-use tandem::{
-    config::Config,
-    phone::{
-        Call, Phone, PhoneConfig,
-        page::{self, PageError},
-    },
-    session::Case,
+use tandem::{config::Config, session::Case};
+use tandem_dev::phone::{
+    Call, Phone, PhoneConfig,
+    page::{self, PageError},
 };
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -75,7 +72,7 @@ pub fn config(addr: SocketAddr, public: &str, api_base: &str, o: &Options) -> Co
     let scripts = o
         .scripts_dir
         .clone()
-        .unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/ivr-scripts").into());
+        .unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/..", "/ivr-scripts").into());
     let vars = [
         ("TANDEM_LISTEN", addr.to_string()),
         ("TANDEM_PUBLIC_URL", public.to_owned()),
@@ -390,8 +387,8 @@ impl Page {
 pub async fn transferred(call: &mut Call) -> String {
     loop {
         match call.next_event(SOON).await.expect("the call goes on") {
-            tandem::phone::CallEvent::Transferred(to) => return to,
-            tandem::phone::CallEvent::Ended(reason) => {
+            tandem_dev::phone::CallEvent::Transferred(to) => return to,
+            tandem_dev::phone::CallEvent::Ended(reason) => {
                 panic!(
                     "ended without a transfer: {reason:?}: {:?}",
                     call.transcript()
@@ -408,7 +405,7 @@ pub fn node(
     redis: &crate::redis::RedisServer,
     api_base: &str,
     public: &str,
-) -> tandem::bench::local::LocalNode {
+) -> tandem_dev::bench::local::LocalNode {
     let env = [
         ("TANDEM_PUBLIC_URL", public.to_owned()),
         ("TANDEM_REDIS_URL", redis.url()),
@@ -419,12 +416,12 @@ pub fn node(
         ("TANDEM_SMS_FROM", BANK_NUMBER.to_owned()),
         (
             "TANDEM_SCRIPTS_DIR",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/ivr-scripts").to_owned(),
+            concat!(env!("CARGO_MANIFEST_DIR"), "/..", "/ivr-scripts").to_owned(),
         ),
         // Verbose, so tests that read the log have everything to look at.
         ("RUST_LOG", "debug,hyper=info,h2=info".to_owned()),
     ];
-    tandem::bench::local::LocalNode::start(env!("CARGO_BIN_EXE_tandem").as_ref(), port, &env)
+    tandem_dev::bench::local::LocalNode::start(env!("CARGO_BIN_EXE_tandem").as_ref(), port, &env)
         .expect("a tandem node starts")
 }
 

@@ -2,7 +2,7 @@
 //! on another; every event, field and page stays inside its own session.
 
 use serde_json::{Value, json};
-use tandem::phone::Phone;
+use tandem_dev::phone::Phone;
 
 use crate::{helpers::*, redis::RedisServer};
 

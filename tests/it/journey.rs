@@ -1,6 +1,6 @@
 //! Journey 1 end to end: a signed Twilio call, the texted link, the page's websocket, on Redis.
 
-use tandem::phone::EndReason;
+use tandem_dev::phone::EndReason;
 
 use crate::helpers::*;
 
@@ -111,6 +111,7 @@ async fn when_the_page_is_never_opened_the_call_falls_back_to_voice() {
     std::fs::create_dir_all(&dir).unwrap();
     let flow = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
+        "/..",
         "/ivr-scripts/fraud-alert.json"
     ))
     .unwrap();

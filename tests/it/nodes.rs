@@ -1,7 +1,7 @@
 //! Two `tandem serve` processes sharing one Redis behave as one: the call on node A, the page
 //! on node B, both behind one public URL as a load balancer would present them.
 
-use tandem::phone::Phone;
+use tandem_dev::phone::Phone;
 
 use crate::{helpers::*, redis::RedisServer};
 

@@ -14,10 +14,8 @@ use axum::{
     http::{Method, StatusCode},
     response::{IntoResponse, Response},
 };
-use tandem::{
-    phone::{CallEvent, EndReason, Phone, PhoneConfig},
-    providers::twilio::signature,
-};
+use tandem::providers::twilio::signature;
+use tandem_dev::phone::{CallEvent, EndReason, Phone, PhoneConfig};
 use tokio::sync::mpsc;
 
 use crate::helpers::{ACCOUNT_SID, AUTH_TOKEN, SOON, serve_fake_api};
@@ -131,7 +129,7 @@ impl Rig {
     }
 
     /// Events until the call ends.
-    async fn events(call: &mut tandem::phone::Call) -> Vec<CallEvent> {
+    async fn events(call: &mut tandem_dev::phone::Call) -> Vec<CallEvent> {
         let mut all = Vec::new();
         while let Some(e) = call.next_event(SOON).await {
             let end = matches!(e, CallEvent::Ended(_));
@@ -421,7 +419,7 @@ async fn the_demo_completes_the_approve_journey_headless_and_exits_cleanly() {
         .args(["demo", "--headless", "--port", "0"])
         .env(
             "TANDEM_SCRIPTS_DIR",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/ivr-scripts"),
+            concat!(env!("CARGO_MANIFEST_DIR"), "/..", "/ivr-scripts"),
         )
         .env("NO_COLOR", "1")
         .output()
@@ -461,7 +459,7 @@ async fn tandem_phone_runs_a_scenario_file_against_a_running_server() {
         ])
         .args([
             "--scenario",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/approve.json"),
+            concat!(env!("CARGO_MANIFEST_DIR"), "/..", "/scenarios/approve.json"),
         ])
         .env("TANDEM_TWILIO_ACCOUNT_SID", ACCOUNT_SID)
         .env("TANDEM_TWILIO_AUTH_TOKEN", AUTH_TOKEN)

@@ -2,7 +2,7 @@
 //! `TANDEM_TEST_REDIS=cluster`, a three-master Redis Cluster (every app of the run then uses it,
 //! even those that would otherwise use the embedded store).
 
-use tandem::bench::local::{LocalCluster, LocalRedis};
+use tandem_dev::bench::local::{LocalCluster, LocalRedis};
 
 pub struct RedisServer(Server, Option<std::path::PathBuf>);
 
@@ -72,5 +72,5 @@ impl RedisServer {
 }
 
 pub fn free_port() -> u16 {
-    tandem::bench::local::free_port().expect("a free port")
+    tandem_dev::bench::local::free_port().expect("a free port")
 }

@@ -12,7 +12,7 @@ fn schema() -> jsonschema::Validator {
 #[test]
 fn every_shipped_script_satisfies_the_schema_and_the_loader() {
     let schema = schema();
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/ivr-scripts");
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/..", "/ivr-scripts");
     let mut checked = 0;
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
@@ -41,6 +41,8 @@ fn broken_scripts_fail_the_schema_as_they_fail_the_loader() {
         json!({"name": "x", "start": "a", "states": {"a": {"gather": {"prompt": "p", "digits": 1, "timeout": 5, "on_fail": "a"}}}}),
         json!({"name": "x", "start": "a", "states": {"a": {"hangup": true, "colour": "red"}}}),
         json!({"name": "x", "start": "a", "states": {"a": {"wait": {"timeout": 5, "hold_prompt": "…", "on_timeout": "a"}, "on": {"page_closed": "a"}}}}),
+        json!({"name": "x", "serves": ["card_hold"], "messages": {"refused": "No."}, "start": "a", "states": {"a": {"hangup": true}}}),
+        json!({"name": "x", "serves": ["gift_card"], "start": "a", "states": {"a": {"hangup": true}}}),
     ];
     for case in cases {
         assert!(!schema.is_valid(&case), "schema accepted {case}");
@@ -56,6 +58,8 @@ fn every_language_feature_passes_the_schema_and_the_loader() {
     let full = json!({
         "$schema": "./schema.json",
         "name": "everything",
+        "serves": ["card_hold", "confirm_purchase"],
+        "messages": {"already_decided": "Already {decision}.", "ended": "All done, {customer.first_name}."},
         "start": "route",
         "anywhere": {"keys": {"0": "person"}, "words": {"agent": "person"}, "on": {"agent_requested": "person"}},
         "states": {

@@ -103,7 +103,7 @@ async fn a_signed_webhook_always_gets_valid_twiml_even_for_nonsense() {
             .starts_with("text/xml")
     );
     let doc = res.text().await.unwrap();
-    tandem::phone::twiml::parse(&doc).expect("valid TwiML");
+    tandem_dev::phone::twiml::parse(&doc).expect("valid TwiML");
     assert!(doc.contains("Sorry"), "{doc}");
 }
 
@@ -372,11 +372,13 @@ async fn with_redis_gone_webhooks_still_get_valid_twiml_that_apologises_and_offe
     for c in [&mut call, &mut fresh] {
         loop {
             match c.next_event(SOON).await.expect("the call goes on") {
-                tandem::phone::CallEvent::Transferred(to) => break assert_eq!(to, AGENT_NUMBER),
-                tandem::phone::CallEvent::Ended(reason) => {
+                tandem_dev::phone::CallEvent::Transferred(to) => {
+                    break assert_eq!(to, AGENT_NUMBER);
+                }
+                tandem_dev::phone::CallEvent::Ended(reason) => {
                     panic!("ended without a transfer: {reason:?}")
                 }
-                tandem::phone::CallEvent::Webhook { status, .. } => {
+                tandem_dev::phone::CallEvent::Webhook { status, .. } => {
                     assert_eq!(status, 200, "never a 5xx")
                 }
                 _ => {}

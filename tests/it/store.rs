@@ -257,7 +257,7 @@ async fn the_redis_store_reports_an_outage_quickly_instead_of_hanging() {
 /// master (one slot), and sessions spread over all three.
 #[tokio::test]
 async fn on_a_three_master_cluster_each_session_lives_in_one_slot_and_sessions_spread() {
-    let cluster = tandem::bench::local::LocalCluster::start(3).expect("a cluster forms");
+    let cluster = tandem_dev::bench::local::LocalCluster::start(3).expect("a cluster forms");
     let shutdown = CancellationToken::new();
     let store = RedisStore::connect(&cluster.url(), "slots", shutdown.clone()).unwrap();
     let alert = alert(sample_case("+14155550123"));

@@ -9,8 +9,8 @@ use uuid::Uuid;
 use super::twiml::{self, Links};
 use crate::{
     config::{Config, PublicUrl},
-    providers::{OutboundSms, ProviderError, VoiceProvider},
     session::Reply,
+    telephony::{OutboundSms, ProviderError, Telephony},
 };
 
 pub struct Twilio {
@@ -72,7 +72,7 @@ impl Twilio {
 }
 
 #[async_trait]
-impl VoiceProvider for Twilio {
+impl Telephony for Twilio {
     async fn update_call(
         &self,
         call_id: &str,

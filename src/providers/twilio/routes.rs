@@ -14,7 +14,10 @@ use super::{
 };
 use crate::{
     app::AppState,
-    channels::voice::{self, Answer},
+    broker::Command,
+    channels::{sms, voice},
+    session::{Reply, Then},
+    telephony::Answer,
 };
 
 pub fn router() -> Router<AppState> {
@@ -54,9 +57,9 @@ fn render(app: &AppState, answer: Answer) -> Response {
             turn,
             hold_prompt,
         } => {
-            let reply = crate::session::Reply {
+            let reply = Reply {
                 speech: vec![],
-                then: crate::session::Then::Hold { hold_prompt },
+                then: Then::Hold { hold_prompt },
             };
             twiml::render(
                 &reply,
@@ -93,26 +96,26 @@ async fn incoming(State(app): State<AppState>, form: SignedForm) -> Response {
         return render(&app, Answer::Apology);
     };
     tracing::Span::current().record("call_sid", call.call_id.as_str());
-    let answer = voice::incoming(&app, call).await;
+    let answer = voice::answer(&app, Command::StartCall(call)).await;
     render(&app, answer)
 }
 
 #[tracing::instrument(name = "twilio_gather", skip_all, fields(call_sid, session_id))]
 async fn gather(State(app): State<AppState>, form: SignedForm) -> Response {
-    let (Some(call), Some((session, turn)), Some(digits)) =
-        (form.call(), form.turn(), form.digits())
+    let (Some(call), Some((session, turn)), Some(heard)) = (form.call(), form.turn(), form.heard())
     else {
         return render(&app, Answer::Apology);
     };
     let span = tracing::Span::current();
     span.record("call_sid", call.call_id.as_str());
     span.record("session_id", tracing::field::display(session));
-    let heard = match form.speech() {
-        Some(words) => voice::Heard::Words(words),
-        None => voice::Heard::Keys(digits),
+    let command = Command::Heard {
+        session,
+        turn,
+        call_id: call.call_id,
+        heard,
     };
-    let answer = voice::keys(&app, session, turn, &call.call_id, heard).await;
-    render(&app, answer)
+    render(&app, voice::answer(&app, command).await)
 }
 
 #[tracing::instrument(name = "twilio_hold", skip_all, fields(call_sid, session_id))]
@@ -123,8 +126,13 @@ async fn hold(State(app): State<AppState>, form: SignedForm) -> Response {
     let span = tracing::Span::current();
     span.record("call_sid", call.call_id.as_str());
     span.record("session_id", tracing::field::display(session));
-    let answer = voice::hold(&app, session, turn, &call.call_id, form.outage_since()).await;
-    render(&app, answer)
+    let command = Command::Hold {
+        session,
+        turn,
+        call_id: call.call_id,
+        outage_since: form.outage_since(),
+    };
+    render(&app, voice::answer(&app, command).await)
 }
 
 /// Status callbacks expect no instructions; an empty document is valid TwiML.
@@ -132,7 +140,14 @@ async fn hold(State(app): State<AppState>, form: SignedForm) -> Response {
 async fn status(State(app): State<AppState>, form: SignedForm) -> Response {
     if let Some(call) = form.call() {
         tracing::Span::current().record("call_sid", call.call_id.as_str());
-        voice::status(&app, &call.call_id, &call.status).await;
+        // A status we do not know changes nothing; the call's next known one will.
+        if let Some(status) = call.status {
+            let command = Command::CallStatus {
+                call_id: call.call_id,
+                status,
+            };
+            voice::status(&app, command).await;
+        }
     }
     xml(Twiml::default().finish())
 }
@@ -140,10 +155,10 @@ async fn status(State(app): State<AppState>, form: SignedForm) -> Response {
 /// An inbound text. The answer, if any, goes back in the TwiML as a `<Message>`.
 #[tracing::instrument(name = "twilio_sms", skip_all)]
 async fn sms(State(app): State<AppState>, form: SignedForm) -> Response {
-    let Some((from, body)) = form.sms() else {
+    let Some(text) = form.sms() else {
         return xml(Twiml::default().finish());
     };
-    let doc = match crate::channels::sms::reply(&app, from, body).await {
+    let doc = match sms::text(&app, text).await {
         Ok(Some(answer)) => Twiml::default().message(&answer),
         Ok(None) => Twiml::default(),
         Err(e) => {

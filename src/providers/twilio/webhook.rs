@@ -11,7 +11,10 @@ use secrecy::ExposeSecret;
 use uuid::Uuid;
 
 use super::signature;
-use crate::{app::AppState, channels::voice::CallInfo};
+use crate::{
+    app::AppState,
+    telephony::{CallInfo, CallStatus, Heard, InboundSms},
+};
 
 /// Webhook bodies are small forms; anything bigger is not Twilio.
 pub const MAX_BODY: usize = 16 * 1024;
@@ -100,21 +103,29 @@ impl SignedForm {
             call_id: call_id.to_owned(),
             from: bounded("From"),
             to: bounded("To"),
-            status: self
-                .get("CallStatus")
-                .filter(|s| s.len() <= 20)
-                .unwrap_or("in-progress")
-                .to_owned(),
+            status: self.get("CallStatus").and_then(call_status),
         })
     }
 
     /// An inbound text: the sender (E.164) and the body (bounded).
-    pub fn sms(&self) -> Option<(&str, &str)> {
+    pub fn sms(&self) -> Option<InboundSms> {
         let from = self
             .get("From")
             .filter(|f| crate::session::alert::is_e164(f))?;
         let body = self.get("Body").unwrap_or_default();
-        (body.len() <= 1600).then_some((from, body))
+        (body.len() <= 1600).then(|| InboundSms {
+            from: from.to_owned(),
+            body: body.to_owned(),
+        })
+    }
+
+    /// What the caller answered a gather with: speech when recognised, else the keys.
+    pub fn heard(&self) -> Option<Heard> {
+        let digits = self.digits()?;
+        Some(match self.speech() {
+            Some(words) => Heard::Words(words.to_owned()),
+            None => Heard::Keys(digits.to_owned()),
+        })
     }
 
     /// Keys pressed; only digits, `*` and `#` count, at most 32 of them.
@@ -150,6 +161,21 @@ impl SignedForm {
         };
         Some((get("session")?.parse().ok()?, get("turn")?.parse().ok()?))
     }
+}
+
+/// Twilio's `CallStatus` values; anything else is not a status we act on.
+fn call_status(s: &str) -> Option<CallStatus> {
+    Some(match s {
+        "queued" => CallStatus::Queued,
+        "ringing" => CallStatus::Ringing,
+        "in-progress" => CallStatus::InProgress,
+        "completed" => CallStatus::Completed,
+        "busy" => CallStatus::Busy,
+        "failed" => CallStatus::Failed,
+        "no-answer" => CallStatus::NoAnswer,
+        "canceled" => CallStatus::Canceled,
+        _ => return None,
+    })
 }
 
 /// Twilio ids: a two-letter prefix and 32 hex digits.

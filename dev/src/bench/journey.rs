@@ -121,7 +121,7 @@ pub struct Live {
 
 /// Posts an alert for `from` (on the page node) and returns its id.
 pub async fn raise_alert(rig: &Rig, from: &str, kind: Option<&str>) -> anyhow::Result<String> {
-    let mut alert = serde_json::to_value(crate::session::alert::sample(from))?;
+    let mut alert = serde_json::to_value(tandem::session::alert::sample(from))?;
     if let Some(kind) = kind {
         alert["kind"] = kind.into();
     }

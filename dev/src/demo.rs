@@ -8,19 +8,19 @@ use anyhow::Context;
 use tokio::{net::TcpListener, sync::mpsc};
 use tokio_util::sync::CancellationToken;
 
-use crate::{
+use tandem::{
     app::{self, AppState},
     broker::Broker,
     config::Config,
-    phone::{
-        Phone, PhoneConfig,
-        cli::run_scenario,
-        scenario::{Target, approve_journey},
-        terminal::{self, Screen},
-    },
     session::{EventKind, alert},
-    store::Index,
     token,
+};
+
+use crate::phone::{
+    Phone, PhoneConfig,
+    cli::run_scenario,
+    scenario::{Target, approve_journey},
+    terminal::{self, Screen},
 };
 
 const CUSTOMER: &str = "+14155550100";
@@ -170,20 +170,14 @@ async fn raise_sample_alert(base: &str, api_key: &str) -> anyhow::Result<()> {
 fn follow(broker: Broker, call_sid: String) -> mpsc::Receiver<String> {
     let (tx, rx) = mpsc::channel(256);
     tokio::spawn(async move {
-        let mut wakes = broker.store.wakeups();
+        let mut wakes = broker.wakeups();
         let (mut session, mut cursor) = (None, 0);
         loop {
             if session.is_none() {
-                session = broker
-                    .store
-                    .lookup(Index::Call, &call_sid)
-                    .await
-                    .ok()
-                    .flatten();
+                session = broker.session_for_call(&call_sid).await.ok().flatten();
             }
             if let Some(id) = session {
                 for event in broker
-                    .store
                     .events_after(id, cursor, 100)
                     .await
                     .unwrap_or_default()
@@ -226,7 +220,7 @@ fn describe(event: &EventKind) -> Option<String> {
         EventKind::SmsSent { text } => format!("text sent: {text}"),
         EventKind::SmsReceived { text } => format!("text received: {text}"),
         EventKind::Transferred => "transferred to an agent".into(),
-        EventKind::CallEnded { status } => format!("call ended ({status})"),
+        EventKind::CallEnded { status } => format!("call ended ({})", status.as_str()),
         EventKind::SessionClosed { reason } => format!("session closed ({reason})"),
     })
 }

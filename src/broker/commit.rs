@@ -1,44 +1,20 @@
-//! Applies a command from any channel to a session atomically (load, change, compare-and-set
-//! commit with its events), lets the call react to what other channels did, and pushes that
-//! reaction to a busy call through the provider's live update.
-
-use std::{sync::Arc, time::Duration};
+//! Committing a change: load, change, compare-and-set with its events, retried on a
+//! concurrent write; then the reactions — the call hears what other channels did (from the
+//! hold loop, or pushed by live update), the bank's alert and the customer's history follow.
 
 use chrono::Utc;
 use tracing::Instrument;
 use uuid::Uuid;
 
+use super::{Broker, BrokerError};
 use crate::{
-    hub::{Hub, Listener},
-    providers::VoiceProvider,
-    script::{self, Input, Scripts, Trigger},
-    session::{AlertStatus, Channel, Decision, Draft, EventKind, Reply, Session, history::Record},
-    store::{Commit, Store, StoreError, Versioned},
+    script::{self, Input, Trigger},
+    session::{AlertStatus, Channel, Decision, Draft, EventKind, Reply, history::Record},
+    store::{Commit, Versioned},
 };
 
 /// Commits lost to concurrent writers before giving up; each retry re-reads the session.
 const MAX_ATTEMPTS: usize = 16;
-
-#[derive(Debug, thiserror::Error)]
-pub enum BrokerError {
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("no such session")]
-    NotFound,
-    #[error("the session kept changing under us")]
-    Contended,
-}
-
-#[derive(Clone)]
-pub struct Broker {
-    pub store: Arc<dyn Store>,
-    pub scripts: Arc<Scripts>,
-    pub provider: Arc<dyn VoiceProvider>,
-    pub hub: Arc<Hub>,
-    pub session_ttl: Duration,
-    /// How long a finished session's record stays in its customer's history.
-    pub history_keep: Duration,
-}
 
 /// A reply that must reach a call that is busy speaking or gathering.
 struct LivePush {
@@ -49,54 +25,23 @@ struct LivePush {
 }
 
 impl Broker {
-    pub fn new(
-        store: Arc<dyn Store>,
-        scripts: Arc<Scripts>,
-        provider: Arc<dyn VoiceProvider>,
-        session_ttl: Duration,
-    ) -> Self {
-        let hub = Arc::new(Hub::default());
-        hub.start(store.wakeups());
-        Self {
-            store,
-            scripts,
-            provider,
-            hub,
-            session_ttl,
-            history_keep: Duration::from_secs(400 * 24 * 3600),
-        }
-    }
-
-    pub fn listen(&self, id: Uuid) -> Listener {
-        self.hub.listen(id)
-    }
-
-    pub async fn load(&self, id: Uuid) -> Result<Session, BrokerError> {
-        Ok(self
-            .store
-            .load(id)
-            .await?
-            .ok_or(BrokerError::NotFound)?
-            .session)
-    }
-
     /// The session with the version a commit must name; hand it to [`Broker::transact_from`]
     /// when the caller needs the session before deciding what to change.
-    pub async fn load_versioned(&self, id: Uuid) -> Result<Versioned, BrokerError> {
+    pub(super) async fn load_versioned(&self, id: Uuid) -> Result<Versioned, BrokerError> {
         self.store.load(id).await?.ok_or(BrokerError::NotFound)
     }
 
     /// Stores a brand-new session; `false` if one with this id already exists.
-    pub async fn create(&self, draft: &Draft) -> Result<bool, BrokerError> {
+    pub(super) async fn create(&self, draft: &Draft) -> Result<bool, BrokerError> {
         Ok(matches!(
-            self.store.commit(draft, 0, self.session_ttl).await?,
+            self.store.commit(draft, 0, self.config.session_ttl).await?,
             Commit::Done { .. }
         ))
     }
 
     /// Runs `change` on the current session and commits it, retrying on a concurrent write.
     /// `change` may run several times, so it must only touch the draft.
-    pub async fn transact<T>(
+    pub(super) async fn transact<T>(
         &self,
         id: Uuid,
         change: impl FnMut(&mut Draft) -> T,
@@ -107,7 +52,7 @@ impl Broker {
 
     /// [`Broker::transact`] starting from a session already loaded, which saves a round trip
     /// when it is still current (a conflict reloads it).
-    pub async fn transact_from<T>(
+    pub(super) async fn transact_from<T>(
         &self,
         loaded: Versioned,
         mut change: impl FnMut(&mut Draft) -> T,
@@ -127,7 +72,7 @@ impl Broker {
             let push = self.react(&mut draft);
             match self
                 .store
-                .commit(&draft, current.version, self.session_ttl)
+                .commit(&draft, current.version, self.config.session_ttl)
                 .await?
             {
                 Commit::Done { .. } => {
@@ -168,7 +113,9 @@ impl Broker {
                 Trigger::SmsReply => Channel::Sms,
                 _ => Channel::Voice,
             };
-            if let Some((_, reply)) = script::follow(draft, &script, step, by) {
+            if let Some((_, reply)) =
+                script::drive(draft, &script, step, &mut script::Call::new(by))
+            {
                 given = Some(reply);
             }
         }
@@ -211,7 +158,7 @@ impl Broker {
             let span =
                 tracing::info_span!("live_update", session_id = %push.session, turn = push.turn);
             if let Err(e) = self
-                .provider
+                .telephony
                 .update_call(&push.call_id, push.session, push.turn, &push.reply)
                 .instrument(span)
                 .await
@@ -225,7 +172,7 @@ impl Broker {
             for record in Record::all_of(s, draft.now) {
                 if let Err(e) = self
                     .store
-                    .append_history(&s.case.customer.id, &record, self.history_keep)
+                    .append_history(&s.case.customer.id, &record, self.config.history_keep)
                     .await
                 {
                     tracing::warn!(session_id = %s.id, error = %e, "could not add the session to the customer's history");

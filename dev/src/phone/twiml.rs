@@ -297,6 +297,35 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_servers_audio_pauses_and_words_are_twiml_the_phone_can_run() {
+        use tandem::{
+            config::PublicUrl,
+            providers::twilio::twiml::{Links, render},
+            session::{Prompt, Reply, Then},
+        };
+        let reply = Reply {
+            speech: vec![
+                Prompt::Play {
+                    play: "https://cdn.example/a.mp3?x=1&y=2".into(),
+                },
+                Prompt::Pause { pause: 2 },
+                "Hi".into(),
+            ],
+            then: Then::Hangup,
+        };
+        let public = PublicUrl::parse("https://ivr.example.com").unwrap();
+        let links = Links {
+            public: &public,
+            session: uuid::Uuid::nil(),
+            turn: 1,
+            agent: None,
+        };
+        let doc = render(&reply, &links, false);
+        let verbs = parse(&doc).expect("valid TwiML");
+        assert_eq!(verbs.len(), 4, "{verbs:?}");
+    }
+
+    #[test]
     fn every_verb_is_read_with_its_attributes_and_entities() {
         let doc = r#"<?xml version="1.0" encoding="UTF-8"?>
             <Response>

@@ -18,7 +18,7 @@ use std::{
 
 use tokio::sync::{Notify, mpsc};
 
-use crate::providers::twilio::signature;
+use tandem::providers::twilio::signature;
 
 pub use call::{Call, CallError, CallEvent, EndReason};
 

@@ -1,0 +1,252 @@
+//! The hold loop: a call waits in a long-held webhook that is answered the moment the session
+//! has something new for it (a page tap, a texted reply, a person ready), and performs the
+//! effects (texts) the call was parked for, once, outside any transaction.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::time::Instant;
+use uuid::Uuid;
+
+use super::{
+    Broker, BrokerError,
+    call::{advance, settle, stale},
+};
+use crate::{
+    script::{self, Effect, Input, Outcome, Scripts},
+    session::{Draft, EventKind, Link, Position, Session, Then},
+    store::{Index, StoreError},
+    telephony::{Answer, OutboundSms},
+};
+
+/// How long a holding call waits for the store to come back before it is offered a person.
+const OUTAGE_HOLD_MS: i64 = 20_000;
+/// How long a claimed effect may take before the call takes the action's error path.
+const EFFECT_GRACE_MS: i64 = 15_000;
+
+enum Pickup {
+    Ready(Option<Answer>),
+    Wait {
+        until: Option<i64>,
+    },
+    /// This request performs the effect the call is parked for.
+    Effect(Position),
+}
+
+/// What performing an effect gave, to record in the commit that moves the call on.
+struct Performed {
+    outcome: Outcome,
+    /// The hash of the link's token, when a link was texted.
+    token_hash: Option<String>,
+    /// What was texted, for the log (a link's text is not logged: it holds the token).
+    logged: Option<String>,
+}
+
+impl Broker {
+    /// Answers as soon as the call has something new to hear, or after `hold_poll` with the
+    /// hold prompt so the provider comes back.
+    pub(super) async fn hold(
+        &self,
+        id: Uuid,
+        turn: u32,
+        call_id: &str,
+        mut outage_since: Option<i64>,
+    ) -> Answer {
+        // Listen before the first read, so an event landing in between still wakes us.
+        let mut listener = self.listen(id);
+        let deadline = Instant::now() + self.config.hold_poll;
+        loop {
+            let until = match self
+                .transact(id, |d| pickup(d, turn, call_id, &self.scripts))
+                .await
+            {
+                Ok(Pickup::Ready(answer)) => return settle(Ok(answer)),
+                Ok(Pickup::Effect(position)) => {
+                    return settle(self.run_effect(id, call_id, position).await);
+                }
+                Ok(Pickup::Wait { until }) => until,
+                Err(e) => return wait_for_store(e, id, turn, outage_since),
+            };
+            // The store answered: a later failure is a new outage.
+            outage_since = None;
+            tracing::debug!(turn, "call holding for the session's next event");
+            let wake_at = until.map_or(deadline, |ms| deadline.min(instant_at(ms)));
+            tokio::select! {
+                () = listener.changed() => {}
+                () = tokio::time::sleep_until(wake_at) => {
+                    if Instant::now() >= deadline {
+                        return self.holding(id, turn, outage_since).await;
+                    }
+                }
+                () = self.shutdown.cancelled() => return self.holding(id, turn, outage_since).await,
+            }
+        }
+    }
+
+    async fn holding(&self, id: Uuid, turn: u32, outage_since: Option<i64>) -> Answer {
+        let session = match self.load_versioned(id).await {
+            Ok(loaded) => loaded.session,
+            Err(e) => return wait_for_store(e, id, turn, outage_since),
+        };
+        let hold_prompt = session
+            .voice
+            .and_then(|v| v.last_reply)
+            .and_then(|r| match r.then {
+                Then::Hold { hold_prompt } => Some(hold_prompt),
+                _ => None,
+            });
+        match hold_prompt {
+            Some(hold_prompt) => Answer::Holding {
+                session: id,
+                turn,
+                hold_prompt,
+            },
+            None => Answer::Apology,
+        }
+    }
+
+    /// Performs the effect the call was parked for, then moves the call on with its outcome.
+    async fn run_effect(
+        &self,
+        id: Uuid,
+        call_id: &str,
+        position: Position,
+    ) -> Result<Option<Answer>, BrokerError> {
+        let session = self.load_versioned(id).await?.session;
+        let script = self
+            .scripts
+            .get(&session.script)
+            .ok_or(BrokerError::NotFound)?;
+        let Some(effect) = script::effect_at(&script, &session, &position) else {
+            return Ok(None);
+        };
+        let done = self.perform(&session, &effect).await?;
+        self.transact(id, |d| {
+            let voice = d.session.voice.as_ref().filter(|v| v.call_id == call_id)?;
+            // The grace for this effect ran out and the call went on without it.
+            if voice.position != position || voice.effect_due {
+                return stale(d, None);
+            }
+            if done.outcome == Outcome::Sent {
+                if let Some(token_hash) = &done.token_hash {
+                    d.session.link = Some(Link {
+                        token_hash: token_hash.clone(),
+                        device_hash: None,
+                    });
+                    d.emit(EventKind::LinkSent);
+                }
+                if let Some(text) = &done.logged {
+                    d.emit(EventKind::SmsSent { text: text.clone() });
+                }
+            }
+            let step = script::step(&script, &d.session, &position, Input::Done(done.outcome))?;
+            advance(d, &script, step)
+        })
+        .await
+    }
+
+    /// Texts the customer for the call's script. Replies to the text reach the call.
+    async fn perform(&self, s: &Session, effect: &Effect) -> Result<Performed, BrokerError> {
+        let to = s
+            .voice
+            .as_ref()
+            .map_or(s.case.customer.phone.as_str(), |v| v.from.as_str());
+        let (body, token_hash, logged) = match effect {
+            Effect::SendLink { text } => {
+                let link = self.mint_link();
+                self.bind_link(&link, s.id).await?;
+                (link.text(text), Some(link.token_hash), None)
+            }
+            Effect::SendSms { text } => (text.clone(), None, Some(text.clone())),
+            Effect::Decide(_) => unreachable!("decisions are made inside the transaction"),
+        };
+        let outcome = match self
+            .telephony
+            .send_sms(OutboundSms { to, body: &body })
+            .await
+        {
+            Ok(()) => {
+                // A reply to this text belongs to this session (and its call) from now on.
+                if let Err(e) = self
+                    .store
+                    .point(Index::SmsThread, to, s.id, self.config.session_ttl)
+                    .await
+                {
+                    tracing::warn!(error = %e, "replies to the text will not reach the call");
+                }
+                Outcome::Sent
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "could not send the text");
+                Outcome::Failed
+            }
+        };
+        Ok(Performed {
+            outcome,
+            token_hash,
+            logged,
+        })
+    }
+}
+
+fn pickup(d: &mut Draft, turn: u32, call_id: &str, scripts: &Scripts) -> Pickup {
+    let now_ms = d.now.timestamp_millis();
+    let Some(voice) = d.session.voice.as_mut().filter(|v| v.call_id == call_id) else {
+        return Pickup::Ready(None);
+    };
+    // Claimed in this commit, so only one request ever performs it.
+    if voice.effect_due {
+        voice.effect_due = false;
+        voice.pending = None;
+        voice.wait_until = Some(now_ms + EFFECT_GRACE_MS);
+        return Pickup::Effect(voice.position.clone());
+    }
+    if let Some(reply) = voice.pending.take() {
+        voice.parked = reply.parks();
+        return Pickup::Ready(Some(Answer::Reply {
+            session: d.session.id,
+            turn: voice.turn,
+            reply,
+        }));
+    }
+    if voice.turn != turn {
+        return Pickup::Ready(stale(d, None));
+    }
+    match voice.wait_until {
+        Some(until) if until <= now_ms => Pickup::Ready(wait_over(d, scripts)),
+        until => Pickup::Wait { until },
+    }
+}
+
+fn wait_over(d: &mut Draft, scripts: &Scripts) -> Option<Answer> {
+    let voice = d.session.voice.as_mut()?;
+    voice.wait_until = None;
+    let position = voice.position.clone();
+    let script = scripts.get(&d.session.script)?;
+    let step = script::step(&script, &d.session, &position, Input::WaitOver)?;
+    advance(d, &script, step)
+}
+
+/// What a holding call hears when the store failed it: a short wait while the outage is young
+/// and the store merely unavailable, else the apology.
+fn wait_for_store(e: BrokerError, id: Uuid, turn: u32, since: Option<i64>) -> Answer {
+    let now = Utc::now().timestamp_millis();
+    // Another node's clock may run ahead; never count from the future.
+    let since = since.map_or(now, |s| s.min(now));
+    match e {
+        BrokerError::Store(StoreError::Unavailable(reason)) if now - since < OUTAGE_HOLD_MS => {
+            tracing::warn!(%reason, waited_ms = now - since, "store away; the call keeps holding");
+            Answer::StoreWait {
+                session: id,
+                turn,
+                since,
+            }
+        }
+        e => settle(Err(e)),
+    }
+}
+
+fn instant_at(unix_ms: i64) -> Instant {
+    let from_now = unix_ms - Utc::now().timestamp_millis();
+    Instant::now() + Duration::from_millis(from_now.max(0) as u64)
+}

@@ -1,0 +1,222 @@
+//! The one way into a session. A channel hands the broker a [`Command`]; the broker applies it
+//! atomically (load, change, compare-and-set commit with its events), lets the call react to
+//! what other channels did, reaches the outside world through the telephony boundary, and
+//! answers with an [`Outcome`]. What channels may read goes through the named queries below.
+
+mod call;
+mod command;
+mod commit;
+mod decide;
+mod hold;
+mod link;
+mod text;
+
+use std::sync::Arc;
+
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+pub use command::{Command, Outcome};
+
+use crate::{
+    config::Config,
+    hub::{Hub, Listener},
+    script::Scripts,
+    session::{Alert, Event, Refusal, Session, history::Record},
+    store::{Index, Store, StoreError, Versioned, Wake},
+    telephony::Telephony,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum BrokerError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("no such session")]
+    NotFound,
+    #[error("the session kept changing under us")]
+    Contended,
+    #[error("no script serves {0} alerts")]
+    Unserved(&'static str),
+}
+
+/// Cheap to clone: every part is shared.
+#[derive(Clone)]
+pub struct Broker {
+    store: Arc<dyn Store>,
+    scripts: Arc<Scripts>,
+    telephony: Arc<dyn Telephony>,
+    hub: Arc<Hub>,
+    config: Arc<Config>,
+    /// Long waits (the hold loop) end early when the node stops.
+    shutdown: CancellationToken,
+}
+
+impl Broker {
+    pub fn new(
+        config: Arc<Config>,
+        store: Arc<dyn Store>,
+        scripts: Arc<Scripts>,
+        telephony: Arc<dyn Telephony>,
+        shutdown: CancellationToken,
+    ) -> Self {
+        let hub = Arc::new(Hub::default());
+        hub.start(store.wakeups());
+        Self {
+            store,
+            scripts,
+            telephony,
+            hub,
+            config,
+            shutdown,
+        }
+    }
+
+    /// Applies one command from any channel.
+    pub async fn apply(&self, command: Command) -> Result<Outcome, BrokerError> {
+        match command {
+            Command::StartCall(call) => Ok(Outcome::Call(self.start_call(call).await)),
+            Command::Heard {
+                session,
+                turn,
+                call_id,
+                heard,
+            } => Ok(Outcome::Call(
+                self.heard(session, turn, &call_id, heard).await,
+            )),
+            Command::Hold {
+                session,
+                turn,
+                call_id,
+                outage_since,
+            } => Ok(Outcome::Call(
+                self.hold(session, turn, &call_id, outage_since).await,
+            )),
+            Command::CallStatus { call_id, status } => {
+                self.call_status(&call_id, status).await?;
+                Ok(Outcome::Applied)
+            }
+            Command::ClaimLink {
+                token_hash,
+                device_hash,
+            } => self.claim_link(&token_hash, &device_hash).await,
+            Command::PageOpened { loaded } => {
+                self.transact_from(*loaded, |d| d.open_page()).await?;
+                Ok(Outcome::Applied)
+            }
+            Command::Decide {
+                session,
+                decision,
+                by,
+            } => self.decide(session, decision, by).await,
+            Command::AskForPerson { session, by } => self.ask_for_person(session, by).await,
+            Command::TextReceived(sms) => Ok(Outcome::Text(self.text_received(sms).await?)),
+            Command::RaiseAlert(case) => self.raise_alert(case).await,
+            Command::AgentJoined { session, name } => self.agent_joined(session, &name).await,
+            Command::OpenCase {
+                session,
+                note,
+                expectation,
+            } => self.open_case(session, &note, &expectation).await,
+            Command::AddHistory { customer, record } => {
+                self.store
+                    .append_history(&customer, &record, self.config.history_keep)
+                    .await?;
+                Ok(Outcome::Applied)
+            }
+        }
+    }
+
+    /// Wakes at each change to the session `id` seen by this node.
+    pub fn listen(&self, id: Uuid) -> Listener {
+        self.hub.listen(id)
+    }
+
+    /// Every wake-up this node sees, for tools that follow all sessions.
+    pub fn wakeups(&self) -> broadcast::Receiver<Wake> {
+        self.store.wakeups()
+    }
+
+    pub async fn session(&self, id: Uuid) -> Result<Session, BrokerError> {
+        Ok(self.load_versioned(id).await?.session)
+    }
+
+    /// The session, if `device_hash` is the device its link is bound to; loaded with its
+    /// version so the page's first command commits without reading it again.
+    pub async fn session_for_device(
+        &self,
+        id: Uuid,
+        device_hash: &str,
+    ) -> Result<Option<Versioned>, BrokerError> {
+        let loaded = self.load_versioned(id).await?;
+        Ok(loaded.session.is_bound_to(device_hash).then_some(loaded))
+    }
+
+    /// The session a provider's call belongs to.
+    pub async fn session_for_call(&self, call_id: &str) -> Result<Option<Uuid>, BrokerError> {
+        Ok(self.store.lookup(Index::Call, call_id).await?)
+    }
+
+    /// The session's events after `after`, oldest first, at most `limit`.
+    pub async fn events_after(
+        &self,
+        id: Uuid,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<Event>, BrokerError> {
+        Ok(self.store.events_after(id, after, limit).await?)
+    }
+
+    pub async fn alert(&self, id: Uuid) -> Result<Option<Alert>, BrokerError> {
+        Ok(self.store.alert(id).await?)
+    }
+
+    /// A customer's newest `limit` history records, newest first.
+    pub async fn history(&self, customer: &str, limit: usize) -> Result<Vec<Record>, BrokerError> {
+        Ok(self.store.history(customer, limit).await?)
+    }
+
+    /// Failed link openings counted against `client` in its current window.
+    pub async fn failures(&self, client: &str) -> Result<u64, BrokerError> {
+        Ok(self.store.failures(client).await?)
+    }
+
+    /// Counts one more failed link opening against `client`, shared by every node.
+    pub async fn count_failure(
+        &self,
+        client: &str,
+        window: std::time::Duration,
+    ) -> Result<u64, BrokerError> {
+        Ok(self.store.add_failure(client, window).await?)
+    }
+
+    /// Whether the store answers.
+    pub async fn health(&self) -> Result<(), StoreError> {
+        self.store.ping().await
+    }
+
+    /// Which store this node runs on (`memory`, `redis`).
+    pub fn store_kind(&self) -> &'static str {
+        self.store.kind()
+    }
+
+    /// `name@version` of every current script.
+    pub fn script_keys(&self) -> Vec<String> {
+        self.scripts.current_keys()
+    }
+
+    /// Why a command was refused, in the words of the session's script.
+    fn refusal(&self, s: &Session, refusal: Refusal) -> Outcome {
+        let messages = self.scripts.get(&s.script);
+        let default = crate::script::model::Messages::default();
+        let messages = messages.as_ref().map_or(&default, |m| &m.messages);
+        let template = match refusal {
+            Refusal::AlreadyDecided(_) => &messages.already_decided,
+            Refusal::Closed | Refusal::OtherDevice | Refusal::BadLink => &messages.ended,
+        };
+        Outcome::Refused {
+            refusal,
+            message: crate::script::speech::render(template, s),
+        }
+    }
+}

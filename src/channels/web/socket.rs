@@ -1,0 +1,223 @@
+//! The page's live websocket: the snapshot, then every event from the page's cursor as it
+//! happens (resuming after a reconnect), and the page's commands applied as broker commands.
+
+use axum::{
+    extract::{
+        Path, Query, State,
+        ws::{Message, WebSocket, WebSocketUpgrade},
+    },
+    http::{HeaderMap, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use futures_util::{SinkExt, StreamExt};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::{PageError, bound};
+use crate::{
+    app::AppState,
+    broker::{BrokerError, Command, Outcome},
+    channels::protocol::{ByeReason, ClientMsg, PageView, RefusalReason, ServerMsg},
+    session::{Channel, EventKind, Refusal},
+    store::Versioned,
+};
+
+/// Small: the page only ever sends one short command at a time.
+const MAX_MESSAGE: usize = 4 * 1024;
+/// What each idle socket keeps for reading: most of its memory, times thousands of sockets.
+const READ_BUFFER: usize = 512;
+/// Events replayed to a page that (re)connects.
+const REPLAY_LIMIT: usize = 200;
+
+#[derive(Deserialize)]
+pub(super) struct Resume {
+    #[serde(default)]
+    after: u64,
+}
+
+pub(super) async fn socket(
+    State(app): State<AppState>,
+    Path(id): Path<Uuid>,
+    Query(resume): Query<Resume>,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+    if origin != Some(app.config.public_url.origin()) {
+        return (StatusCode::FORBIDDEN, "origin not allowed").into_response();
+    }
+    let loaded = match bound(&app, id, &headers).await {
+        Ok(loaded) => loaded,
+        Err(PageError::InvalidLink) => {
+            return (StatusCode::FORBIDDEN, "not this device's session").into_response();
+        }
+        Err(_) => return (StatusCode::SERVICE_UNAVAILABLE, "try again").into_response(),
+    };
+    upgrade
+        // Pages send a few hundred bytes at most; the buffer grows for a larger frame.
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(0)
+        .max_write_buffer_size(256 * 1024)
+        .max_message_size(MAX_MESSAGE)
+        .max_frame_size(MAX_MESSAGE)
+        .on_upgrade(move |ws| live(app, Box::new(loaded), resume.after, Box::new(ws)))
+}
+
+#[tracing::instrument(skip_all, fields(session_id = %loaded.session.id))]
+async fn live(app: AppState, loaded: Box<Versioned>, after: u64, ws: Box<WebSocket>) {
+    let id = loaded.session.id;
+    let (mut tx, mut rx) = (*ws).split();
+    // Listening starts after the upgrade's load, so events between the two are read back
+    // from the log below, from the snapshot's sequence number.
+    let mut listener = app.broker.listen(id);
+    // Thousands of these wait idle at once, so the waiting state must stay small: the work
+    // between waits runs boxed, and the session document is gone once the snapshot is sent.
+    let Some(mut cursor) = Box::pin(greet(&app, loaded, after, &mut tx)).await else {
+        return;
+    };
+    loop {
+        match Box::pin(forward(&app, id, &mut cursor, &mut tx)).await {
+            Ok(false) => {}
+            Ok(true) => return Box::pin(close(tx, rx, ByeReason::SessionClosed)).await,
+            Err(()) => return,
+        }
+        tokio::select! {
+            msg = rx.next() => match msg {
+                Some(Ok(Message::Text(text))) => {
+                    let answer = Box::pin(command(&app, id, text.as_str())).await;
+                    // The page learns what its command changed before any refusal of it.
+                    let Ok(closed) = Box::pin(forward(&app, id, &mut cursor, &mut tx)).await else { return };
+                    if let Some(answer) = answer
+                        && tx.send(Message::text(answer)).await.is_err()
+                    {
+                        return;
+                    }
+                    if closed {
+                        return Box::pin(close(tx, rx, ByeReason::SessionClosed)).await;
+                    }
+                }
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                Some(Ok(_)) => {}
+            },
+            () = listener.news_after(cursor) => {}
+            () = app.shutdown.cancelled() => return Box::pin(close(tx, rx, ByeReason::Shutdown)).await,
+        }
+    }
+}
+
+type Sink = futures_util::stream::SplitSink<WebSocket, Message>;
+
+/// Sends the snapshot and records the page as opened; the cursor to forward events from.
+async fn greet(app: &AppState, loaded: Box<Versioned>, after: u64, tx: &mut Sink) -> Option<u64> {
+    let session = &loaded.session;
+    let snapshot = ServerMsg::Snapshot {
+        session: PageView::of(session),
+        last_seq: session.seq,
+    }
+    .to_json();
+    tx.send(Message::text(snapshot)).await.ok()?;
+    let cursor = after.min(session.seq);
+    if !session.page_opened
+        && let Err(e) = app.broker.apply(Command::PageOpened { loaded }).await
+    {
+        tracing::warn!(error = %e, "could not record the page opening");
+    }
+    Some(cursor)
+}
+
+/// Sends the events after `cursor`; `true` once the session has closed.
+async fn forward(app: &AppState, id: Uuid, cursor: &mut u64, tx: &mut Sink) -> Result<bool, ()> {
+    let events = match app.broker.events_after(id, *cursor, REPLAY_LIMIT).await {
+        Ok(events) => events,
+        // The store is away: keep the socket, the next wake-up (a resync) retries.
+        Err(_) => return Ok(false),
+    };
+    let mut closed = false;
+    for event in &events {
+        tx.send(Message::text(ServerMsg::Event(event).to_json()))
+            .await
+            .map_err(drop)?;
+        *cursor = event.seq;
+        closed |= matches!(event.event, EventKind::SessionClosed { .. });
+    }
+    Ok(closed)
+}
+
+/// Applies one message from the page; returns the answer to send, if any.
+async fn command(app: &AppState, id: Uuid, text: &str) -> Option<String> {
+    let command = match ClientMsg::parse(text) {
+        Some(ClientMsg::Decide { decision }) => Command::Decide {
+            session: id,
+            decision,
+            by: Channel::Web,
+        },
+        Some(ClientMsg::TalkToSomeone) => Command::AskForPerson {
+            session: id,
+            by: Channel::Web,
+        },
+        None => {
+            let msg = ServerMsg::Error {
+                message: "unknown message; expected {\"type\":\"decide\",\"decision\":\"approve\"|\"decline\"} or {\"type\":\"talk_to_someone\"}",
+            };
+            return Some(msg.to_json());
+        }
+    };
+    let deciding = matches!(command, Command::Decide { .. });
+    let (reason, message, decision) = match app.broker.apply(command).await {
+        Ok(Outcome::Refused {
+            refusal: Refusal::AlreadyDecided(existing),
+            message,
+        }) => (
+            RefusalReason::AlreadyDecided,
+            message,
+            Some(existing.into()),
+        ),
+        Ok(Outcome::Refused { message, .. }) => (RefusalReason::SessionClosed, message, None),
+        Ok(_) => return None,
+        Err(BrokerError::NotFound) => (
+            RefusalReason::SessionClosed,
+            crate::script::model::Messages::default().ended,
+            None,
+        ),
+        Err(e) => {
+            tracing::warn!(error = %e, "page command not recorded");
+            let message = match deciding {
+                true => "We couldn't record that just now. Nothing was changed; please try again.",
+                false => {
+                    "We couldn't reach a representative just now. Please try again, or press 0 on the call."
+                }
+            };
+            (RefusalReason::Unavailable, message.to_owned(), None)
+        }
+    };
+    let msg = match deciding {
+        true => ServerMsg::DecisionRefused {
+            reason,
+            message: &message,
+            decision,
+        },
+        false => ServerMsg::Error { message: &message },
+    };
+    Some(msg.to_json())
+}
+
+/// Says goodbye and completes the close handshake: dropping the socket while the page still
+/// has frames in flight would reset the connection and lose the goodbye.
+async fn close(
+    mut tx: Sink,
+    mut rx: futures_util::stream::SplitStream<WebSocket>,
+    reason: ByeReason,
+) {
+    let _ = tx
+        .send(Message::text(ServerMsg::Bye { reason }.to_json()))
+        .await;
+    let _ = tx.send(Message::Close(None)).await;
+    let drain = async {
+        while let Some(Ok(msg)) = rx.next().await {
+            if matches!(msg, Message::Close(_)) {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), drain).await;
+}
