@@ -1,11 +1,12 @@
-//! Wiring: the shared state, the router made of each module's routes, and `run`.
+//! Wiring: the state built from the configuration, the router made of each module's routes,
+//! and `run`.
 
 use std::{sync::Arc, time::Duration};
 
 use anyhow::Context;
 use axum::{
     Json, Router,
-    extract::{State, connect_info::Connected},
+    extract::{MatchedPath, State, connect_info::Connected},
     http::StatusCode,
     response::{IntoResponse, Response},
     routing::get,
@@ -14,8 +15,9 @@ use axum::{
 use serde_json::json;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tower_http::timeout::TimeoutLayer;
+use tower_http::{timeout::TimeoutLayer, trace::TraceLayer};
 
+pub use crate::state::{AppState, Peer};
 use crate::{
     broker::Broker,
     channels,
@@ -25,36 +27,24 @@ use crate::{
     store::{MemoryStore, RedisStore, Store},
 };
 
-/// Cheap to clone: everything inside is shared.
-#[derive(Clone)]
-pub struct AppState {
-    pub config: Arc<Config>,
-    pub broker: Broker,
-    /// Fires when the node is shutting down; long waits (hold loop, sockets) end early.
-    pub shutdown: CancellationToken,
-}
-
-impl AppState {
-    /// Opens the configured store and loads the scripts; fails with a plain reason.
-    pub fn build(config: Config, shutdown: CancellationToken) -> anyhow::Result<Self> {
-        let scripts =
-            Arc::new(Scripts::load_dir(&config.scripts_dir).context("loading IVR scripts")?);
-        crate::script::reload::spawn(scripts.clone(), shutdown.clone());
-        let store: Arc<dyn Store> = match &config.redis_url {
-            Some(url) => Arc::new(
-                RedisStore::connect(url, "tandem", shutdown.clone()).context("TANDEM_REDIS_URL")?,
-            ),
-            None => Arc::new(MemoryStore::default()),
-        };
-        let telephony = Arc::new(Twilio::new(&config));
-        let config = Arc::new(config);
-        let broker = Broker::new(config.clone(), store, scripts, telephony, shutdown.clone());
-        Ok(Self {
-            config,
-            broker,
-            shutdown,
-        })
-    }
+/// Opens the configured store and provider and loads the scripts; fails with a plain reason.
+pub fn build(config: Config, shutdown: CancellationToken) -> anyhow::Result<AppState> {
+    let scripts = Arc::new(Scripts::load_dir(&config.scripts_dir).context("loading IVR scripts")?);
+    crate::script::reload::spawn(scripts.clone(), shutdown.clone());
+    let store: Arc<dyn Store> = match &config.redis_url {
+        Some(url) => Arc::new(
+            RedisStore::connect(url, "tandem", shutdown.clone()).context("TANDEM_REDIS_URL")?,
+        ),
+        None => Arc::new(MemoryStore::default()),
+    };
+    let telephony = Arc::new(Twilio::new(&config));
+    let config = Arc::new(config);
+    let broker = Broker::new(config.clone(), store, scripts, telephony, shutdown.clone());
+    Ok(AppState {
+        config,
+        broker,
+        shutdown,
+    })
 }
 
 pub fn app(state: AppState) -> Router {
@@ -70,7 +60,48 @@ pub fn app(state: AppState) -> Router {
             StatusCode::SERVICE_UNAVAILABLE,
             Duration::from_secs(14),
         ))
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .with_state(state)
+}
+
+/// One span per request: the matched route (never the raw path, which holds tokens) and,
+/// where the request names one, the session. Handlers record the session when they learn it.
+fn request_span(req: &axum::extract::Request) -> tracing::Span {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str);
+    let span = tracing::info_span!(
+        "request",
+        method = %req.method(),
+        route,
+        session_id = tracing::field::Empty,
+    );
+    if let Some(id) = session_named(route, req.uri()) {
+        span.record("session_id", tracing::field::display(id));
+    }
+    span
+}
+
+/// The session a request names: a path parameter of a session route, or our own follow-up
+/// URLs' `session` query parameter (provider webhooks).
+fn session_named(route: &str, uri: &axum::http::Uri) -> Option<uuid::Uuid> {
+    let from_path = match route {
+        "/p/{id}" | "/p/{id}/ws" | "/api/v1/sessions/{id}" => uri.path().split('/').nth(2),
+        "/api/v1/sessions/{id}/cases" | "/api/v1/sessions/{id}/agent" => {
+            uri.path().split('/').nth(4)
+        }
+        _ => None,
+    };
+    let from_query = || {
+        form_urlencoded::parse(uri.query()?.as_bytes())
+            .find(|(k, _)| k == "session")
+            .map(|(_, v)| v.into_owned())
+    };
+    match from_path {
+        Some(id) => id.parse().ok(),
+        None => from_query()?.parse().ok(),
+    }
 }
 
 async fn health(State(app): State<AppState>) -> Response {
@@ -101,7 +132,7 @@ pub async fn run(
     // what they do next (the call's redirect, the page's reconnect) then meets a refused
     // connection, which every balancer retries elsewhere, instead of a half-open one here.
     let released = CancellationToken::new();
-    let state = AppState::build(config, released.clone())?;
+    let state = build(config, released.clone())?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, store = state.broker.store_kind(), "tandem node listening");
     let listener = Closing {
@@ -123,10 +154,6 @@ pub async fn run(
     .await
     .context("serving HTTP")
 }
-
-/// The address a connection came from, for per-client limits.
-#[derive(Clone, Copy, Debug)]
-pub struct Peer(pub std::net::SocketAddr);
 
 impl Connected<IncomingStream<'_, Closing>> for Peer {
     fn connect_info(stream: IncomingStream<'_, Closing>) -> Self {
@@ -225,5 +252,29 @@ impl axum::serve::Listener for Closing {
 
     fn local_addr(&self) -> std::io::Result<Self::Addr> {
         Ok(self.addr)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_names_its_session_by_path_or_by_our_follow_up_query() {
+        let id = uuid::Uuid::new_v4();
+        let uri = |s: String| s.parse::<axum::http::Uri>().unwrap();
+        assert_eq!(
+            session_named("/p/{id}/ws", &uri(format!("/p/{id}/ws"))),
+            Some(id)
+        );
+        let cases = format!("/api/v1/sessions/{id}/cases");
+        assert_eq!(
+            session_named("/api/v1/sessions/{id}/cases", &uri(cases)),
+            Some(id)
+        );
+        let hold = format!("/twilio/hold?session={id}&turn=3");
+        assert_eq!(session_named("/twilio/hold", &uri(hold)), Some(id));
+        assert_eq!(session_named("/s/{token}", &uri("/s/abc".into())), None);
+        assert_eq!(session_named("/p/{id}", &uri("/p/not-a-uuid".into())), None);
     }
 }

@@ -9,7 +9,8 @@
 //! - [`channels`]: the voice, web and bank-API adapters.
 //! - [`telephony`]: the provider-neutral boundary: call facts in, answers out, live updates
 //!   and texts through the [`telephony::Telephony`] trait.
-//! - [`providers`]: Twilio (signatures, TwiML, REST), an adapter at the edge.
+//! - [`providers`]: Twilio (signatures, markup, REST), an adapter at the edge.
+//! - [`state`]: what every handler shares (configuration, broker, shutdown).
 //! - [`app`], [`config`], [`cli`]: wiring, typed configuration and the node's commands.
 //!
 //! The dev phone, the demo and the benchmark live in the `tandem-dev` crate, above this one.
@@ -23,6 +24,7 @@ pub mod hub;
 pub mod providers;
 pub mod script;
 pub mod session;
+pub mod state;
 pub mod store;
 pub mod telephony;
 pub mod token;

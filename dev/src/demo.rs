@@ -9,7 +9,7 @@ use tokio::{net::TcpListener, sync::mpsc};
 use tokio_util::sync::CancellationToken;
 
 use tandem::{
-    app::{self, AppState},
+    app,
     broker::Broker,
     config::Config,
     session::{EventKind, alert},
@@ -63,7 +63,7 @@ pub async fn run(o: DemoOptions) -> anyhow::Result<()> {
         o.redis.as_deref(),
     )?;
     let shutdown = CancellationToken::new();
-    let state = AppState::build(config, shutdown.clone())?;
+    let state = app::build(config, shutdown.clone())?;
     let broker = state.broker.clone();
     let server = tokio::spawn(
         axum::serve(
@@ -220,7 +220,10 @@ fn describe(event: &EventKind) -> Option<String> {
         EventKind::SmsSent { text } => format!("text sent: {text}"),
         EventKind::SmsReceived { text } => format!("text received: {text}"),
         EventKind::Transferred => "transferred to an agent".into(),
-        EventKind::CallEnded { status } => format!("call ended ({})", status.as_str()),
+        EventKind::CallEnded { status } => format!(
+            "call ended ({})",
+            serde_json::json!(status).as_str().unwrap_or("?")
+        ),
         EventKind::SessionClosed { reason } => format!("session closed ({reason})"),
     })
 }

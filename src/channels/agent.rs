@@ -17,9 +17,9 @@ use super::{
     protocol::PageView,
 };
 use crate::{
-    app::AppState,
     broker::{Command, Outcome},
     session::Session,
+    state::AppState,
 };
 
 /// Events included in the context; enough for a whole call.

@@ -12,9 +12,9 @@ use uuid::Uuid;
 
 use super::error::{ApiError, ApiJson, ApiKey};
 use crate::{
-    app::AppState,
     broker::{Command, Outcome},
     session::Case,
+    state::AppState,
 };
 
 pub fn router() -> Router<AppState> {

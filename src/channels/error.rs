@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 use subtle::ConstantTimeEq;
 
-use crate::{app::AppState, broker::BrokerError};
+use crate::{broker::BrokerError, state::AppState};
 
 /// Client faults say what is wrong; internal faults are logged and never echoed.
 #[derive(Debug, thiserror::Error)]

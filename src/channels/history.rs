@@ -14,9 +14,9 @@ use serde_json::json;
 
 use super::error::{ApiError, ApiJson, ApiKey, text_field};
 use crate::{
-    app::AppState,
     broker::Command,
     session::history::{Record, RecordKind},
+    state::AppState,
 };
 
 /// Records returned by one read.

@@ -2,8 +2,8 @@
 //! answers with the text that comes back (or none).
 
 use crate::{
-    app::AppState,
     broker::{BrokerError, Command, Outcome},
+    state::AppState,
     telephony::InboundSms,
 };
 

@@ -3,8 +3,8 @@
 //! webhook answered with an error makes the caller hear the provider's own apology.
 
 use crate::{
-    app::AppState,
     broker::{Command, Outcome},
+    state::AppState,
     telephony::Answer,
 };
 

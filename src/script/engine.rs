@@ -4,7 +4,8 @@
 use crate::session::{Decision, EventKind, Position, Prompt, Session, Then};
 
 use super::{
-    model::{ActionKind, Choice, DEFAULT_LINK_TEXT, Gather, Script, StateKind, Trigger},
+    gather::gather,
+    model::{ActionKind, DEFAULT_LINK_TEXT, Script, StateKind, Trigger},
     speech,
 };
 
@@ -128,14 +129,15 @@ pub fn effect_at(script: &Script, session: &Session, at: &Position) -> Option<Ef
     }
 }
 
+/// A step being built: what is said and logged on the way to where the call stops.
 #[derive(Default)]
-struct Builder {
-    speech: Vec<Prompt>,
-    log: Vec<EventKind>,
+pub(super) struct Builder {
+    pub(super) speech: Vec<Prompt>,
+    pub(super) log: Vec<EventKind>,
 }
 
 impl Builder {
-    fn finish(self, state: &str, tries: u8, next: Next) -> Step {
+    pub(super) fn finish(self, state: &str, tries: u8, next: Next) -> Step {
         Step {
             position: Position {
                 state: state.to_owned(),
@@ -147,158 +149,8 @@ impl Builder {
         }
     }
 
-    fn keys(mut self, script: &Script, s: &Session, at: &Position, g: &Gather, keys: &str) -> Step {
-        if keys.is_empty() {
-            return self.silence(script, s, at, g);
-        }
-        let shown = if g.secret {
-            "•".repeat(keys.chars().count())
-        } else {
-            keys.to_owned()
-        };
-        self.log.push(EventKind::Digits { digits: shown });
-        if let Some(target) = script
-            .anywhere
-            .keys
-            .get(keys)
-            .filter(|_| !g.choice.uses(keys))
-        {
-            return self.enter(script, s, target);
-        }
-        match &g.choice {
-            Choice::Expect { path, on_match } => {
-                if speech::lookup(path, s) == Some(keys) {
-                    self.log.push(EventKind::Verified);
-                    self.enter(script, s, on_match)
-                } else {
-                    self.log.push(EventKind::VerifyFailed {
-                        tries: at.tries + 1,
-                    });
-                    self.retry(script, s, at, g)
-                }
-            }
-            Choice::Options(_) | Choice::Decide(_) => match self.choose(script, s, at, g, keys) {
-                Ok(step) => step,
-                Err(me) => me.retry(script, s, at, g),
-            },
-        }
-    }
-
-    /// The gather's own answer for `answer` (keys or a word), if it has one.
-    fn choose(
-        self,
-        script: &Script,
-        s: &Session,
-        at: &Position,
-        g: &Gather,
-        answer: &str,
-    ) -> Result<Step, Self> {
-        match &g.choice {
-            Choice::Options(map) => match map.get(answer) {
-                Some(target) => Ok(self.enter(script, s, target)),
-                None => Err(self),
-            },
-            Choice::Decide(map) => match map.get(answer) {
-                Some(d) => Ok(self.finish(&at.state, at.tries, Next::Effect(Effect::Decide(*d)))),
-                None => Err(self),
-            },
-            Choice::Expect { .. } => Err(self),
-        }
-    }
-
-    /// Spoken input: spoken digits count as keys, then the gather's own words, then an
-    /// `anywhere` word; anything else counts as a try.
-    fn words(
-        mut self,
-        script: &Script,
-        s: &Session,
-        at: &Position,
-        g: &Gather,
-        words: &str,
-    ) -> Step {
-        let heard = words.to_lowercase();
-        let spoken: Vec<&str> = heard
-            .split(|c: char| !c.is_alphanumeric())
-            .filter(|w| !w.is_empty())
-            .collect();
-        // "4 2 4 2" or "4242": recognisers return numbers as digits.
-        let digits: String = spoken.concat();
-        if !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit()) {
-            return self.keys(script, s, at, g, &digits);
-        }
-        if !g.secret {
-            self.log.push(EventKind::SpeechHeard {
-                text: words.chars().take(200).collect(),
-            });
-        }
-        // A gather's word may be a phrase ("hear them"): look for it word by word.
-        let says = |phrase: &str| {
-            let phrase: Vec<&str> = phrase.split(' ').filter(|w| !w.is_empty()).collect();
-            !phrase.is_empty() && spoken.windows(phrase.len()).any(|w| w == phrase.as_slice())
-        };
-        let own = match &g.choice {
-            Choice::Options(map) => map.keys().find(|k| is_word(k) && says(k)),
-            Choice::Decide(map) => map.keys().find(|k| is_word(k) && says(k)),
-            Choice::Expect { .. } => None,
-        };
-        let me = match own {
-            Some(word) => match self.choose(script, s, at, g, &word.clone()) {
-                Ok(step) => return step,
-                Err(me) => me,
-            },
-            None => self,
-        };
-        let target = script.anywhere.words.iter().find(|(word, _)| says(word));
-        match target {
-            Some((_, target)) => me.enter(script, s, target),
-            None => me.retry(script, s, at, g),
-        }
-    }
-
-    /// Nothing pressed: the no-input words, or the no-input path after the last try.
-    fn silence(self, script: &Script, s: &Session, at: &Position, g: &Gather) -> Step {
-        if at.tries + 1 >= g.retries {
-            return self.enter(script, s, g.on_no_input.as_deref().unwrap_or(&g.on_fail));
-        }
-        match &g.no_input {
-            Some(words) => {
-                let then = gather(script, g, speech::render(words, s));
-                self.finish(
-                    &at.state,
-                    at.tries + 1,
-                    Next::Reply {
-                        then,
-                        wait_secs: None,
-                    },
-                )
-            }
-            None => self.retry(script, s, at, g),
-        }
-    }
-
-    /// Asks again, or gives up after the gather's last try.
-    fn retry(self, script: &Script, s: &Session, at: &Position, g: &Gather) -> Step {
-        let tries = at.tries + 1;
-        if tries >= g.retries {
-            return self.enter(script, s, &g.on_fail);
-        }
-        let then = gather(
-            script,
-            g,
-            speech::render(g.reprompt.as_deref().unwrap_or(&g.prompt), s),
-        );
-        self.finish(
-            &at.state,
-            tries,
-            Next::Reply {
-                then,
-                wait_secs: None,
-            },
-        )
-    }
-
     /// Enters `name` and follows the flow until it needs the caller, another channel or an effect.
-    fn enter(mut self, script: &Script, s: &Session, name: &str) -> Step {
+    pub(super) fn enter(mut self, script: &Script, s: &Session, name: &str) -> Step {
         let mut name = name;
         for _ in 0..MAX_HOPS {
             let Some(state) = script.states.get(name) else {
@@ -385,39 +237,6 @@ impl Builder {
             },
         )
     }
-}
-
-/// What the call does for a gather.
-fn gather(script: &Script, g: &Gather, prompt: String) -> Then {
-    Then::Gather {
-        prompt,
-        digits: g.digits,
-        finish_on_key: g.finish_on_key.clone(),
-        timeout_secs: g.timeout,
-        hints: hints(script, g),
-    }
-}
-
-/// A gather listens for its own answer words and the script's `anywhere.words`, except when
-/// it asks for a secret.
-fn hints(script: &Script, g: &Gather) -> Vec<String> {
-    if g.secret {
-        return Vec::new();
-    }
-    let own: Vec<&String> = match &g.choice {
-        Choice::Options(map) => map.keys().collect(),
-        Choice::Decide(map) => map.keys().collect(),
-        Choice::Expect { .. } => Vec::new(),
-    };
-    own.into_iter()
-        .filter(|k| is_word(k))
-        .chain(script.anywhere.words.keys())
-        .cloned()
-        .collect()
-}
-
-fn is_word(answer: &str) -> bool {
-    answer.chars().any(char::is_alphabetic)
 }
 
 fn already(trigger: Trigger, s: &Session) -> bool {

@@ -5,6 +5,7 @@ pub mod check;
 pub mod drive;
 pub mod engine;
 pub mod file;
+mod gather;
 pub mod model;
 pub mod reload;
 pub mod speech;

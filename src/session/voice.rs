@@ -51,20 +51,6 @@ pub enum CallStatus {
 }
 
 impl CallStatus {
-    /// The status as the session's log spells it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CallStatus::Queued => "queued",
-            CallStatus::Ringing => "ringing",
-            CallStatus::InProgress => "in-progress",
-            CallStatus::Completed => "completed",
-            CallStatus::Busy => "busy",
-            CallStatus::Failed => "failed",
-            CallStatus::NoAnswer => "no-answer",
-            CallStatus::Canceled => "canceled",
-        }
-    }
-
     /// Whether the call can still hear anything.
     pub fn is_live(self) -> bool {
         matches!(

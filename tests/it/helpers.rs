@@ -67,26 +67,40 @@ impl Drop for TestApp {
     }
 }
 
-pub fn config(addr: SocketAddr, public: &str, api_base: &str, o: &Options) -> Config {
-    let hold = o.hold_poll_ms.unwrap_or(8000).to_string();
-    let scripts = o
-        .scripts_dir
-        .clone()
-        .unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/..", "/ivr-scripts").into());
-    let vars = [
-        ("TANDEM_LISTEN", addr.to_string()),
+/// What every test node is told, wherever it runs: one list for in-process apps and
+/// spawned `tandem serve` processes alike.
+fn common_env(public: &str, api_base: &str, scripts: String) -> Vec<(&'static str, String)> {
+    vec![
         ("TANDEM_PUBLIC_URL", public.to_owned()),
         ("TANDEM_API_KEY", API_KEY.to_owned()),
         ("TANDEM_TWILIO_ACCOUNT_SID", ACCOUNT_SID.to_owned()),
         ("TANDEM_TWILIO_AUTH_TOKEN", AUTH_TOKEN.to_owned()),
         ("TANDEM_TWILIO_API_BASE", api_base.to_owned()),
         ("TANDEM_SMS_FROM", BANK_NUMBER.to_owned()),
-        ("TANDEM_HOLD_POLL_MS", hold),
-        ("TANDEM_SCRIPTS_DIR", scripts.display().to_string()),
+        ("TANDEM_SCRIPTS_DIR", scripts),
+    ]
+}
+
+/// The shipped scripts.
+fn shipped_scripts() -> String {
+    concat!(env!("CARGO_MANIFEST_DIR"), "/../ivr-scripts").to_owned()
+}
+
+pub fn config(addr: SocketAddr, public: &str, api_base: &str, o: &Options) -> Config {
+    let scripts = o
+        .scripts_dir
+        .as_ref()
+        .map_or_else(shipped_scripts, |d| d.display().to_string());
+    let mut vars = common_env(public, api_base, scripts);
+    vars.extend([
+        ("TANDEM_LISTEN", addr.to_string()),
+        (
+            "TANDEM_HOLD_POLL_MS",
+            o.hold_poll_ms.unwrap_or(8000).to_string(),
+        ),
         // As behind a load balancer: tests name their client in this header.
         ("TANDEM_CLIENT_IP_HEADER", "x-forwarded-for".to_owned()),
-    ];
-    let mut vars: Vec<(&str, String)> = vars.into();
+    ]);
     if let Some(url) = &o.redis_url {
         vars.push(("TANDEM_REDIS_URL", url.clone()));
     }
@@ -203,24 +217,13 @@ impl TestApp {
     pub async fn verified_call(&self, from: &str) -> Call {
         let mut call = self.place_call(from).await;
         call.expect_said("Hello Dana", SOON).await.unwrap();
-        call.expect_said("last four digits", SOON).await.unwrap();
-        call.press("4242");
-        call.expect_said("to get a text message with a link", SOON)
-            .await
-            .unwrap();
+        verify(&mut call).await;
         call
     }
 
     /// Presses 1 and returns the link from the text that arrives.
     pub async fn request_link(&self, call: &mut Call, from: &str) -> String {
-        call.press("1");
-        let sms = self
-            .phone
-            .next_sms(from, SOON)
-            .await
-            .expect("the link is texted");
-        call.expect_said("on its way", SOON).await.unwrap();
-        link_in(&sms.body)
+        request_link(&self.phone, call, from).await
     }
 
     /// `GET /healthz`, as the load balancer asks it.
@@ -406,21 +409,12 @@ pub fn node(
     api_base: &str,
     public: &str,
 ) -> tandem_dev::bench::local::LocalNode {
-    let env = [
-        ("TANDEM_PUBLIC_URL", public.to_owned()),
+    let mut env = common_env(public, api_base, shipped_scripts());
+    env.extend([
         ("TANDEM_REDIS_URL", redis.url()),
-        ("TANDEM_API_KEY", API_KEY.to_owned()),
-        ("TANDEM_TWILIO_ACCOUNT_SID", ACCOUNT_SID.to_owned()),
-        ("TANDEM_TWILIO_AUTH_TOKEN", AUTH_TOKEN.to_owned()),
-        ("TANDEM_TWILIO_API_BASE", api_base.to_owned()),
-        ("TANDEM_SMS_FROM", BANK_NUMBER.to_owned()),
-        (
-            "TANDEM_SCRIPTS_DIR",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/..", "/ivr-scripts").to_owned(),
-        ),
         // Verbose, so tests that read the log have everything to look at.
         ("RUST_LOG", "debug,hyper=info,h2=info".to_owned()),
-    ];
+    ]);
     tandem_dev::bench::local::LocalNode::start(env!("CARGO_BIN_EXE_tandem").as_ref(), port, &env)
         .expect("a tandem node starts")
 }
@@ -529,16 +523,29 @@ pub async fn tcp_failover(backends: Vec<String>) -> String {
     base
 }
 
-/// Verifies a call just placed and asks for the link; the link, with the call holding for the
-/// page.
-pub async fn to_link(phone: &Phone, call: &mut Call, from: &str) -> String {
+/// Enters the card digits when asked; the call is then at the offer menu.
+pub async fn verify(call: &mut Call) {
     call.expect_said("last four digits", SOON).await.unwrap();
     call.press("4242");
     call.expect_said("to get a text message with a link", SOON)
         .await
         .unwrap();
+}
+
+/// Presses 1 at the offer menu; the link from the text, with the call holding for the page.
+pub async fn request_link(phone: &Phone, call: &mut Call, from: &str) -> String {
     call.press("1");
-    let link = link_in(&phone.next_sms(from, SOON).await.unwrap().body);
+    let sms = phone
+        .next_sms(from, SOON)
+        .await
+        .expect("the link is texted");
     call.expect_said("on its way", SOON).await.unwrap();
-    link
+    link_in(&sms.body)
+}
+
+/// Verifies a call just placed and asks for the link; the link, with the call holding for the
+/// page.
+pub async fn to_link(phone: &Phone, call: &mut Call, from: &str) -> String {
+    verify(call).await;
+    request_link(phone, call, from).await
 }

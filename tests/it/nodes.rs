@@ -77,4 +77,13 @@ async fn a_call_on_one_node_and_its_page_on_another_work_as_one() {
             assert!(!log.contains(secret), "node {name} logged a secret");
         }
     }
+    // Each request's span names its matched route and, where the request names one, the
+    // session: the hold loop's webhooks on A, the page's socket on B.
+    for (node, route) in [(&a, "/twilio/hold"), (&b, "/p/{id}/ws")] {
+        let traced = node.log().into_iter().any(|line| {
+            line.contains(&format!("\"route\":\"{route}\""))
+                && line.contains(&format!("\"session_id\":\"{}\"", page.session))
+        });
+        assert!(traced, "a request span for {route} carries the session");
+    }
 }

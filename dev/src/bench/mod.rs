@@ -9,27 +9,23 @@
 pub mod journey;
 pub mod local;
 mod report;
+mod scenarios;
 pub mod stats;
 
 use std::{
     path::PathBuf,
-    sync::{
-        Arc,
-        atomic::{AtomicUsize, Ordering},
-    },
-    time::{Duration, Instant},
+    sync::{Arc, atomic::AtomicUsize},
+    time::Duration,
 };
 
 use anyhow::{Context, anyhow, ensure};
 use indicatif::{ProgressBar, ProgressStyle};
-use tokio::sync::Semaphore;
 
 use self::{
-    journey::{Live, STEP},
     local::{LocalNode, LocalRedis, free_port},
     stats::{Recorder, Sampler},
 };
-use crate::phone::{Phone, PhoneConfig, page::Device};
+use crate::phone::{Phone, PhoneConfig};
 
 pub(crate) const ACCOUNT_SID: &str = "ACbe0c4f5e00000000000000000000bench";
 pub(crate) const AUTH_TOKEN: &str = "bench-auth-token";
@@ -165,12 +161,12 @@ async fn measure(options: Options, open_files: u64) -> anyhow::Result<()> {
     let mut extra = serde_json::Map::new();
     // Each scenario says how many journeys (or sockets, or webhooks) it started.
     let planned = match options.scenario {
-        Scenario::Live => live(&rig, &rec, &options, &mut extra).await?,
-        Scenario::Burst => burst(&rig, &rec, &options, &mut extra).await?,
-        Scenario::Steady => steady(&rig, &rec, options.rate, options.duration).await?,
-        Scenario::Ramp => ramp(&rig, &rec, &options, &mut extra).await?,
-        Scenario::Idle => idle(&rig, &rec, &options, &mut extra).await?,
-        Scenario::Webhooks => webhooks(&rig, &rec, &options).await?,
+        Scenario::Live => scenarios::live(&rig, &rec, &options, &mut extra).await?,
+        Scenario::Burst => scenarios::burst(&rig, &rec, &options, &mut extra).await?,
+        Scenario::Steady => scenarios::steady(&rig, &rec, options.rate, options.duration).await?,
+        Scenario::Ramp => scenarios::ramp(&rig, &rec, &options, &mut extra).await?,
+        Scenario::Idle => scenarios::idle(&rig, &rec, &options, &mut extra).await?,
+        Scenario::Webhooks => scenarios::webhooks(&rig, &rec, &options).await?,
     };
     let resources = sampler.finish();
     let measured = rec.finish();
@@ -300,279 +296,4 @@ static NEXT_CUSTOMER: AtomicUsize = AtomicUsize::new(2_000_000);
 /// A distinct customer phone number per journey of a run.
 fn customer(i: usize) -> String {
     format!("+1555{:07}", i % 10_000_000)
-}
-
-/// Brings `n` sessions to the decision step, `concurrency` at a time.
-async fn set_up(
-    rig: &Arc<Rig>,
-    rec: &Recorder,
-    n: usize,
-    concurrency: usize,
-) -> anyhow::Result<Vec<Live>> {
-    let gate = Arc::new(Semaphore::new(concurrency.max(1)));
-    let bar = progress(n as u64, "setting up");
-    let mut tasks = Vec::with_capacity(n);
-    for i in 0..n {
-        let (rig, gate, rec, bar) = (rig.clone(), gate.clone(), rec.clone(), bar.clone());
-        tasks.push(tokio::spawn(async move {
-            let _permit = gate.acquire_owned().await?;
-            let live = journey::to_decision(&rig, &rec, &customer(i))
-                .await
-                .with_context(|| format!("session {i}"));
-            bar.inc(1);
-            live
-        }));
-    }
-    let mut lives = Vec::with_capacity(n);
-    for task in tasks {
-        lives.push(task.await??);
-    }
-    bar.finish_and_clear();
-    Ok(lives)
-}
-
-async fn live(
-    rig: &Arc<Rig>,
-    rec: &Recorder,
-    options: &Options,
-    extra: &mut serde_json::Map<String, serde_json::Value>,
-) -> anyhow::Result<usize> {
-    let started = Instant::now();
-    let lives = set_up(rig, rec, options.sessions, options.concurrency).await?;
-    extra.insert(
-        "setup_seconds".into(),
-        started.elapsed().as_secs_f64().into(),
-    );
-    extra.insert("live_sessions".into(), lives.len().into());
-    let bar = progress(lives.len() as u64, "clicking");
-    for live in lives {
-        if let Err(e) = journey::approve(rig, rec, live, false).await {
-            rec.error(format!("{e:#}"));
-        }
-        bar.inc(1);
-    }
-    bar.finish_and_clear();
-    Ok(options.sessions)
-}
-
-async fn burst(
-    rig: &Arc<Rig>,
-    rec: &Recorder,
-    options: &Options,
-    extra: &mut serde_json::Map<String, serde_json::Value>,
-) -> anyhow::Result<usize> {
-    let lives = set_up(rig, rec, options.sessions, options.concurrency).await?;
-    extra.insert("live_sessions".into(), lives.len().into());
-    let n = lives.len();
-    let started = Instant::now();
-    // Every tap waits on one gate, so they leave together.
-    let gate = Arc::new(tokio::sync::Barrier::new(lives.len()));
-    let mut tasks = Vec::new();
-    for live in lives {
-        let (rig, rec, gate) = (rig.clone(), rec.clone(), gate.clone());
-        tasks.push(tokio::spawn(async move {
-            gate.wait().await;
-            if let Err(e) = journey::approve(&rig, &rec, live, false).await {
-                rec.error(format!("{e:#}"));
-            }
-        }));
-    }
-    for task in tasks {
-        task.await?;
-    }
-    let took = started.elapsed().as_secs_f64();
-    extra.insert("burst_seconds".into(), took.into());
-    extra.insert("decisions_per_second".into(), (n as f64 / took).into());
-    Ok(options.sessions)
-}
-
-/// Starts `rate` journeys a second for `secs` seconds and waits for all of them.
-async fn steady(rig: &Arc<Rig>, rec: &Recorder, rate: f64, secs: u64) -> anyhow::Result<usize> {
-    ensure!(rate > 0.0, "--rate must be above 0");
-    let total = (rate * secs as f64).round().max(1.0) as usize;
-    let bar = progress(total as u64, &format!("{rate:.0}/s"));
-    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-    let mut tasks = Vec::with_capacity(total);
-    for _ in 0..total {
-        tick.tick().await;
-        let (rig, rec, bar) = (rig.clone(), rec.clone(), bar.clone());
-        let from = customer(NEXT_CUSTOMER.fetch_add(1, Ordering::Relaxed));
-        tasks.push(tokio::spawn(async move {
-            if let Err(e) = journey::full(&rig, &rec, &from).await {
-                rec.error(format!("{e:#}"));
-            }
-            bar.inc(1);
-        }));
-    }
-    for task in tasks {
-        task.await?;
-    }
-    bar.finish_and_clear();
-    Ok(total)
-}
-
-async fn ramp(
-    rig: &Arc<Rig>,
-    rec: &Recorder,
-    options: &Options,
-    extra: &mut serde_json::Map<String, serde_json::Value>,
-) -> anyhow::Result<usize> {
-    let mut rate = options.rate;
-    let mut steps = Vec::new();
-    let mut best = None;
-    let mut planned = 0;
-    loop {
-        let since = rec.elapsed().as_secs_f64();
-        let errors_before = rec.counts().1;
-        planned += steady(rig, rec, rate, options.duration).await?;
-        let clicks = rec.since(stats::CLICK_TO_SPEECH, since);
-        let p99 = stats::p99(&clicks);
-        let ok = rec.counts().1 == errors_before && p99 <= RAMP_P99_MS;
-        eprintln!(
-            "  {rate:>7.1} journeys/s: click-to-speech p99 {p99:.3} ms {}",
-            if ok { "ok" } else { "over" }
-        );
-        steps.push(serde_json::json!({ "rate": rate, "click_to_speech_p99_ms": p99, "ok": ok }));
-        if !ok {
-            break;
-        }
-        best = Some(rate);
-        rate *= 1.5;
-        // The next step must fit in what is left of the time cap.
-        if rec.elapsed().as_secs_f64() + (options.duration as f64) * 3.0 > options.max_secs as f64 {
-            break;
-        }
-    }
-    extra.insert("ramp_steps".into(), steps.into());
-    extra.insert("highest_rate_within_bar".into(), best.into());
-    Ok(planned)
-}
-
-/// Opens idle pages: an SMS confirmation alert per customer (a session with a page link and no
-/// call), the link claimed on node B, the websocket held open on node A.
-async fn idle(
-    rig: &Arc<Rig>,
-    rec: &Recorder,
-    options: &Options,
-    extra: &mut serde_json::Map<String, serde_json::Value>,
-) -> anyhow::Result<usize> {
-    let node_a = &rig.nodes[0];
-    let n = options.sessions;
-    let before = stats::proc_sample(node_a.pid()).ok_or_else(|| anyhow!("cannot read node A"))?;
-    let gate = Arc::new(Semaphore::new(options.concurrency.max(1)));
-    let bar = progress(n as u64, "connecting");
-    let mut tasks = Vec::with_capacity(n);
-    for i in 0..n {
-        let (rig, gate, bar, rec) = (rig.clone(), gate.clone(), bar.clone(), rec.clone());
-        let node_a = rig.nodes[0].base.clone();
-        tasks.push(tokio::spawn(async move {
-            let _permit = gate.acquire_owned().await?;
-            let from = customer(5_000_000 + i);
-            journey::raise_alert(&rig, &from, Some("confirm_purchase")).await?;
-            let sms = rig
-                .phone
-                .next_sms(&from, STEP)
-                .await
-                .ok_or_else(|| anyhow!("no text"))?;
-            let link = crate::phone::page::link_in(&sms.body).ok_or_else(|| anyhow!("no link"))?;
-            let mut device = Device::new();
-            let path = device
-                .open_link(&link.replacen(&rig.public, rig.page_node(&from), 1))
-                .await?;
-            let started = Instant::now();
-            let page = device.connect(&node_a, &path, &rig.public, 0).await?;
-            rec.record("page_connect", Instant::now(), started.elapsed());
-            bar.inc(1);
-            anyhow::Ok(page)
-        }));
-    }
-    let mut pages = Vec::with_capacity(n);
-    for task in tasks {
-        pages.push(task.await??);
-    }
-    bar.finish_and_clear();
-    let after = stats::proc_sample(node_a.pid()).ok_or_else(|| anyhow!("cannot read node A"))?;
-    let per = (after.rss_bytes.saturating_sub(before.rss_bytes)) as f64 / n.max(1) as f64;
-    extra.insert("idle_websockets".into(), pages.len().into());
-    extra.insert(
-        "node_a_rss_before_mib".into(),
-        (before.rss_bytes as f64 / 1_048_576.0).into(),
-    );
-    extra.insert(
-        "node_a_rss_after_mib".into(),
-        (after.rss_bytes as f64 / 1_048_576.0).into(),
-    );
-    extra.insert("rss_per_websocket_bytes".into(), per.into());
-    for _ in 0..pages.len() {
-        rec.completed();
-    }
-    drop(pages);
-    Ok(n)
-}
-
-/// Signed "incoming call" webhooks at a fixed rate on one node, each for a customer with an
-/// open alert (so each starts a session), followed by that call's "completed" callback.
-async fn webhooks(rig: &Arc<Rig>, rec: &Recorder, options: &Options) -> anyhow::Result<usize> {
-    let pairs = ((options.rate * options.duration as f64) / 2.0).ceil() as usize;
-    let gate = Arc::new(Semaphore::new(options.concurrency.max(1)));
-    let bar = progress(pairs as u64, "alerts");
-    let mut tasks = Vec::new();
-    for i in 0..pairs {
-        let (rig, gate, bar) = (rig.clone(), gate.clone(), bar.clone());
-        tasks.push(tokio::spawn(async move {
-            let _permit = gate.acquire_owned().await?;
-            journey::raise_alert(&rig, &customer(7_000_000 + i), None).await?;
-            bar.inc(1);
-            anyhow::Ok(())
-        }));
-    }
-    for task in tasks {
-        task.await??;
-    }
-    bar.finish_and_clear();
-    let voice = format!("{}/twilio/voice", rig.public);
-    let status = format!("{}/twilio/status", rig.public);
-    let bar = progress((pairs * 2) as u64, "webhooks");
-    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / options.rate));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-    let mut tasks = Vec::with_capacity(pairs * 2);
-    let mut sids = Vec::with_capacity(pairs);
-    for i in 0..pairs * 2 {
-        tick.tick().await;
-        let (rig, rec, bar) = (rig.clone(), rec.clone(), bar.clone());
-        // Incoming calls first; each call's completion follows half the run later.
-        let (url, sid, call_status, from) = if i < pairs {
-            let sid = crate::phone::new_call_sid();
-            sids.push(sid.clone());
-            (voice.clone(), sid, "ringing", customer(7_000_000 + i))
-        } else {
-            let j = i - pairs;
-            (
-                status.clone(),
-                sids[j].clone(),
-                "completed",
-                customer(7_000_000 + j),
-            )
-        };
-        tasks.push(tokio::spawn(async move {
-            let params = crate::phone::call_params(ACCOUNT_SID, &sid, call_status, &from, BANK);
-            let sent = Instant::now();
-            match rig.phone.webhook(&url, params).await {
-                Ok((200, body)) if body.contains("<Response>") => {
-                    let now = Instant::now();
-                    rec.record(stats::WEBHOOK, now, now - sent);
-                    rec.completed();
-                }
-                Ok((code, body)) => rec.error(format!("{url} answered {code}: {body}")),
-                Err(e) => rec.error(e),
-            }
-            bar.inc(1);
-        }));
-    }
-    for task in tasks {
-        task.await?;
-    }
-    bar.finish_and_clear();
-    Ok(pairs * 2)
 }

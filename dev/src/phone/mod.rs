@@ -6,6 +6,7 @@ pub mod call;
 pub mod cli;
 pub mod fake_api;
 pub mod page;
+mod runner;
 pub mod scenario;
 pub mod terminal;
 pub mod twiml;

@@ -18,8 +18,8 @@ use axum::{
 use uuid::Uuid;
 
 use crate::{
-    app::AppState,
     broker::{BrokerError, Command, Outcome},
+    state::AppState,
     store::Versioned,
     token,
 };
@@ -153,7 +153,7 @@ impl axum::extract::FromRequestParts<AppState> for Client {
         });
         let peer = parts
             .extensions
-            .get::<ConnectInfo<crate::app::Peer>>()
+            .get::<ConnectInfo<crate::state::Peer>>()
             .map(|c| c.0.0.ip());
         let client = forwarded
             .or(peer)

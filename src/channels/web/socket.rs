@@ -15,10 +15,10 @@ use uuid::Uuid;
 
 use super::{PageError, bound};
 use crate::{
-    app::AppState,
     broker::{BrokerError, Command, Outcome},
     channels::protocol::{ByeReason, ClientMsg, PageView, RefusalReason, ServerMsg},
     session::{Channel, EventKind, Refusal},
+    state::AppState,
     store::Versioned,
 };
 

@@ -13,10 +13,10 @@ use super::{
     webhook::{MAX_BODY, SignedForm},
 };
 use crate::{
-    app::AppState,
     broker::Command,
     channels::{sms, voice},
     session::{Reply, Then},
+    state::AppState,
     telephony::Answer,
 };
 

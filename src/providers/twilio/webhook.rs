@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::signature;
 use crate::{
-    app::AppState,
+    state::AppState,
     telephony::{CallInfo, CallStatus, Heard, InboundSms},
 };
 

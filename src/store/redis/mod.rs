@@ -5,19 +5,21 @@
 //! command or pipeline ever spans two slots, so the same code runs on one Redis or a cluster.
 //! Pub/Sub is at-most-once, so it only wakes listeners; the session's Stream is the record.
 
+mod bus;
+mod conn;
+mod lua;
+
 use std::time::Duration;
 
 use async_trait::async_trait;
-use futures_util::StreamExt;
-use redis::{
-    AsyncCommands, Client, RedisFuture, Value,
-    aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig},
-    cluster::ClusterClient,
-    cluster_async::ClusterConnection,
-};
+use redis::{AsyncCommands, Client};
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
+use self::{
+    conn::Backend,
+    lua::{ALERT_STATUS_LUA, COMMIT_LUA, UNLINK_PHONE_LUA},
+};
 use super::{Commit, HISTORY_CAP, Index, Store, StoreError, Versioned, Wake, decode, encode};
 use crate::session::{Alert, AlertStatus, Draft, Event, history::Record};
 
@@ -32,87 +34,12 @@ const CONNECT_TIMEOUT: Duration = Duration::from_millis(250);
 /// within a second.
 const MAX_BACKOFF: Duration = Duration::from_millis(200);
 
-/// Compare-and-set of the session document plus appending its events, in one step.
-const COMMIT_LUA: &str = r#"
-local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
-if v ~= tonumber(ARGV[1]) then return -1 end
-redis.call('HSET', KEYS[1], 'v', v + 1, 'doc', ARGV[2])
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-local last = nil
-for i = 6, #ARGV, 2 do
-  redis.call('XADD', KEYS[2], '0-' .. ARGV[i], 'e', ARGV[i + 1])
-  last = ARGV[i]
-end
-redis.call('PEXPIRE', KEYS[2], ARGV[3])
-if last then redis.call('PUBLISH', ARGV[4], ARGV[5] .. ' ' .. last) end
-return v + 1
-"#;
-
-/// An alert's outcome, written only while the alert exists (it is a hash: `doc` as posted,
-/// `status` as decided).
-const ALERT_STATUS_LUA: &str = r#"
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-return redis.call('HSET', KEYS[1], 'status', ARGV[1])
-"#;
-
-/// Drops the phone → alert pointer only if it still points at this alert.
-const UNLINK_PHONE_LUA: &str = r#"
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"#;
-
 pub struct RedisStore {
     backend: Backend,
     prefix: String,
     commit: redis::Script,
     bus: broadcast::Sender<Wake>,
     channel: String,
-}
-
-enum Backend {
-    Single(ConnectionManager),
-    /// Connected on first use, so a node starts while the cluster is still forming.
-    Cluster(Box<Cluster>),
-}
-
-struct Cluster {
-    client: ClusterClient,
-    conn: tokio::sync::OnceCell<ClusterConnection>,
-}
-
-/// One Redis or a cluster, behind one connection type: each reconnects by itself.
-#[derive(Clone)]
-enum Conn {
-    Single(ConnectionManager),
-    Cluster(ClusterConnection),
-}
-
-impl ConnectionLike for Conn {
-    fn req_packed_command<'a>(&'a mut self, cmd: &'a redis::Cmd) -> RedisFuture<'a, Value> {
-        match self {
-            Conn::Single(c) => c.req_packed_command(cmd),
-            Conn::Cluster(c) => c.req_packed_command(cmd),
-        }
-    }
-
-    fn req_packed_commands<'a>(
-        &'a mut self,
-        pipeline: &'a redis::Pipeline,
-        offset: usize,
-        count: usize,
-    ) -> RedisFuture<'a, Vec<Value>> {
-        match self {
-            Conn::Single(c) => c.req_packed_commands(pipeline, offset, count),
-            Conn::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
-        }
-    }
-
-    fn get_db(&self) -> i64 {
-        match self {
-            Conn::Single(c) => c.get_db(),
-            Conn::Cluster(c) => c.get_db(),
-        }
-    }
 }
 
 impl RedisStore {
@@ -131,31 +58,10 @@ impl RedisStore {
             .map(|u| Client::open(*u))
             .collect::<Result<Vec<_>, _>>()
             .map_err(unavailable)?;
-        let backend = if let [client] = clients.as_slice() {
-            let config = ConnectionManagerConfig::new()
-                .set_connection_timeout(Some(CONNECT_TIMEOUT))
-                .set_response_timeout(Some(COMMAND_TIMEOUT))
-                .set_min_delay(Duration::from_millis(10))
-                .set_max_delay(MAX_BACKOFF)
-                .set_number_of_retries(2);
-            let conn = ConnectionManager::new_lazy_with_config(client.clone(), config)
-                .map_err(unavailable)?;
-            Backend::Single(conn)
-        } else {
-            let client = ClusterClient::builder(urls)
-                .connection_timeout(CONNECT_TIMEOUT)
-                .response_timeout(COMMAND_TIMEOUT)
-                .retries(2)
-                .build()
-                .map_err(unavailable)?;
-            Backend::Cluster(Box::new(Cluster {
-                client,
-                conn: tokio::sync::OnceCell::new(),
-            }))
-        };
+        let backend = Backend::new(&urls, &clients).map_err(unavailable)?;
         let bus = broadcast::channel(16_384).0;
         let channel = format!("{prefix}:wake");
-        tokio::spawn(listen(clients, channel.clone(), bus.clone(), shutdown));
+        tokio::spawn(bus::listen(clients, channel.clone(), bus.clone(), shutdown));
         Ok(Self {
             backend,
             prefix: prefix.to_owned(),
@@ -163,21 +69,6 @@ impl RedisStore {
             bus,
             channel,
         })
-    }
-
-    async fn conn(&self) -> Result<Conn, StoreError> {
-        match &self.backend {
-            Backend::Single(c) => Ok(Conn::Single(c.clone())),
-            Backend::Cluster(cluster) => {
-                // Bounded as a whole: callers queued behind a failing first connection must
-                // not wait for each other's attempts in turn.
-                let connect = cluster
-                    .conn
-                    .get_or_try_init(|| self.run(cluster.client.get_async_connection()));
-                let c = self.run(async { Ok(connect.await) }).await??;
-                Ok(Conn::Cluster(c.clone()))
-            }
-        }
     }
 
     fn session_key(&self, id: Uuid) -> String {
@@ -199,7 +90,7 @@ impl RedisStore {
         format!("{}:{}:{{{key}}}", self.prefix, index.name())
     }
 
-    async fn run<T>(
+    pub(super) async fn run<T>(
         &self,
         fut: impl Future<Output = redis::RedisResult<T>>,
     ) -> Result<T, StoreError> {
@@ -213,81 +104,12 @@ impl RedisStore {
     }
 }
 
-/// Keeps one subscription per node alive across Redis restarts. After every (re)subscribe it
-/// broadcasts `Resync`, because messages published while it was away are gone for good. In a
-/// cluster every node sees every message, so one subscription anywhere is enough: it moves to
-/// the next seed node when the one it is on goes away.
-async fn listen(
-    clients: Vec<Client>,
-    channel: String,
-    bus: broadcast::Sender<Wake>,
-    shutdown: tokio_util::sync::CancellationToken,
-) {
-    let mut backoff = Duration::from_millis(20);
-    for client in clients.iter().cycle() {
-        let subscribed = async {
-            let mut pubsub = tokio::time::timeout(CONNECT_TIMEOUT, client.get_async_pubsub())
-                .await
-                .ok()?
-                .ok()?;
-            tokio::time::timeout(COMMAND_TIMEOUT, pubsub.subscribe(&channel))
-                .await
-                .ok()?
-                .ok()?;
-            Some(pubsub)
-        };
-        let pubsub = tokio::select! {
-            p = subscribed => p,
-            () = shutdown.cancelled() => return,
-        };
-        if let Some(pubsub) = pubsub {
-            let since = tokio::time::Instant::now();
-            let _ = bus.send(Wake::Resync);
-            tracing::info!(channel, "subscribed to the wake-up bus");
-            let mut messages = pubsub.into_on_message();
-            loop {
-                tokio::select! {
-                    msg = messages.next() => match msg {
-                        Some(msg) => {
-                            if let Some(wake) = parse_wake(msg.get_payload_bytes()) {
-                                let _ = bus.send(wake);
-                            }
-                        }
-                        None => break,
-                    },
-                    () = shutdown.cancelled() => return,
-                }
-            }
-            tracing::warn!("lost the wake-up bus; reconnecting");
-            // Only a subscription that held for a while resets the backoff: one dropped at
-            // once must not have every waiting call and page reload many times a second.
-            if since.elapsed() >= Duration::from_secs(1) {
-                backoff = Duration::from_millis(20);
-            }
-        }
-        tokio::select! {
-            () = tokio::time::sleep(backoff) => {}
-            () = shutdown.cancelled() => return,
-        }
-        backoff = (backoff * 2).min(MAX_BACKOFF);
-    }
-}
-
 fn status_name(status: AlertStatus) -> &'static str {
     match status {
         AlertStatus::Open => "open",
         AlertStatus::Approved => "approved",
         AlertStatus::Declined => "declined",
     }
-}
-
-fn parse_wake(payload: &[u8]) -> Option<Wake> {
-    let text = std::str::from_utf8(payload).ok()?;
-    let (id, seq) = text.split_once(' ')?;
-    Some(Wake::Session {
-        id: id.parse().ok()?,
-        seq: seq.parse().ok()?,
-    })
 }
 
 #[async_trait]
