@@ -169,7 +169,11 @@ impl Broker {
         }
         if draft.events.iter().any(|e| Record::due(&e.event)) {
             let s = &draft.session;
-            for record in Record::all_of(s, draft.now) {
+            let headline = match self.scripts.get(&s.script) {
+                Some(script) => script::speech::render(&script.messages.history, s),
+                None => script::model::Messages::default().history,
+            };
+            for record in Record::all_of(s, draft.now, &headline) {
                 if let Err(e) = self
                     .store
                     .append_history(&s.case.customer.id, &record, self.config.history_keep)

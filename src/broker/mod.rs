@@ -11,6 +11,9 @@ mod hold;
 mod link;
 mod text;
 
+#[cfg(test)]
+mod tests;
+
 use std::sync::Arc;
 
 use tokio::sync::broadcast;

@@ -76,11 +76,13 @@ impl Script {
                 .messages
                 .texted_after_end
                 .unwrap_or(defaults.texted_after_end),
+            history: raw.messages.history.unwrap_or(defaults.history),
         };
         for text in [
             &messages.already_decided,
             &messages.ended,
             &messages.texted_after_end,
+            &messages.history,
         ] {
             if let Err(message) = super::speech::check_template(text, false) {
                 problems.push(ScriptError::Script {

@@ -38,6 +38,7 @@ pub(super) struct MessagesFile {
     pub(super) already_decided: Option<String>,
     pub(super) ended: Option<String>,
     pub(super) texted_after_end: Option<String>,
+    pub(super) history: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -22,6 +22,8 @@ pub struct Messages {
     pub ended: String,
     /// The customer texted after the session was over.
     pub texted_after_end: String,
+    /// How a finished session opens its line in the customer's history.
+    pub history: String,
 }
 
 impl Default for Messages {
@@ -30,6 +32,7 @@ impl Default for Messages {
             already_decided: "That was already {decision}.".into(),
             ended: "This session has ended, so nothing was changed.".into(),
             texted_after_end: "This question has already been answered. Thank you.".into(),
+            history: "Contacted us".into(),
         }
     }
 }

@@ -29,17 +29,15 @@ pub enum RecordKind {
 }
 
 impl Record {
-    /// The record a finished session leaves in its customer's history.
-    pub fn of(s: &Session, at: DateTime<Utc>) -> Self {
+    /// The record a finished session leaves in its customer's history, opening with
+    /// `headline` (the script's words for what the session was about).
+    pub fn of(s: &Session, at: DateTime<Utc>, headline: &str) -> Self {
         let kind = if s.voice.is_some() {
             RecordKind::Call
         } else {
             RecordKind::Sms
         };
-        let mut parts = vec![match kind {
-            RecordKind::Call => "Called about held charges".to_owned(),
-            _ => "Texted about a purchase".to_owned(),
-        }];
+        let mut parts = vec![headline.to_owned()];
         if let Some(d) = s.decision {
             parts.push(format!(
                 "{} by {}",
@@ -66,14 +64,16 @@ impl Record {
 
     /// The records a finished session leaves: the session itself, then each case it opened
     /// (so a later call can find an open request).
-    pub fn all_of(s: &Session, at: DateTime<Utc>) -> Vec<Self> {
+    pub fn all_of(s: &Session, at: DateTime<Utc>, headline: &str) -> Vec<Self> {
         let cases = s.cases.iter().map(|c| Self {
             at,
             kind: RecordKind::Note,
             summary: format!("{} ({})", c.note, c.expectation),
             session: Some(s.id),
         });
-        std::iter::once(Self::of(s, at)).chain(cases).collect()
+        std::iter::once(Self::of(s, at, headline))
+            .chain(cases)
+            .collect()
     }
 
     /// Whether `event` finishes a session, so its record is due.

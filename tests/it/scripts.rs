@@ -127,3 +127,32 @@ fn check_reports_every_problem_with_its_file_and_state_and_fails() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+#[tokio::test]
+async fn the_bank_is_told_plainly_when_no_flow_serves_its_alert_and_nothing_is_stored() {
+    let dir = scripts_dir();
+    let card_holds_only = FLOW.replace(
+        r#""serves": ["card_hold", "confirm_purchase"]"#,
+        r#""serves": ["card_hold"]"#,
+    );
+    std::fs::write(dir.join("fraud-alert.json"), card_holds_only).unwrap();
+    let app = spawn_app_with(Options {
+        scripts_dir: Some(dir),
+        ..redis_options()
+    })
+    .await;
+    let from = caller();
+    let mut alert = alert_json(&from);
+    alert["kind"] = "confirm_purchase".into();
+    let res = app.post_alert(&alert, Some(API_KEY)).await;
+    assert_eq!(res.status(), 422);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(
+        body["error"]["message"],
+        "no script serves confirm_purchase alerts"
+    );
+    let mut call = app.place_call(&from).await;
+    call.expect_said("couldn't find an open alert", SOON)
+        .await
+        .unwrap();
+}
