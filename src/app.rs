@@ -8,6 +8,7 @@ use axum::{
     Json, Router,
     extract::{MatchedPath, State, connect_info::Connected},
     http::StatusCode,
+    middleware,
     response::{IntoResponse, Response},
     routing::get,
     serve::IncomingStream,
@@ -59,6 +60,10 @@ pub fn app(state: AppState) -> Router {
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             Duration::from_secs(14),
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            channels::headers::security_headers,
         ))
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .with_state(state)
@@ -119,6 +124,34 @@ async fn health(State(app): State<AppState>) -> Response {
     }
 }
 
+/// Says plainly, once, when the store does not answer at start: the node listens but is not
+/// ready (`/healthz` answers 503) until it does, and says so again when it comes.
+async fn report_store(state: AppState, stop: CancellationToken) {
+    let mut failed = false;
+    loop {
+        match state.broker.health().await {
+            Ok(()) if failed => {
+                tracing::info!("the store answers now; this node is ready");
+                return;
+            }
+            Ok(()) => return,
+            Err(e) if !failed => {
+                failed = true;
+                tracing::error!(
+                    error = %e,
+                    store = state.broker.store_kind(),
+                    "the store does not answer; this node is not ready (/healthz answers 503) until it does"
+                );
+            }
+            Err(_) => {}
+        }
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            () = stop.cancelled() => return,
+        }
+    }
+}
+
 /// How long connections accepted before the listening socket closed have to send their request.
 const LAST_REQUESTS_GRACE: Duration = Duration::from_millis(500);
 
@@ -135,6 +168,10 @@ pub async fn run(
     let state = build(config, released.clone())?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, store = state.broker.store_kind(), "tandem node listening");
+    if let Some(problem) = twilio::unconfigured(&state.config) {
+        tracing::error!("{problem}");
+    }
+    tokio::spawn(report_store(state.clone(), released.clone()));
     let listener = Closing {
         state: Listening::Open(listener),
         addr,

@@ -40,6 +40,11 @@ pub struct Config {
     /// `x-forwarded-for`, whose last entry is used); unset means the connection's address.
     /// Link failures are limited per client, so only name a header the proxy always sets.
     pub client_ip_header: Option<String>,
+    /// How many proxies of the deployment's own stand in front of the nodes
+    /// (`TANDEM_TRUSTED_PROXIES`, default 1): each appends the address it was reached from to
+    /// `TANDEM_CLIENT_IP_HEADER`, so the client is that many entries from the right. Whatever
+    /// the client wrote further left is never read.
+    pub trusted_proxies: usize,
 }
 
 #[derive(Clone, Debug)]
@@ -82,6 +87,11 @@ impl PublicUrl {
     /// The full URL for a path on this deployment (`path` starts with `/`).
     pub fn join(&self, path_and_query: &str) -> String {
         format!("{}{}", self.base, path_and_query)
+    }
+
+    /// Whether the deployment is reached over https (then browsers are told to stay on it).
+    pub fn is_https(&self) -> bool {
+        self.base.starts_with("https://")
     }
 
     /// `scheme://host[:port]`, what a browser sends as `Origin`.
@@ -149,6 +159,18 @@ impl Config {
                 "a header name such as x-forwarded-for",
             ));
         }
+        let trusted_proxies = match get("TANDEM_TRUSTED_PROXIES") {
+            None => 1,
+            Some(v) => {
+                v.parse()
+                    .ok()
+                    .filter(|n| (1..=10).contains(n))
+                    .ok_or(ConfigError::Invalid(
+                        "TANDEM_TRUSTED_PROXIES",
+                        "a number of proxies, 1 to 10",
+                    ))?
+            }
+        };
         let agent_number = get("TANDEM_AGENT_NUMBER");
         if let Some(n) = &agent_number
             && !crate::session::alert::is_e164(n)
@@ -183,6 +205,7 @@ impl Config {
             hold_poll,
             log_json,
             client_ip_header,
+            trusted_proxies,
         })
     }
 }

@@ -179,11 +179,6 @@ impl Broker {
         Ok(self.store.history(customer, limit).await?)
     }
 
-    /// Failed link openings counted against `client` in its current window.
-    pub async fn failures(&self, client: &str) -> Result<u64, BrokerError> {
-        Ok(self.store.failures(client).await?)
-    }
-
     /// Counts one more failed link opening against `client`, shared by every node.
     pub async fn count_failure(
         &self,

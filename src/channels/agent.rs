@@ -3,7 +3,7 @@
 
 use axum::{
     Json, Router,
-    extract::{Path, State},
+    extract::{DefaultBodyLimit, Path, State},
     http::StatusCode,
     response::{IntoResponse, Response},
     routing::{get, post},
@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::{
-    error::{ApiError, ApiJson, ApiKey, text_field},
+    error::{ApiError, ApiJson, ApiKey, MAX_BODY, text_field},
     protocol::PageView,
 };
 use crate::{
@@ -31,6 +31,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/sessions/{id}/cases", post(open_case))
         .route("/api/v1/sessions/{id}/agent", post(joined))
         .route("/api/v1/calls/{call_sid}/session", get(context_by_call))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
 }
 
 async fn context(

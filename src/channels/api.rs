@@ -2,7 +2,7 @@
 
 use axum::{
     Json, Router,
-    extract::{Path, State},
+    extract::{DefaultBodyLimit, Path, State},
     http::StatusCode,
     response::{IntoResponse, Response},
     routing::{get, post},
@@ -10,7 +10,7 @@ use axum::{
 use serde_json::json;
 use uuid::Uuid;
 
-use super::error::{ApiError, ApiJson, ApiKey};
+use super::error::{ApiError, ApiJson, ApiKey, MAX_BODY};
 use crate::{
     broker::{Command, Outcome},
     session::Case,
@@ -21,6 +21,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/alerts", post(create_alert))
         .route("/api/v1/alerts/{id}", get(read_alert))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
 }
 
 async fn create_alert(

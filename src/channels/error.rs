@@ -16,6 +16,9 @@ use subtle::ConstantTimeEq;
 
 use crate::{broker::BrokerError, state::AppState};
 
+/// Bodies over this are refused (413) before parsing: an alert of 20 charges is under 8 KiB.
+pub const MAX_BODY: usize = 64 * 1024;
+
 /// Client faults say what is wrong; internal faults are logged and never echoed.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -27,7 +30,7 @@ pub enum ApiError {
     BadRequest(String),
     #[error("not found")]
     NotFound,
-    #[error("the body is too large")]
+    #[error("the body is over {MAX_BODY} bytes")]
     TooLarge,
     #[error("the service is unavailable; try again")]
     Unavailable(#[source] BrokerError),

@@ -3,7 +3,7 @@
 
 use axum::{
     Json, Router,
-    extract::{Path, State},
+    extract::{DefaultBodyLimit, Path, State},
     http::StatusCode,
     response::{IntoResponse, Response},
     routing::get,
@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::error::{ApiError, ApiJson, ApiKey, text_field};
+use super::error::{ApiError, ApiJson, ApiKey, MAX_BODY, text_field};
 use crate::{
     broker::Command,
     session::history::{Record, RecordKind},
@@ -23,7 +23,9 @@ use crate::{
 const PAGE: usize = 100;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/customers/{id}/history", get(read).post(add))
+    Router::new()
+        .route("/api/v1/customers/{id}/history", get(read).post(add))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
 }
 
 fn valid_customer(id: &str) -> Result<(), ApiError> {

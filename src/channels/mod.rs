@@ -4,6 +4,7 @@
 pub mod agent;
 pub mod api;
 pub mod error;
+pub mod headers;
 pub mod history;
 pub mod protocol;
 pub mod sms;

@@ -77,6 +77,16 @@ async fn a_call_on_one_node_and_its_page_on_another_work_as_one() {
             assert!(!log.contains(secret), "node {name} logged a secret");
         }
     }
+    // Served over https, every answer tells browsers to stay on https.
+    let health = http
+        .get(format!("{}/healthz", a.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        health.headers()["strict-transport-security"],
+        "max-age=31536000; includeSubDomains"
+    );
     // Each request's span names its matched route and, where the request names one, the
     // session: the hold loop's webhooks on A, the page's socket on B.
     for (node, route) in [(&a, "/twilio/hold"), (&b, "/p/{id}/ws")] {

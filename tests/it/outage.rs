@@ -168,3 +168,62 @@ async fn while_redis_restarts_holding_calls_wait_and_a_voice_decision_is_refused
         call_x.transcript()
     );
 }
+
+/// The next line of a node's output that holds `part`, within `within`.
+async fn line_with(
+    lines: &mut tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+    part: &str,
+    within: Duration,
+) -> String {
+    let found = tokio::time::timeout(within, async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if line.contains(part) {
+                return line;
+            }
+        }
+        panic!("the node exited before logging {part:?}")
+    });
+    found
+        .await
+        .unwrap_or_else(|_| panic!("no {part:?} within {within:?}"))
+}
+
+#[tokio::test]
+async fn a_node_started_without_its_store_or_credentials_says_why_and_is_ready_once_redis_is() {
+    let mut redis = tandem_dev::bench::local::LocalRedis::start().unwrap();
+    redis.kill();
+    let port = crate::redis::free_port();
+    let mut node = tokio::process::Command::new(env!("CARGO_BIN_EXE_tandem"))
+        .arg("serve")
+        .env("TANDEM_LISTEN", format!("127.0.0.1:{port}"))
+        .env("TANDEM_REDIS_URL", redis.url())
+        .env(
+            "TANDEM_SCRIPTS_DIR",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../ivr-scripts"),
+        )
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .env_remove("TANDEM_TWILIO_AUTH_TOKEN")
+        .env_remove("TANDEM_TWILIO_ACCOUNT_SID")
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let out = node.stdout.take().unwrap();
+    let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(out));
+    let within = Duration::from_secs(5);
+    line_with(&mut lines, "TANDEM_TWILIO_AUTH_TOKEN", within).await;
+    line_with(&mut lines, "the store does not answer", within).await;
+    let health = format!("http://127.0.0.1:{port}/healthz");
+    assert_eq!(
+        http_client().get(&health).send().await.unwrap().status(),
+        503
+    );
+
+    redis.restart().unwrap();
+    line_with(&mut lines, "the store answers now", within).await;
+    assert_eq!(
+        http_client().get(&health).send().await.unwrap().status(),
+        200
+    );
+}

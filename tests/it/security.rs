@@ -233,17 +233,45 @@ async fn guessed_altered_or_claimed_links_are_all_refused_alike_and_a_guesser_is
     let (status, body, _) = attempt(&format!("{}{page}", app.base), "203.0.113.7", None).await;
     assert_eq!((status, &body), (404, &answers[0].1));
 
-    // Eight failures so far; two more and the guesser is refused everything, even a link
-    // that would open, until the window passes.
+    // Eight failures so far; two more and the guesser's failures are answered with 429 until
+    // the window passes, whatever it writes into the header itself.
     for _ in 0..2 {
         assert_eq!(attempt(&at(&random), "203.0.113.7", None).await.0, 404);
     }
-    let (status, body, retry) = attempt(&link, "203.0.113.7", Some(&owner_cookie)).await;
-    assert_eq!(status, 429, "{body}");
-    assert!(retry.is_some_and(|s| s.parse::<u64>().unwrap() > 0));
-    assert!(body.contains("Too many attempts"), "{body}");
+    for spoofed in ["10.0.0.1", "10.0.0.2", "192.0.2.99"] {
+        let res = http_client()
+            .get(at(&tandem::token::generate()))
+            .header("X-Forwarded-For", format!("{spoofed}, 203.0.113.7"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 429, "a guess claiming to come from {spoofed}");
+        assert!(
+            res.headers()["retry-after"]
+                .to_str()
+                .unwrap()
+                .parse::<u64>()
+                .unwrap()
+                > 0
+        );
+        assert!(res.text().await.unwrap().contains("Too many attempts"));
+    }
 
-    // The customer, from their own address, opens their link and page as before.
+    // A valid token is its own proof: the customer behind the same address (one carrier NAT,
+    // one balancer) opens their link and reloads their page as before.
+    let (status, _, _) = attempt(&link, "203.0.113.7", Some(&owner_cookie)).await;
+    assert_eq!(
+        status, 303,
+        "the owner's device is let in from the shared address"
+    );
+    let (status, _, _) = attempt(
+        &format!("{}{page}", app.base),
+        "203.0.113.7",
+        Some(&owner_cookie),
+    )
+    .await;
+    assert_eq!(status, 200, "and its page reloads");
+    // And from its own address, of course.
     let (status, _, _) = attempt(&link, "198.51.100.20", Some(&owner_cookie)).await;
     assert_eq!(status, 303, "the owner's device is let back in");
     let (status, _, _) = attempt(
@@ -401,14 +429,19 @@ async fn hostile_bodies_get_a_clear_refusal_and_the_node_keeps_serving() {
             .body(body)
             .send()
     };
-    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    // Deep nesting within the 64 KiB limit, so the parser's depth limit is what refuses it.
+    let deep = format!("{}{}", "[".repeat(30_000), "]".repeat(30_000));
     let mut invalid_utf8 = serde_json::to_vec(&alert_json(&caller())).unwrap();
     let at = invalid_utf8.windows(4).position(|w| w == b"Dana").unwrap();
     invalid_utf8[at] = 0xff;
     let huge = format!("{{\"pad\": \"{}\"}}", "x".repeat(8 * 1024 * 1024));
+    // Valid JSON, but over the documented 64 KiB: refused before it is parsed.
+    let mut padded = alert_json(&caller());
+    padded["customer"]["name"] = json!("x".repeat(100 * 1024));
     for (what, body, status) in [
         ("deeply nested JSON", deep.into_bytes(), 422),
         ("invalid UTF-8", invalid_utf8, 422),
+        ("a 100 KiB alert", serde_json::to_vec(&padded).unwrap(), 413),
         ("an 8 MiB body", huge.into_bytes(), 413),
     ] {
         let res = post(body).await.unwrap();
@@ -451,4 +484,37 @@ async fn markup_in_a_customer_name_or_merchant_is_spoken_and_shown_as_text() {
         "<img src=x onerror=alert(1)>"
     );
     assert!(!include_str!("../../web/app.js").contains("innerHTML"));
+}
+
+#[tokio::test]
+async fn every_response_carries_the_security_headers_even_a_404_and_the_health_check() {
+    let app = spawn_app().await;
+    let responses = [
+        ("health", app.http.get(format!("{}/healthz", app.base))),
+        (
+            "404 fallback",
+            app.http.get(format!("{}/no/such/page", app.base)),
+        ),
+        (
+            "refused API call",
+            app.http.get(format!("{}/api/v1/alerts/x", app.base)),
+        ),
+        (
+            "unsigned webhook",
+            app.http.post(format!("{}/twilio/voice", app.base)),
+        ),
+        ("bad link", app.http.get(format!("{}/s/nope", app.base))),
+    ];
+    for (what, request) in responses {
+        let res = request.send().await.unwrap();
+        let h = res.headers();
+        let csp = h["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("default-src 'none'"), "{what}: {csp}");
+        assert!(csp.contains("frame-ancestors 'none'"), "{what}: {csp}");
+        assert_eq!(h["x-content-type-options"], "nosniff", "{what}");
+        assert_eq!(h["x-frame-options"], "DENY", "{what}");
+        assert_eq!(h["referrer-policy"], "no-referrer", "{what}");
+        // This deployment's public URL is plain http (a local trial): no HSTS to pin.
+        assert!(h.get("strict-transport-security").is_none(), "{what}");
+    }
 }

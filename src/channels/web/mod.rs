@@ -11,7 +11,6 @@ use axum::{
     Router,
     extract::{ConnectInfo, Path, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
-    middleware::{self, Next},
     response::{Html, IntoResponse, Response},
     routing::get,
 };
@@ -28,8 +27,6 @@ const DEVICE_COOKIE: &str = "tandem_device";
 const PAGE: &str = include_str!("../../../web/index.html");
 const SCRIPT: &str = include_str!("../../../web/app.js");
 const STYLE: &str = include_str!("../../../web/app.css");
-const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; \
-                   base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 /// Links or pages a client may fail to open in a window before it is refused outright: a
 /// customer mistypes a few times, a guesser needs billions.
 const MAX_FAILURES: u64 = 10;
@@ -54,27 +51,6 @@ pub fn router() -> Router<AppState> {
             "/assets/app.css",
             get(|| async { ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], STYLE) }),
         )
-        .layer(middleware::from_fn(security_headers))
-}
-
-async fn security_headers(req: axum::extract::Request, next: Next) -> Response {
-    let mut res = next.run(req).await;
-    let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    );
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    res
 }
 
 /// The page's edge: each way a link or page does not open is one notice page.
@@ -135,21 +111,22 @@ impl IntoResponse for PageError {
     }
 }
 
-/// Who is asking, for counting failures: the connection's address, or the address the load
-/// balancer reports in the configured header (its last entry, the one the balancer added).
-/// Extracting it refuses a client that has failed too often to be let in at all.
+/// Who is asking, for counting failures: the connection's address, or, behind the
+/// deployment's proxies, the address the outermost of them reported in the configured header.
+/// Only failures are ever limited: a valid link or a bound device is let in whatever its
+/// address has done, since many customers share one (a carrier's NAT, the balancer).
 struct Client(String);
 
 impl axum::extract::FromRequestParts<AppState> for Client {
-    type Rejection = Response;
+    type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(
         parts: &mut axum::http::request::Parts,
         app: &AppState,
-    ) -> Result<Self, Response> {
+    ) -> Result<Self, Self::Rejection> {
         let forwarded = app.config.client_ip_header.as_deref().and_then(|name| {
             let value = parts.headers.get(name)?.to_str().ok()?;
-            value.rsplit(',').next()?.trim().parse::<IpAddr>().ok()
+            forwarded_client(value, app.config.trusted_proxies)
         });
         let peer = parts
             .extensions
@@ -158,20 +135,29 @@ impl axum::extract::FromRequestParts<AppState> for Client {
         let client = forwarded
             .or(peer)
             .map_or_else(|| "unknown".into(), |ip| ip.to_string());
-        match app.broker.failures(&client).await {
-            Ok(n) if n >= MAX_FAILURES => Err(PageError::TooManyFailures.into_response()),
-            // Without the store nothing opens anyway; the request fails on its own.
-            _ => Ok(Client(client)),
-        }
+        Ok(Client(client))
     }
 }
 
-/// Counts a refusal against the client and answers with the refusal.
-async fn failed(app: &AppState, client: &Client, refusal: PageError) -> PageError {
-    if let Err(e) = app.broker.count_failure(&client.0, FAILURE_WINDOW).await {
-        tracing::warn!(error = %e, "could not count a failed link");
+/// The client in a forwarded-for list when `trusted` proxies each appended one hop: the
+/// `trusted`-th entry from the right. A shorter list did not come through them all.
+fn forwarded_client(value: &str, trusted: usize) -> Option<IpAddr> {
+    let hops: Vec<&str> = value.split(',').map(str::trim).collect();
+    let at = hops.len().checked_sub(trusted)?;
+    hops[at].parse().ok()
+}
+
+/// Counts a failure against the client; past the limit its failures are answered with 429
+/// (its successes never are).
+async fn failed(app: &AppState, client: &Client) -> PageError {
+    match app.broker.count_failure(&client.0, FAILURE_WINDOW).await {
+        Ok(n) if n > MAX_FAILURES => PageError::TooManyFailures,
+        Ok(_) => PageError::InvalidLink,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not count a failed link");
+            PageError::InvalidLink
+        }
     }
-    refusal
 }
 
 fn device_cookie(headers: &HeaderMap) -> Option<String> {
@@ -192,7 +178,7 @@ async fn open_link(
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
     if !token::well_formed(&secret) {
-        return Err(failed(&app, &client, PageError::InvalidLink).await);
+        return Err(failed(&app, &client).await);
     }
     let device = device_cookie(&headers).unwrap_or_else(token::generate);
     let command = Command::ClaimLink {
@@ -212,9 +198,7 @@ async fn open_link(
             )
                 .into_response())
         }
-        Ok(_) | Err(BrokerError::NotFound) => {
-            Err(failed(&app, &client, PageError::InvalidLink).await)
-        }
+        Ok(_) | Err(BrokerError::NotFound) => Err(failed(&app, &client).await),
         Err(e) => Err(e.into()),
     }
 }
@@ -240,7 +224,31 @@ async fn page(
 ) -> Result<Response, PageError> {
     match bound(&app, id, &headers).await {
         Ok(_) => Ok(Html(PAGE).into_response()),
-        Err(PageError::InvalidLink) => Err(failed(&app, &client, PageError::InvalidLink).await),
+        Err(PageError::InvalidLink) => Err(failed(&app, &client).await),
         Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_client_is_the_hop_the_outermost_trusted_proxy_added_never_what_it_wrote() {
+        let real: IpAddr = "203.0.113.7".parse().unwrap();
+        // One proxy: it appended the client's address after whatever the client wrote.
+        assert_eq!(forwarded_client("10.9.9.9, 203.0.113.7", 1), Some(real));
+        assert_eq!(
+            forwarded_client("1.2.3.4, 5.6.7.8, 203.0.113.7", 1),
+            Some(real)
+        );
+        // Two: the balancer's own address is last, the client's just before it.
+        assert_eq!(
+            forwarded_client("6.6.6.6, 203.0.113.7, 10.0.0.2", 2),
+            Some(real)
+        );
+        // A list shorter than the proxies did not come through them: the connection decides.
+        assert_eq!(forwarded_client("203.0.113.7", 2), None);
+        assert_eq!(forwarded_client("not-an-address", 1), None);
     }
 }

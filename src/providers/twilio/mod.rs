@@ -7,3 +7,19 @@ pub mod twiml;
 pub mod webhook;
 
 pub use rest::Twilio;
+
+use secrecy::ExposeSecret;
+
+/// What is missing for Twilio to work, said once at start: without the auth token every
+/// webhook is refused, without the account id no text or live update can be sent.
+pub fn unconfigured(config: &crate::config::Config) -> Option<String> {
+    let mut missing = Vec::new();
+    if config.twilio.auth_token.expose_secret().is_empty() {
+        missing.push("TANDEM_TWILIO_AUTH_TOKEN (every Twilio webhook is refused with 403)");
+    }
+    if config.twilio.account_sid.is_empty() {
+        missing.push("TANDEM_TWILIO_ACCOUNT_SID (no text or live call update can be sent)");
+    }
+    (!missing.is_empty())
+        .then(|| format!("Twilio is not configured: set {}", missing.join(" and ")))
+}

@@ -33,9 +33,42 @@ pub struct Twiml {
     body: String,
 }
 
+/// Twilio reads at most 4,096 characters in one `<Say>`, and 3,000 with Polly voices: a
+/// longer text is spoken as several, one after another.
+const MAX_SAY_CHARS: usize = 3000;
+
+/// `text` in pieces Twilio will read whole: cut after a sentence where one ends in reach,
+/// else at a space, else (one endless word) anywhere.
+fn say_pieces(text: &str) -> Vec<&str> {
+    let mut pieces = Vec::new();
+    let mut rest = text;
+    while let Some((limit, _)) = rest.char_indices().nth(MAX_SAY_CHARS) {
+        let head = &rest[..limit];
+        let cut = head
+            .rfind(". ")
+            .map(|i| i + 1)
+            .or_else(|| head.rfind(' '))
+            .filter(|&i| i > 0)
+            .unwrap_or(limit);
+        pieces.push(rest[..cut].trim_end());
+        rest = rest[cut..].trim_start();
+    }
+    if !rest.is_empty() || pieces.is_empty() {
+        pieces.push(rest.trim_end());
+    }
+    pieces
+}
+
+/// One `<Say>` per piece of `text`.
+fn write_say(body: &mut String, text: &str) {
+    for piece in say_pieces(text) {
+        let _ = write!(body, "<Say>{}</Say>", escape(piece));
+    }
+}
+
 impl Twiml {
     pub fn say(mut self, text: &str) -> Self {
-        let _ = write!(self.body, "<Say>{}</Say>", escape(text));
+        write_say(&mut self.body, text);
         self
     }
 
@@ -122,11 +155,12 @@ pub fn render(reply: &Reply, links: &Links, holding: bool) -> String {
             // actionOnEmptyResult: silence comes back to us too, so retries stay in the script.
             let _ = write!(
                 doc.body,
-                r#"<Gather {input} numDigits="{digits}" finishOnKey="{}" timeout="{timeout_secs}" action="{}" method="POST" actionOnEmptyResult="true"><Say>{}</Say></Gather>"#,
+                r#"<Gather {input} numDigits="{digits}" finishOnKey="{}" timeout="{timeout_secs}" action="{}" method="POST" actionOnEmptyResult="true">"#,
                 escape(finish_on_key),
                 escape(&links.url("gather")),
-                escape(prompt),
             );
+            write_say(&mut doc.body, prompt);
+            doc.body.push_str("</Gather>");
             doc.finish()
         }
         Then::Hold { hold_prompt } => {
@@ -282,5 +316,35 @@ mod tests {
         let doc = render(&reply, &links, false);
         // The dev phone's crate also runs this document through its TwiML parser.
         assert!(doc.contains(r#"<Play>https://cdn.example/a.mp3?x=1&amp;y=2</Play><Pause length="2"/><Say>Hi</Say><Hangup/>"#), "{doc}");
+    }
+
+    #[test]
+    fn a_text_longer_than_twilio_reads_in_one_say_is_spoken_whole_in_several() {
+        let sentence = "Ein Einkauf bei Café Zürich über 12,50 €, heute um 9 Uhr. ";
+        let long = sentence.repeat(200);
+        let doc = Twiml::default().say(&long).finish();
+        let says: Vec<&str> = doc
+            .split("<Say>")
+            .skip(1)
+            .map(|s| s.split("</Say>").next().unwrap())
+            .collect();
+        assert!(says.len() > 1, "{} pieces", says.len());
+        for say in &says {
+            assert!(
+                say.chars().count() <= MAX_SAY_CHARS,
+                "{}",
+                say.chars().count()
+            );
+            assert!(say.ends_with('.'), "cut after a sentence: {say:?}");
+        }
+        let heard = says.join(" ").replace("&amp;", "&");
+        assert_eq!(heard, long.trim_end(), "nothing lost or repeated");
+        let word = "x".repeat(7000);
+        assert_eq!(
+            say_pieces(&word).concat(),
+            word,
+            "an endless word is cut anywhere"
+        );
+        assert_eq!(say_pieces(""), vec![""]);
     }
 }

@@ -47,10 +47,14 @@ impl FromRequest<AppState> for SignedForm {
         let token = app.config.twilio.auth_token.expose_secret();
         let url = app.config.public_url.join(&path_and_query);
         Self::verify(token, &url, &body, &given).ok_or_else(|| {
-            tracing::warn!(
-                path = req_path(&path_and_query),
-                "rejected a webhook with a bad signature"
-            );
+            let path = req_path(&path_and_query);
+            match token.is_empty() {
+                true => tracing::warn!(
+                    path,
+                    "rejected a webhook: TANDEM_TWILIO_AUTH_TOKEN is not set, so no signature can be checked"
+                ),
+                false => tracing::warn!(path, "rejected a webhook with a bad signature"),
+            }
             forbidden()
         })
     }
