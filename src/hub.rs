@@ -66,6 +66,12 @@ impl Hub {
         }
     }
 
+    /// A listener, unless the session already has `max` on this node.
+    pub fn listen_at_most(self: &Arc<Self>, id: Uuid, max: usize) -> Option<Listener> {
+        let held = self.lock().get(&id).map_or(0, |tx| tx.receiver_count());
+        (held < max).then(|| self.listen(id))
+    }
+
     /// Number of sessions with a listener on this node.
     pub fn len(&self) -> usize {
         self.lock().len()

@@ -13,7 +13,7 @@ use super::{
     call::{advance, settle, stale},
 };
 use crate::{
-    script::{self, Effect, Input, Outcome, Scripts},
+    script::{self, Effect, Input, Outcome, Scripts, drive::PageLink},
     session::{Draft, EventKind, Link, Position, Session, Then},
     store::{Index, StoreError},
     telephony::{Answer, OutboundSms},
@@ -29,15 +29,16 @@ enum Pickup {
     Wait {
         until: Option<i64>,
     },
-    /// This request performs the effect the call is parked for.
-    Effect(Position),
+    /// This request performs the effect the call is parked for; a link it texts is already
+    /// in the session, so it opens the instant the text arrives.
+    Effect(Position, Option<PageLink>),
 }
 
 /// What performing an effect gave, to record in the commit that moves the call on.
 struct Performed {
     outcome: Outcome,
-    /// The hash of the link's token, when a link was texted.
-    token_hash: Option<String>,
+    /// Whether the text held the page link.
+    linked: bool,
     /// What was texted, for the log (a link's text is not logged: it holds the token).
     logged: Option<String>,
 }
@@ -56,13 +57,14 @@ impl Broker {
         let mut listener = self.listen(id);
         let deadline = Instant::now() + self.config.hold_poll;
         loop {
+            let mint = || self.mint_link();
             let until = match self
-                .transact(id, |d| pickup(d, turn, call_id, &self.scripts))
+                .transact(id, |d| pickup(d, turn, call_id, &self.scripts, &mint))
                 .await
             {
                 Ok(Pickup::Ready(answer)) => return settle(Ok(answer)),
-                Ok(Pickup::Effect(position)) => {
-                    return settle(self.run_effect(id, call_id, position).await);
+                Ok(Pickup::Effect(position, link)) => {
+                    return settle(self.run_effect(id, call_id, position, link).await);
                 }
                 Ok(Pickup::Wait { until }) => until,
                 Err(e) => return wait_for_store(e, id, turn, outage_since),
@@ -111,6 +113,7 @@ impl Broker {
         id: Uuid,
         call_id: &str,
         position: Position,
+        link: Option<PageLink>,
     ) -> Result<Option<Answer>, BrokerError> {
         let session = self.load_versioned(id).await?.session;
         let script = self
@@ -120,7 +123,7 @@ impl Broker {
         let Some(effect) = script::effect_at(&script, &session, &position) else {
             return Ok(None);
         };
-        let done = self.perform(&session, &effect).await?;
+        let done = self.perform(&session, &effect, link).await?;
         self.transact(id, |d| {
             let voice = d.session.voice.as_ref().filter(|v| v.call_id == call_id)?;
             // The grace for this effect ran out and the call went on without it.
@@ -128,11 +131,7 @@ impl Broker {
                 return stale(d, None);
             }
             if done.outcome == Outcome::Sent {
-                if let Some(token_hash) = &done.token_hash {
-                    d.session.link = Some(Link {
-                        token_hash: token_hash.clone(),
-                        device_hash: None,
-                    });
+                if done.linked {
                     d.emit(EventKind::LinkSent);
                 }
                 if let Some(text) = &done.logged {
@@ -145,20 +144,27 @@ impl Broker {
         .await
     }
 
-    /// Texts the customer for the call's script. Replies to the text reach the call.
-    async fn perform(&self, s: &Session, effect: &Effect) -> Result<Performed, BrokerError> {
+    /// Texts the customer for the call's script. Replies to the text reach the call. A link is
+    /// bound to the session before the text that carries it leaves.
+    async fn perform(
+        &self,
+        s: &Session,
+        effect: &Effect,
+        link: Option<PageLink>,
+    ) -> Result<Performed, BrokerError> {
         let to = s
             .voice
             .as_ref()
             .map_or(s.case.customer.phone.as_str(), |v| v.from.as_str());
-        let (body, token_hash, logged) = match effect {
-            Effect::SendLink { text } => {
-                let link = self.mint_link();
+        let (body, linked, logged) = match (effect, link) {
+            (Effect::SendLink { text }, Some(link)) => {
                 self.bind_link(&link, s.id).await?;
-                (link.text(text), Some(link.token_hash), None)
+                (link.text(text), true, None)
             }
-            Effect::SendSms { text } => (text.clone(), None, Some(text.clone())),
-            Effect::Decide(_) => unreachable!("decisions are made inside the transaction"),
+            // The claim that parked the call recorded no link: nothing may be texted.
+            (Effect::SendLink { .. }, None) => return Err(BrokerError::NotFound),
+            (Effect::SendSms { text }, _) => (text.clone(), false, Some(text.clone())),
+            (Effect::Decide(_), _) => unreachable!("decisions are made inside the transaction"),
         };
         let outcome = match self
             .telephony
@@ -183,13 +189,19 @@ impl Broker {
         };
         Ok(Performed {
             outcome,
-            token_hash,
+            linked,
             logged,
         })
     }
 }
 
-fn pickup(d: &mut Draft, turn: u32, call_id: &str, scripts: &Scripts) -> Pickup {
+fn pickup(
+    d: &mut Draft,
+    turn: u32,
+    call_id: &str,
+    scripts: &Scripts,
+    mint: &dyn Fn() -> PageLink,
+) -> Pickup {
     let now_ms = d.now.timestamp_millis();
     let Some(voice) = d.session.voice.as_mut().filter(|v| v.call_id == call_id) else {
         return Pickup::Ready(None);
@@ -199,7 +211,23 @@ fn pickup(d: &mut Draft, turn: u32, call_id: &str, scripts: &Scripts) -> Pickup 
         voice.effect_due = false;
         voice.pending = None;
         voice.wait_until = Some(now_ms + EFFECT_GRACE_MS);
-        return Pickup::Effect(voice.position.clone());
+        let position = voice.position.clone();
+        // Persist, then notify: the link the text will carry is the session's before it leaves.
+        let texts_link = scripts
+            .get(&d.session.script)
+            .and_then(|script| script::effect_at(&script, &d.session, &position))
+            .is_some_and(|effect| matches!(effect, Effect::SendLink { .. }));
+        if !texts_link {
+            return Pickup::Effect(position, None);
+        }
+        // A commit that loses a race runs this again with a new link: only the one that lands
+        // is ever texted.
+        let link = mint();
+        d.session.link = Some(Link {
+            token_hash: link.token_hash.clone(),
+            device_hash: None,
+        });
+        return Pickup::Effect(position, Some(link));
     }
     if let Some(reply) = voice.pending.take() {
         voice.parked = reply.parks();

@@ -21,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 pub use command::{Command, Outcome};
+pub use link::LinkFor;
 
 use crate::{
     config::Config,
@@ -133,6 +134,11 @@ impl Broker {
     /// Wakes at each change to the session `id` seen by this node.
     pub fn listen(&self, id: Uuid) -> Listener {
         self.hub.listen(id)
+    }
+
+    /// Like [`Broker::listen`], unless the session already has `max` listeners on this node.
+    pub fn listen_at_most(&self, id: Uuid, max: usize) -> Option<Listener> {
+        self.hub.listen_at_most(id, max)
     }
 
     /// Every wake-up this node sees, for tools that follow all sessions.

@@ -87,6 +87,8 @@ pub enum AlertStatus {
     Open,
     Approved,
     Declined,
+    /// A newer alert for the same phone replaced it before the customer answered.
+    Superseded,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]

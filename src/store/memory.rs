@@ -97,13 +97,20 @@ impl Store for MemoryStore {
                     until,
                 },
             );
-            inner.phones.insert(
+            let replaced = inner.phones.insert(
                 alert.case.customer.phone.clone(),
                 Expiring {
                     value: alert.id,
                     until,
                 },
             );
+            // The alert this one replaces for the phone, unless it was already decided.
+            if let Some(old) = replaced.filter(|r| r.value != alert.id)
+                && let Some(old) = inner.alerts.get_mut(&old.value)
+                && old.value.status == AlertStatus::Open
+            {
+                old.value.status = AlertStatus::Superseded;
+            }
         });
         Ok(())
     }

@@ -95,7 +95,7 @@ const ops = {
     // The page the post leads to (an error page for a bare 405) must have arrived, or it would
     // interrupt whatever the test opens next.
     await p.waitForURL((u) => u.href !== from, { waitUntil: 'commit' });
-    return { status: res.status(), url: res.url() };
+    return { status: res.status(), url: res.url(), at: p.url() };
   },
   async screenshot({ name, path }) {
     await page(name).screenshot({ path });

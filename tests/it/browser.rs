@@ -191,9 +191,22 @@ impl Rig {
 /// Opens the link on `device` and waits until the charges show and the page is live; the
 /// page's address.
 async fn open_charges(browser: &mut Browser, device: &str, link: &str) -> String {
-    let opened = browser.open(device, link).await;
-    assert_eq!(opened["status"], 200, "{opened}");
-    assert!(opened["url"].as_str().unwrap().contains("/p/"), "{opened}");
+    // Fetching a texted link claims nothing (a previewer does the same): one tap on Open
+    // does. The page's own address opens directly.
+    let shown = browser.open(device, link).await;
+    assert_eq!(shown["status"], 200, "{shown}");
+    let page_url = match link.contains("/s/") {
+        true => {
+            assert_eq!(shown["title"], "Your secure page", "{shown}");
+            let opened = browser
+                .op("submit", json!({ "name": device, "selector": "#open" }))
+                .await;
+            assert_eq!(opened["status"], 303, "{opened}");
+            opened["at"].as_str().unwrap().to_owned()
+        }
+        false => shown["url"].as_str().unwrap().to_owned(),
+    };
+    assert!(page_url.contains("/p/"), "{page_url}");
     browser.wait_text(device, "#card-line", "4242").await;
     browser
         .wait_text(device, "#charges", "Skyline Electronics")
@@ -202,7 +215,7 @@ async fn open_charges(browser: &mut Browser, device: &str, link: &str) -> String
         .wait_text(device, "#charges", "Bistro Lumiere")
         .await;
     browser.wait_text(device, "#link-state", "Live").await;
-    opened["url"].as_str().unwrap().to_owned()
+    page_url
 }
 
 #[tokio::test]
@@ -211,6 +224,10 @@ async fn on_a_phone_the_customer_sees_the_charges_approves_and_both_sides_confir
     let mut browser = Browser::start().await;
     let (mut call, link) = rig.call_for_link().await;
 
+    // What the link shows before it is claimed, checked like every other page.
+    let shown = browser.open("phone", &link).await;
+    assert_eq!(shown["title"], "Your secure page", "{shown}");
+    browser.record("phone", "page-open.png").await;
     open_charges(&mut browser, "phone", &link).await;
     // The call knows the page is open and waits on it.
     call.expect_said("I see you have the charges", SOON)

@@ -344,6 +344,22 @@ pub async fn ws_connect(url: &str, cookie: Option<&str>, origin: Option<&str>) -
 }
 
 impl Page {
+    /// Sends any text, as a hostile or broken page might.
+    pub async fn send_text(&mut self, text: &str) {
+        self.inner
+            .send_text(text)
+            .await
+            .expect("the socket takes it");
+    }
+
+    /// Reads until the server closes the socket: what it read before, and the close code.
+    pub async fn until_closed(&mut self) -> (Vec<Value>, Option<u16>) {
+        self.inner
+            .until_closed(SOON)
+            .await
+            .expect("the server closes the socket in time")
+    }
+
     pub async fn next(&mut self) -> Value {
         self.inner
             .next(SOON)

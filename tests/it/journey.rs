@@ -284,3 +284,45 @@ async fn the_embedded_store_runs_the_same_journey_without_redis() {
     call.expect_said("approved", SOON).await.unwrap();
     assert_eq!(app.alert_status(&alert).await, "approved");
 }
+
+#[tokio::test]
+async fn a_link_opened_the_instant_its_text_arrives_opens() {
+    // A provider that hands the text to a customer who opens the link at once, before the
+    // provider has even answered the node: the link must already be the session's.
+    let (opened_tx, mut opened) = tokio::sync::mpsc::unbounded_channel();
+    let messages = axum::routing::post(move |body: axum::body::Bytes| {
+        let opened_tx = opened_tx.clone();
+        async move {
+            let text: String = form_urlencoded::parse(&body)
+                .find(|(k, _)| k == "Body")
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default();
+            let opened = Device::new().open_link(&link_in(&text)).await;
+            let _ = opened_tx.send(opened);
+            (
+                axum::http::StatusCode::CREATED,
+                axum::Json(serde_json::json!({ "sid": "SM00000000000000000000000000000000" })),
+            )
+        }
+    });
+    let api = axum::Router::new().route("/2010-04-01/Accounts/{account}/Messages.json", messages);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let api_base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, api).await });
+    let app = spawn_app_with(Options {
+        api_base: Some(api_base),
+        ..redis_options()
+    })
+    .await;
+    let from = caller();
+    app.raise_alert(&from).await;
+    let mut call = app.verified_call(&from).await;
+    call.press("1");
+    let opened = tokio::time::timeout(SOON, opened.recv())
+        .await
+        .expect("the text is sent")
+        .unwrap();
+    let page = opened.expect("the link opens while its text is still on the way");
+    assert!(page.starts_with("/p/"), "{page}");
+    call.expect_said("on its way", SOON).await.unwrap();
+}

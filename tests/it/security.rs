@@ -518,3 +518,110 @@ async fn every_response_carries_the_security_headers_even_a_404_and_the_health_c
         assert!(h.get("strict-transport-security").is_none(), "{what}");
     }
 }
+
+#[tokio::test]
+async fn a_flooding_page_is_closed_and_one_session_cannot_hold_hundreds_of_sockets() {
+    let app = spawn_app().await;
+    let from = caller();
+    app.raise_alert(&from).await;
+    let mut call = app.verified_call(&from).await;
+    let link = app.request_link(&mut call, &from).await;
+    let mut device = Device::new();
+    let mut page = device.open_page(&link, &app.base, &app.origin()).await;
+
+    // The same device cookie opens more sockets to the session until the node says no; the
+    // page and the call waiting in the hold loop already listen.
+    let path = format!("/p/{}", page.session);
+    let mut more = Vec::new();
+    let refused = loop {
+        match device.connect(&app.base, &path, &app.origin(), 0).await {
+            Ok(socket) => more.push(socket),
+            Err(status) => break status,
+        }
+        assert!(more.len() < 50, "sockets are never refused");
+    };
+    assert_eq!(refused, 429);
+    assert!(more.len() <= 7, "{} more sockets", more.len());
+
+    // A page sends a handful of commands a minute; one that floods is cut off.
+    for _ in 0..200 {
+        page.send_text(r#"{"type":"nonsense"}"#).await;
+    }
+    let (answered, code) = page.until_closed().await;
+    assert_eq!(code, Some(1008), "closed as a policy violation");
+    let errors = answered.iter().filter(|m| m["type"] == "error").count();
+    assert!(
+        (1..=10).contains(&errors),
+        "{errors} messages were handled before the close"
+    );
+}
+
+#[tokio::test]
+async fn link_previewers_and_scanners_claim_nothing_and_the_customer_opens_the_link_after_them() {
+    let app = spawn_app().await;
+    let from = caller();
+    app.raise_alert(&from).await;
+    let mut call = app.verified_call(&from).await;
+    let link = app.request_link(&mut call, &from).await;
+    // The user agents and request shapes messaging apps and mail/link scanners use.
+    let previewers = [
+        ("WhatsApp", "WhatsApp/2.24.21.79 A", "GET"),
+        (
+            "iMessage",
+            "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_11_1) AppleWebKit/601.2.4 (KHTML, like Gecko) Version/9.0.1 Safari/601.2.4 facebookexternalhit/1.1 Facebot Twitterbot/1.0",
+            "GET",
+        ),
+        (
+            "Slack",
+            "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)",
+            "GET",
+        ),
+        (
+            "Slack's HEAD",
+            "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)",
+            "HEAD",
+        ),
+        (
+            "Facebook",
+            "facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)",
+            "GET",
+        ),
+        (
+            "Google",
+            "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+            "GET",
+        ),
+        (
+            "Microsoft Safe Links",
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36 Edg/120.0.0.0",
+            "HEAD",
+        ),
+        ("a bare scanner", "", "GET"),
+    ];
+    let http = http_client();
+    for (who, agent, method) in previewers {
+        let request = match method {
+            "HEAD" => http.head(&link),
+            _ => http.get(&link),
+        };
+        let res = request
+            .header("User-Agent", agent)
+            .header("X-Forwarded-For", "66.249.66.1")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{who}");
+        assert!(
+            res.headers().get("set-cookie").is_none(),
+            "{who} got a device"
+        );
+    }
+    // The customer, after all of them, opens the link and the page goes live.
+    let mut page = Device::new()
+        .open_page(&link, &app.base, &app.origin())
+        .await;
+    page.expect("page_opened").await;
+    call.expect_said("I see you have the charges", SOON)
+        .await
+        .unwrap();
+}

@@ -41,6 +41,7 @@ fn new_session(alert: &Alert) -> Draft {
 
 async fn conformance(store: Arc<dyn Store>) {
     alerts_are_found_by_phone_until_resolved(&*store).await;
+    a_newer_alert_for_a_phone_supersedes_an_open_one_but_not_a_decided_one(&*store).await;
     commits_are_compare_and_set_and_append_events_in_order(&*store).await;
     first_decision_wins_when_two_writers_race(store.clone()).await;
     indexes_bind_once(&*store).await;
@@ -105,6 +106,34 @@ async fn alerts_are_found_by_phone_until_resolved(store: &dyn Store) {
             .is_none()
     );
     assert!(store.alert(Uuid::new_v4()).await.unwrap().is_none());
+}
+
+async fn a_newer_alert_for_a_phone_supersedes_an_open_one_but_not_a_decided_one(store: &dyn Store) {
+    let phone = format!("+1415555{:04}", rand_octet() as u16 * 10);
+    let (first, second, third) = (
+        alert(sample_case(&phone)),
+        alert(sample_case(&phone)),
+        alert(sample_case(&phone)),
+    );
+    store.put_alert(&first, TTL).await.unwrap();
+    store.put_alert(&second, TTL).await.unwrap();
+    let status = |id| async move { store.alert(id).await.unwrap().unwrap().status };
+    assert_eq!(status(first.id).await, AlertStatus::Superseded);
+    assert_eq!(status(second.id).await, AlertStatus::Open);
+    let open = store.open_alert_for_phone(&phone).await.unwrap();
+    assert_eq!(
+        open.map(|a| a.id),
+        Some(second.id),
+        "the newer one is the phone's"
+    );
+    // A decided alert keeps its outcome when another comes after it.
+    store
+        .set_alert_status(second.id, &phone, AlertStatus::Declined)
+        .await
+        .unwrap();
+    store.put_alert(&third, TTL).await.unwrap();
+    assert_eq!(status(second.id).await, AlertStatus::Declined);
+    assert_eq!(status(third.id).await, AlertStatus::Open);
 }
 
 async fn commits_are_compare_and_set_and_append_events_in_order(store: &dyn Store) {

@@ -60,13 +60,27 @@ impl Device {
         Self::default()
     }
 
-    /// Opens the texted link; returns the page path it redirects to (`/p/<session>`).
+    /// Opens the texted link as a person does: fetches it, taps Open on the page it shows
+    /// (which claims it for this device), and returns the page path it leads to
+    /// (`/p/<session>`). A link this device already holds leads there at once.
     pub async fn open_link(&mut self, link: &str) -> Result<String, PageError> {
-        let mut req = self.http.get(link);
-        if let Some(c) = &self.cookie {
-            req = req.header("Cookie", c);
-        }
-        let res = req.send().await.map_err(broken)?;
+        let res = self.request(self.http.get(link)).await?;
+        let res = match res.status().as_u16() {
+            303 => res,
+            200 => {
+                let page = res.text().await.unwrap_or_default();
+                if !page.contains("id=\"open\"") {
+                    return Err(broken("the link's page has no Open button"));
+                }
+                self.request(self.http.post(link)).await?
+            }
+            status => {
+                return Err(PageError::Refused {
+                    status,
+                    body: res.text().await.unwrap_or_default(),
+                });
+            }
+        };
         if res.status() != 303 {
             let status = res.status().as_u16();
             return Err(PageError::Refused {
@@ -80,14 +94,29 @@ impl Device {
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned)
         };
-        let cookie = header("set-cookie").ok_or_else(|| broken("no device cookie"))?;
-        self.cookie = cookie.split(';').next().map(str::to_owned);
+        if let Some(cookie) = header("set-cookie") {
+            self.cookie = cookie.split(';').next().map(str::to_owned);
+        }
+        if self.cookie.is_none() {
+            return Err(broken("no device cookie"));
+        }
         let location = header("location").ok_or_else(|| broken("no redirect"))?;
         let path = location
             .find("/p/")
             .map(|i| location[i..].to_owned())
             .ok_or_else(|| broken("unexpected redirect"))?;
         Ok(path)
+    }
+
+    /// Sends `req` with this device's cookie.
+    async fn request(
+        &self,
+        mut req: reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, PageError> {
+        if let Some(c) = &self.cookie {
+            req = req.header("Cookie", c);
+        }
+        req.send().await.map_err(broken)
     }
 
     /// Opens the link and connects the page's socket to `node` with the given `Origin`.
@@ -196,6 +225,33 @@ impl PageSocket {
     pub async fn talk_to_someone(&mut self) -> Result<(), PageError> {
         let msg = json!({"type": "talk_to_someone"}).to_string();
         self.ws.send(Message::text(msg)).await.map_err(broken)
+    }
+
+    /// Sends any text, as a hostile or broken page might.
+    pub async fn send_text(&mut self, text: &str) -> Result<(), PageError> {
+        self.ws.send(Message::text(text)).await.map_err(broken)
+    }
+
+    /// Reads until the server closes the socket: the messages read before, and the close
+    /// code it gave (none for a close without a frame or a dropped connection).
+    pub async fn until_closed(
+        &mut self,
+        within: Duration,
+    ) -> Result<(Vec<Value>, Option<u16>), PageError> {
+        let mut read = Vec::new();
+        loop {
+            let msg = tokio::time::timeout(within, self.ws.next())
+                .await
+                .map_err(|_| PageError::Timeout)?;
+            match msg {
+                Some(Ok(Message::Text(t))) => read.push(serde_json::from_str(&t).map_err(broken)?),
+                Some(Ok(Message::Close(frame))) => {
+                    return Ok((read, frame.map(|f| u16::from(f.code))));
+                }
+                Some(Ok(_)) => {}
+                None | Some(Err(_)) => return Ok((read, None)),
+            }
+        }
     }
 
     /// Waits for the server to close the socket.

@@ -17,13 +17,20 @@ use axum::{
 use uuid::Uuid;
 
 use crate::{
-    broker::{BrokerError, Command, Outcome},
+    broker::{BrokerError, Command, LinkFor, Outcome},
     state::AppState,
     store::Versioned,
     token,
 };
 
 const DEVICE_COOKIE: &str = "tandem_device";
+/// What a valid link shows before it is claimed; the form posts back to the link itself.
+const OPEN_PAGE: &str = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><meta name=\"referrer\" content=\"no-referrer\">\
+<title>Your secure page</title><link rel=\"stylesheet\" href=\"/assets/app.css\"></head><body><main class=\"notice\">\
+<h1>Your secure page</h1><p>It opens on this device only, for as long as your session lasts.</p>\
+<form method=\"post\"><button type=\"submit\" id=\"open\" class=\"open\">Open</button></form>\
+</main></body></html>";
 const PAGE: &str = include_str!("../../../web/index.html");
 const SCRIPT: &str = include_str!("../../../web/app.js");
 const STYLE: &str = include_str!("../../../web/app.css");
@@ -34,7 +41,7 @@ const FAILURE_WINDOW: std::time::Duration = std::time::Duration::from_secs(15 * 
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/s/{token}", get(open_link))
+        .route("/s/{token}", get(preview_link).post(open_link))
         .route("/p/{id}", get(page))
         .route("/p/{id}/ws", get(socket::socket))
         .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
@@ -171,6 +178,34 @@ fn device_cookie(headers: &HeaderMap) -> Option<String> {
         .map(|(_, value)| value.to_owned())
 }
 
+/// A link fetched (GET or HEAD): by the customer's browser, or by a messaging app's previewer
+/// or a security scanner before them. Nothing is claimed: a valid link shows one Open button,
+/// whose post claims it for the device that taps it.
+async fn preview_link(
+    State(app): State<AppState>,
+    Path(secret): Path<String>,
+    client: Client,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
+    if !token::well_formed(&secret) {
+        return Err(failed(&app, &client).await);
+    }
+    let device = device_cookie(&headers).map(|d| token::hash(&d));
+    match app
+        .broker
+        .link_for(&token::hash(&secret), device.as_deref())
+        .await?
+    {
+        LinkFor::Unclaimed => Ok(Html(OPEN_PAGE).into_response()),
+        LinkFor::Yours { session } => {
+            let location = app.config.public_url.join(&format!("/p/{session}"));
+            Ok((StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response())
+        }
+        LinkFor::Nothing => Err(failed(&app, &client).await),
+    }
+}
+
+/// The Open button's post: claims the link for this device and goes to the page.
 async fn open_link(
     State(app): State<AppState>,
     Path(secret): Path<String>,

@@ -17,6 +17,7 @@ use super::{PageError, bound};
 use crate::{
     broker::{BrokerError, Command, Outcome},
     channels::protocol::{ByeReason, ClientMsg, PageView, RefusalReason, ServerMsg},
+    hub::Listener,
     session::{Channel, EventKind, Refusal},
     state::AppState,
     store::Versioned,
@@ -28,6 +29,45 @@ const MAX_MESSAGE: usize = 4 * 1024;
 const READ_BUFFER: usize = 512;
 /// Events replayed to a page that (re)connects.
 const REPLAY_LIMIT: usize = 200;
+/// Sockets one session may hold open on one node: a page, its reloads overlapping, a second
+/// tab. Each costs a fan-out of every event; hundreds with one device cookie are an attack.
+const MAX_SOCKETS_PER_SESSION: usize = 8;
+/// A page sends a handful of commands a minute: a burst of this many is let through, then
+/// one more each `REFILL`. A socket past that is closed as a policy violation.
+const BURST: u8 = 10;
+const REFILL: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// What a socket may still send.
+struct Budget {
+    left: u8,
+    since: tokio::time::Instant,
+}
+
+impl Budget {
+    fn new() -> Self {
+        Self {
+            left: BURST,
+            since: tokio::time::Instant::now(),
+        }
+    }
+
+    /// Spends one message's worth; `false` when there is none to spend.
+    fn spend(&mut self) -> bool {
+        let now = tokio::time::Instant::now();
+        let earned = (now - self.since).as_millis() / REFILL.as_millis();
+        if earned > 0 {
+            self.left = (u128::from(self.left) + earned).min(u128::from(BURST)) as u8;
+            self.since = now;
+        }
+        match self.left {
+            0 => false,
+            _ => {
+                self.left -= 1;
+                true
+            }
+        }
+    }
+}
 
 #[derive(Deserialize)]
 pub(super) struct Resume {
@@ -53,6 +93,16 @@ pub(super) async fn socket(
         }
         Err(_) => return (StatusCode::SERVICE_UNAVAILABLE, "try again").into_response(),
     };
+    // Listening starts before the upgrade's snapshot is sent, so events from then on are
+    // read back from the log, from the snapshot's sequence number.
+    let Some(listener) = app.broker.listen_at_most(id, MAX_SOCKETS_PER_SESSION) else {
+        tracing::warn!(session_id = %id, "refused a socket: the session has too many open here");
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many connections to this session",
+        )
+            .into_response();
+    };
     upgrade
         // Pages send a few hundred bytes at most; the buffer grows for a larger frame.
         .read_buffer_size(READ_BUFFER)
@@ -60,16 +110,20 @@ pub(super) async fn socket(
         .max_write_buffer_size(256 * 1024)
         .max_message_size(MAX_MESSAGE)
         .max_frame_size(MAX_MESSAGE)
-        .on_upgrade(move |ws| live(app, Box::new(loaded), resume.after, Box::new(ws)))
+        .on_upgrade(move |ws| live(app, Box::new(loaded), resume.after, Box::new(ws), listener))
 }
 
 #[tracing::instrument(skip_all, fields(session_id = %loaded.session.id))]
-async fn live(app: AppState, loaded: Box<Versioned>, after: u64, ws: Box<WebSocket>) {
+async fn live(
+    app: AppState,
+    loaded: Box<Versioned>,
+    after: u64,
+    ws: Box<WebSocket>,
+    mut listener: Listener,
+) {
     let id = loaded.session.id;
     let (mut tx, mut rx) = (*ws).split();
-    // Listening starts after the upgrade's load, so events between the two are read back
-    // from the log below, from the snapshot's sequence number.
-    let mut listener = app.broker.listen(id);
+    let mut budget = Budget::new();
     // Thousands of these wait idle at once, so the waiting state must stay small: the work
     // between waits runs boxed, and the session document is gone once the snapshot is sent.
     let Some(mut cursor) = Box::pin(greet(&app, loaded, after, &mut tx)).await else {
@@ -83,6 +137,10 @@ async fn live(app: AppState, loaded: Box<Versioned>, after: u64, ws: Box<WebSock
         }
         tokio::select! {
             msg = rx.next() => match msg {
+                Some(Ok(Message::Text(_) | Message::Binary(_))) if !budget.spend() => {
+                    tracing::warn!("closed a page socket sending too many messages");
+                    return Box::pin(refuse(tx, rx)).await;
+                }
                 Some(Ok(Message::Text(text))) => {
                     let answer = Box::pin(command(&app, id, text.as_str())).await;
                     // The page learns what its command changed before any refusal of it.
@@ -201,17 +259,28 @@ async fn command(app: &AppState, id: Uuid, text: &str) -> Option<String> {
     Some(msg.to_json())
 }
 
+/// Closes a socket that broke the page's rules (1008, policy violation).
+async fn refuse(mut tx: Sink, rx: futures_util::stream::SplitStream<WebSocket>) {
+    let frame = axum::extract::ws::CloseFrame {
+        code: axum::extract::ws::close_code::POLICY,
+        reason: "too many messages".into(),
+    };
+    let _ = tx.send(Message::Close(Some(frame))).await;
+    drain(rx).await;
+}
+
 /// Says goodbye and completes the close handshake: dropping the socket while the page still
 /// has frames in flight would reset the connection and lose the goodbye.
-async fn close(
-    mut tx: Sink,
-    mut rx: futures_util::stream::SplitStream<WebSocket>,
-    reason: ByeReason,
-) {
+async fn close(mut tx: Sink, rx: futures_util::stream::SplitStream<WebSocket>, reason: ByeReason) {
     let _ = tx
         .send(Message::text(ServerMsg::Bye { reason }.to_json()))
         .await;
     let _ = tx.send(Message::Close(None)).await;
+    drain(rx).await;
+}
+
+/// Waits (briefly) for the page's side of the close handshake, reading what is still in flight.
+async fn drain(mut rx: futures_util::stream::SplitStream<WebSocket>) {
     let drain = async {
         while let Some(Ok(msg)) = rx.next().await {
             if matches!(msg, Message::Close(_)) {

@@ -28,3 +28,9 @@ pub(super) const UNLINK_PHONE_LUA: &str = r#"
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 "#;
+
+/// Marks an alert replaced by a newer one for the same phone, unless it was already decided.
+pub(super) const SUPERSEDE_LUA: &str = r#"
+if redis.call('HGET', KEYS[1], 'status') ~= 'open' then return 0 end
+return redis.call('HSET', KEYS[1], 'status', 'superseded')
+"#;

@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use self::{
     conn::Backend,
-    lua::{ALERT_STATUS_LUA, COMMIT_LUA, UNLINK_PHONE_LUA},
+    lua::{ALERT_STATUS_LUA, COMMIT_LUA, SUPERSEDE_LUA, UNLINK_PHONE_LUA},
 };
 use super::{Commit, HISTORY_CAP, Index, Store, StoreError, Versioned, Wake, decode, encode};
 use crate::session::{Alert, AlertStatus, Draft, Event, history::Record};
@@ -109,6 +109,7 @@ fn status_name(status: AlertStatus) -> &'static str {
         AlertStatus::Open => "open",
         AlertStatus::Approved => "approved",
         AlertStatus::Declined => "declined",
+        AlertStatus::Superseded => "superseded",
     }
 }
 
@@ -144,11 +145,33 @@ impl Store for RedisStore {
         let (mut c, mut c2) = (self.conn().await?, self.conn().await?);
         // The alert and the phone pointer hash to different slots: two requests, sent together.
         let phone = self.phone_key(&alert.case.customer.phone);
-        let (stored, pointed) = tokio::join!(
+        // SET … GET: the alert the phone pointed at until now, which this one replaces.
+        let point = redis::cmd("SET")
+            .arg(phone)
+            .arg(alert.id.to_string())
+            .arg("PX")
+            .arg(ms)
+            .arg("GET")
+            .clone();
+        let (stored, replaced) = tokio::join!(
             self.run(doc.query_async::<()>(&mut c)),
-            self.run(c2.pset_ex::<_, _, ()>(phone, alert.id.to_string(), ms)),
+            self.run(point.query_async::<Option<String>>(&mut c2)),
         );
-        stored.and(pointed)
+        stored?;
+        let replaced = replaced?.and_then(|id| id.parse::<Uuid>().ok());
+        match replaced {
+            Some(old) if old != alert.id => {
+                let supersede = redis::cmd("EVAL")
+                    .arg(SUPERSEDE_LUA)
+                    .arg(1)
+                    .arg(self.alert_key(old))
+                    .clone();
+                self.run(supersede.query_async::<i64>(&mut c))
+                    .await
+                    .map(drop)
+            }
+            _ => Ok(()),
+        }
     }
 
     async fn alert(&self, id: Uuid) -> Result<Option<Alert>, StoreError> {
