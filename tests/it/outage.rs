@@ -2,7 +2,13 @@
 //! survives, a tap made while it was away is refused clearly rather than lost, and the
 //! session goes on once it is back, with no one reconnecting by hand.
 
-use std::time::{Duration, Instant};
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
 
 use crate::{helpers::*, redis::RedisServer};
 
@@ -225,5 +231,118 @@ async fn a_node_started_without_its_store_or_credentials_says_why_and_is_ready_o
     assert_eq!(
         http_client().get(&health).send().await.unwrap().status(),
         200
+    );
+}
+
+/// A TCP proxy in front of Redis that can go silent: `freeze` stops every connection open at
+/// that moment from carrying bytes while leaving it open (as a NAT's idle timeout, a cloud
+/// failover or a pulled cable leaves it: no FIN, no RST); connections made later pass.
+struct SilentProxy {
+    url: String,
+    opened: Arc<AtomicU64>,
+    frozen_below: Arc<AtomicU64>,
+    freeze: tokio::sync::watch::Sender<()>,
+}
+
+impl SilentProxy {
+    async fn start(redis_url: &str) -> Self {
+        let target = redis_url
+            .trim_start_matches("redis://")
+            .trim_end_matches('/')
+            .to_owned();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("redis://{}/", listener.local_addr().unwrap());
+        let (opened, frozen_below) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+        let (freeze, frozen) = tokio::sync::watch::channel(());
+        let (count, below) = (opened.clone(), frozen_below.clone());
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let number = count.fetch_add(1, Ordering::SeqCst);
+                let (target, below, mut frozen) = (target.clone(), below.clone(), frozen.clone());
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await else {
+                        return;
+                    };
+                    loop {
+                        tokio::select! {
+                            _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => return,
+                            _ = frozen.changed() => {
+                                if number < below.load(Ordering::SeqCst) {
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                    // Silent from now on, and never closed.
+                    std::future::pending::<()>().await;
+                    drop((inbound, outbound));
+                });
+            }
+        });
+        Self {
+            url,
+            opened,
+            frozen_below,
+            freeze,
+        }
+    }
+
+    fn freeze(&self) {
+        self.frozen_below
+            .store(self.opened.load(Ordering::SeqCst), Ordering::SeqCst);
+        self.freeze.send_replace(());
+    }
+}
+
+#[tokio::test]
+async fn redis_connections_gone_silent_are_replaced_and_the_page_and_call_carry_on() {
+    let redis = RedisServer::start();
+    let proxy = SilentProxy::start(&redis.url()).await;
+    let app = spawn_app_with(Options {
+        redis_url: Some(proxy.url.clone()),
+        ..Options::default()
+    })
+    .await;
+    let from = caller();
+    app.raise_alert(&from).await;
+    let mut call = app.verified_call(&from).await;
+    // The call holds in the hold loop, waiting for the page, when Redis goes silent.
+    let link = app.request_link(&mut call, &from).await;
+    proxy.freeze();
+    let frozen = Instant::now();
+    // The node notices its silent connections and opens new ones.
+    loop {
+        if app.health().await.status() == 200 && frozen.elapsed() > Duration::from_secs(1) {
+            break;
+        }
+        assert!(
+            frozen.elapsed() < Duration::from_secs(10),
+            "the node never replaced its redis connections"
+        );
+    }
+    let recovered = frozen.elapsed();
+    println!("healthy again {recovered:?} after redis went silent");
+
+    // The holding call carries on (no transfer): it hears the page open, then the decision.
+    let mut device = Device::new();
+    let mut page = device.open_page(&link, &app.base, &app.origin()).await;
+    call.expect_said("I see you have the charges", SOON)
+        .await
+        .unwrap();
+    call.expect_gathering(SOON).await.unwrap();
+    // A second tab learns of the tap only through the bus, which was resubscribed too.
+    let path = format!("/p/{}", page.session);
+    let mut tab = device
+        .connect(&app.base, &path, &app.origin(), 0)
+        .await
+        .unwrap();
+    page.tap("approve").await;
+    assert_eq!(page.expect("decided").await["event"]["decision"], "approve");
+    assert_eq!(tab.expect("decided").await["event"]["decision"], "approve");
+    call.expect_said("approved", SOON).await.unwrap();
+    call.expect_ended(SOON).await.unwrap();
+    assert!(
+        recovered < Duration::from_secs(5),
+        "recovery took {recovered:?}"
     );
 }

@@ -9,6 +9,9 @@ use tokio::sync::broadcast;
 use super::{COMMAND_TIMEOUT, CONNECT_TIMEOUT, MAX_BACKOFF};
 use crate::store::Wake;
 
+/// How often the subscription is probed.
+const PROBE_EVERY: Duration = Duration::from_secs(1);
+
 /// Keeps one subscription per node alive across Redis restarts. After every (re)subscribe it
 /// broadcasts `Resync`, because messages published while it was away are gone for good. In a
 /// cluster every node sees every message, so one subscription anywhere is enough: it moves to
@@ -40,7 +43,19 @@ pub(super) async fn listen(
             let since = tokio::time::Instant::now();
             let _ = bus.send(Wake::Resync);
             tracing::info!(channel, "subscribed to the wake-up bus");
-            let mut messages = pubsub.into_on_message();
+            let (mut sink, mut messages) = pubsub.split();
+            // A subscription only ever receives: a peer gone silent without closing would go
+            // unnoticed for good. PING works in subscribed mode; one unanswered ends it.
+            let silent = async move {
+                loop {
+                    tokio::time::sleep(PROBE_EVERY).await;
+                    let pong = tokio::time::timeout(COMMAND_TIMEOUT, sink.ping::<redis::Value>());
+                    if !matches!(pong.await, Ok(Ok(_))) {
+                        return;
+                    }
+                }
+            };
+            tokio::pin!(silent);
             loop {
                 tokio::select! {
                     msg = messages.next() => match msg {
@@ -51,6 +66,10 @@ pub(super) async fn listen(
                         }
                         None => break,
                     },
+                    () = &mut silent => {
+                        tracing::warn!("the wake-up bus stopped answering its probe");
+                        break;
+                    }
                     () = shutdown.cancelled() => return,
                 }
             }

@@ -9,10 +9,13 @@ mod bus;
 mod conn;
 mod lua;
 
-use std::time::Duration;
+use std::{
+    sync::atomic::{AtomicU32, Ordering},
+    time::Duration,
+};
 
 use async_trait::async_trait;
-use redis::{AsyncCommands, Client};
+use redis::AsyncCommands;
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
@@ -28,6 +31,8 @@ use crate::session::{Alert, AlertStatus, Draft, Event, history::Record};
 /// own runtime, so it must stay well above what a busy node takes: at 250 ms a burst of 2,000
 /// simultaneous taps on two cores had reads refused that Redis had answered in time.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(1);
+/// Requests in a row that time out before the connection is taken for dead and replaced.
+const TIMEOUTS_BEFORE_REPLACING: u32 = 2;
 /// Opening a connection is quick or Redis is not there.
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(250);
 /// The crate's reconnect backoff is uncapped by default; a restarted Redis must be picked up
@@ -40,6 +45,8 @@ pub struct RedisStore {
     commit: redis::Script,
     bus: broadcast::Sender<Wake>,
     channel: String,
+    /// Requests that timed out in a row on the current connection.
+    timeouts: AtomicU32,
 }
 
 impl RedisStore {
@@ -55,7 +62,7 @@ impl RedisStore {
         let urls: Vec<&str> = url.split(',').map(str::trim).collect();
         let clients = urls
             .iter()
-            .map(|u| Client::open(*u))
+            .map(|u| conn::client(u))
             .collect::<Result<Vec<_>, _>>()
             .map_err(unavailable)?;
         let backend = Backend::new(&urls, &clients).map_err(unavailable)?;
@@ -68,6 +75,7 @@ impl RedisStore {
             commit: redis::Script::new(COMMIT_LUA),
             bus,
             channel,
+            timeouts: AtomicU32::new(0),
         })
     }
 
@@ -90,16 +98,41 @@ impl RedisStore {
         format!("{}:{}:{{{key}}}", self.prefix, index.name())
     }
 
+    /// Runs one request with its timeout. A timeout is a failure of the connection, not only
+    /// of the request: after `TIMEOUTS_BEFORE_REPLACING` in a row the connection is replaced,
+    /// since a peer that went silent without closing never makes it fail by itself.
     pub(super) async fn run<T>(
         &self,
         fut: impl Future<Output = redis::RedisResult<T>>,
     ) -> Result<T, StoreError> {
-        match tokio::time::timeout(COMMAND_TIMEOUT, fut).await {
+        let outcome = tokio::time::timeout(COMMAND_TIMEOUT, fut).await;
+        let timed_out = match &outcome {
+            Err(_) => true,
+            Ok(Err(e)) => e.is_timeout(),
+            Ok(Ok(_)) => false,
+        };
+        match timed_out {
+            true => self.timed_out(),
+            false => self.timeouts.store(0, Ordering::Relaxed),
+        }
+        match outcome {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => Err(StoreError::Unavailable(e.to_string())),
             Err(_) => Err(StoreError::Unavailable(
                 "redis did not answer in time".into(),
             )),
+        }
+    }
+
+    fn timed_out(&self) {
+        let in_a_row = self.timeouts.fetch_add(1, Ordering::Relaxed) + 1;
+        if in_a_row < TIMEOUTS_BEFORE_REPLACING {
+            return;
+        }
+        self.timeouts.store(0, Ordering::Relaxed);
+        match self.backend.replace() {
+            Ok(()) => tracing::warn!(in_a_row, "redis stopped answering; replaced the connection"),
+            Err(e) => tracing::warn!(error = %e, "could not replace the redis connection"),
         }
     }
 }
