@@ -6,12 +6,11 @@ use std::{sync::Arc, time::Duration};
 use anyhow::Context;
 use axum::{
     Json, Router,
-    extract::{MatchedPath, State, connect_info::Connected},
+    extract::{MatchedPath, State},
     http::StatusCode,
     middleware,
     response::{IntoResponse, Response},
     routing::get,
-    serve::IncomingStream,
 };
 use serde_json::json;
 use tokio::net::TcpListener;
@@ -178,30 +177,18 @@ pub async fn run(
         stop: shutdown,
         closed: released.clone(),
     };
-    axum::serve(
-        listener,
-        app(state).into_make_service_with_connect_info::<Peer>(),
-    )
-    .with_graceful_shutdown(async move {
+    let limits = crate::serve::Limits {
+        header_timeout: state.config.header_timeout,
+        max_connections: state.config.max_connections,
+    };
+    crate::serve::serve(listener, app(state), limits, async move {
         released.cancelled().await;
         // Graceful shutdown closes connections that have no request yet; one accepted just
         // before the close has its request on the way, so it gets a moment to arrive.
         tokio::time::sleep(LAST_REQUESTS_GRACE).await;
     })
-    .await
-    .context("serving HTTP")
-}
-
-impl Connected<IncomingStream<'_, Closing>> for Peer {
-    fn connect_info(stream: IncomingStream<'_, Closing>) -> Self {
-        Self(*stream.remote_addr())
-    }
-}
-
-impl Connected<IncomingStream<'_, TcpListener>> for Peer {
-    fn connect_info(stream: IncomingStream<'_, TcpListener>) -> Self {
-        Self(*stream.remote_addr())
-    }
+    .await;
+    Ok(())
 }
 
 /// A listener that, once `stop` fires, takes the connections the kernel has already queued,

@@ -45,6 +45,14 @@ pub struct Config {
     /// `TANDEM_CLIENT_IP_HEADER`, so the client is that many entries from the right. Whatever
     /// the client wrote further left is never read.
     pub trusted_proxies: usize,
+    /// How long a client has to send a request's head, and how long a keep-alive connection
+    /// may sit idle (`TANDEM_HEADER_TIMEOUT_MS`, default 10000): slow or silent clients are
+    /// not held.
+    pub header_timeout: Duration,
+    /// Connections one node holds at once, websockets included (`TANDEM_MAX_CONNECTIONS`,
+    /// default 18000, under the 20,000 files a process may open here); more wait in the
+    /// kernel's queue.
+    pub max_connections: usize,
 }
 
 #[derive(Clone, Debug)]
@@ -171,6 +179,29 @@ impl Config {
                     ))?
             }
         };
+        let header_timeout = match get("TANDEM_HEADER_TIMEOUT_MS") {
+            None => Duration::from_secs(10),
+            Some(v) => v
+                .parse::<u64>()
+                .ok()
+                .filter(|ms| (100..=120_000).contains(ms))
+                .map(Duration::from_millis)
+                .ok_or(ConfigError::Invalid(
+                    "TANDEM_HEADER_TIMEOUT_MS",
+                    "between 100 and 120000",
+                ))?,
+        };
+        let max_connections = match get("TANDEM_MAX_CONNECTIONS") {
+            None => 18_000,
+            Some(v) => v
+                .parse()
+                .ok()
+                .filter(|n| *n >= 1)
+                .ok_or(ConfigError::Invalid(
+                    "TANDEM_MAX_CONNECTIONS",
+                    "a positive number of connections",
+                ))?,
+        };
         let agent_number = get("TANDEM_AGENT_NUMBER");
         if let Some(n) = &agent_number
             && !crate::session::alert::is_e164(n)
@@ -206,6 +237,8 @@ impl Config {
             log_json,
             client_ip_header,
             trusted_proxies,
+            header_timeout,
+            max_connections,
         })
     }
 }

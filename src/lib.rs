@@ -23,6 +23,7 @@ pub mod config;
 pub mod hub;
 pub mod providers;
 pub mod script;
+pub mod serve;
 pub mod session;
 pub mod state;
 pub mod store;

@@ -65,14 +65,16 @@ pub async fn run(o: DemoOptions) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     let state = app::build(config, shutdown.clone())?;
     let broker = state.broker.clone();
-    let server = tokio::spawn(
-        axum::serve(
-            listener,
-            app::app(state).into_make_service_with_connect_info::<app::Peer>(),
-        )
-        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-        .into_future(),
-    );
+    let limits = tandem::serve::Limits {
+        header_timeout: state.config.header_timeout,
+        max_connections: state.config.max_connections,
+    };
+    let server = tokio::spawn(tandem::serve::serve(
+        listener,
+        app::app(state),
+        limits,
+        shutdown.clone().cancelled_owned(),
+    ));
 
     let phone = Phone::new(PhoneConfig {
         server: base.clone(),

@@ -51,6 +51,8 @@ pub struct Options {
     pub agent: bool,
     /// Serve the fake Twilio API elsewhere (a second node shares the first one's).
     pub api_base: Option<String>,
+    /// Any other `TANDEM_*` settings.
+    pub env: Vec<(&'static str, String)>,
 }
 
 pub struct TestApp {
@@ -107,6 +109,7 @@ pub fn config(addr: SocketAddr, public: &str, api_base: &str, o: &Options) -> Co
     if o.agent {
         vars.push(("TANDEM_AGENT_NUMBER", AGENT_NUMBER.to_owned()));
     }
+    vars.extend(o.env.iter().cloned());
     Config::from_lookup(|k| {
         vars.iter()
             .find(|(name, _)| *name == k)

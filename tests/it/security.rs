@@ -1,5 +1,7 @@
 //! Bad input changes nothing; forged webhooks, other devices and other sessions get nowhere.
 
+use std::time::{Duration, Instant};
+
 use serde_json::{Value, json};
 use tandem::providers::twilio::signature;
 
@@ -624,4 +626,51 @@ async fn link_previewers_and_scanners_claim_nothing_and_the_customer_opens_the_l
     call.expect_said("I see you have the charges", SOON)
         .await
         .unwrap();
+}
+
+#[tokio::test]
+async fn slow_and_silent_clients_are_let_go_and_a_node_holds_a_bounded_number_of_connections() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app_with(Options {
+        env: vec![
+            ("TANDEM_HEADER_TIMEOUT_MS", "500".into()),
+            ("TANDEM_MAX_CONNECTIONS", "20".into()),
+        ],
+        ..Options::default()
+    })
+    .await;
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    // Twenty clients take every place, each having sent half a request head and no more.
+    let mut slow = Vec::new();
+    for _ in 0..20 {
+        let mut c = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        c.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+            .await
+            .unwrap();
+        slow.push(c);
+    }
+    let started = Instant::now();
+    // A real client is served once they are let go, not never.
+    let res = http_client()
+        .get(format!("{}/healthz", app.base))
+        .timeout(SOON)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(300),
+        "served before any place freed: {waited:?}"
+    );
+    // Each slow client was closed by the node.
+    for mut c in slow {
+        let mut buf = [0u8; 256];
+        let read = tokio::time::timeout(SOON, c.read(&mut buf)).await.unwrap();
+        assert!(
+            matches!(read, Ok(0) | Err(_)) || buf.starts_with(b"HTTP/1.1 408"),
+            "a slow client was answered {:?}",
+            read.map(|n| String::from_utf8_lossy(&buf[..n]).into_owned())
+        );
+    }
 }
