@@ -110,7 +110,11 @@ impl Broker {
             .await
         }
         .await;
-        settle(result)
+        match result {
+            // The keys may yet be applied: the call holds and the hold loop tells which.
+            Err(e @ BrokerError::Unknown) => super::hold::wait_for_store(e, id, turn, None),
+            result => settle(result),
+        }
     }
 
     /// The provider reports the call's status; a finished call closes the session.

@@ -10,11 +10,19 @@ use super::{Broker, BrokerError};
 use crate::{
     script::{self, Input, Trigger},
     session::{AlertStatus, Channel, Decision, Draft, EventKind, Reply, history::Record},
-    store::{Commit, Versioned},
+    store::{Commit, StoreError, Versioned},
 };
 
 /// Commits lost to concurrent writers before giving up; each retry re-reads the session.
 const MAX_ATTEMPTS: usize = 16;
+/// How long an unanswered commit is settled before its outcome is reported unknown: within
+/// what a page waits for an answer and well within a provider's webhook timeout.
+const SETTLE_FOR: std::time::Duration = std::time::Duration::from_secs(8);
+const SETTLE_RETRY: std::time::Duration = std::time::Duration::from_millis(100);
+/// A decided alert whose status could not be written is retried this often, this many times
+/// (a minute in all).
+const ALERT_RETRY_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+const ALERT_RETRIES: usize = 120;
 
 /// A reply that must reach a call that is busy speaking or gathering.
 struct LivePush {
@@ -70,19 +78,66 @@ impl Broker {
                 return Ok(out);
             }
             let push = self.react(&mut draft);
-            match self
+            draft.session.stamp(Uuid::new_v4());
+            let committed = match self
                 .store
                 .commit(&draft, current.version, self.config.session_ttl)
-                .await?
+                .await
             {
-                Commit::Done { .. } => {
-                    self.after_commit(&draft, push).await;
-                    return Ok(out);
+                Ok(Commit::Done { .. }) => true,
+                Ok(Commit::Conflict) => false,
+                // Sent, but unanswered: find out before anyone is told anything.
+                Err(StoreError::Unknown(reason)) => {
+                    tracing::warn!(session_id = %id, %reason, "a commit went unanswered; settling it");
+                    self.settle(&draft, current.version).await?
                 }
-                Commit::Conflict => continue,
+                Err(e) => return Err(e.into()),
+            };
+            if committed {
+                self.after_commit(&draft, push).await;
+                return Ok(out);
             }
         }
         Err(BrokerError::Contended)
+    }
+
+    /// Whether `draft`, whose commit at version `expected` went unanswered, was applied. A
+    /// fence settles it: the session as read, committed at that version under a new id. A
+    /// commit still queued in the store lands before the fence, which then conflicts; a fence
+    /// that lands means the commit never can. Gives up after `SETTLE_FOR` with `Unknown`.
+    async fn settle(&self, draft: &Draft, expected: u64) -> Result<bool, BrokerError> {
+        let (id, ours) = (
+            draft.session.id,
+            draft.session.recent_commits.last().copied(),
+        );
+        let deadline = tokio::time::Instant::now() + SETTLE_FOR;
+        loop {
+            if let Ok(Some(current)) = self.store.load(id).await {
+                if ours.is_some_and(|c| current.session.recent_commits.contains(&c)) {
+                    tracing::info!(session_id = %id, "the unanswered commit was applied");
+                    return Ok(true);
+                }
+                // Someone else's commit took the version ours needed: ours can never land.
+                if current.version != expected {
+                    return Ok(false);
+                }
+                let mut fence = Draft::new(current.session, Utc::now());
+                fence.session.stamp(Uuid::new_v4());
+                if let Ok(Commit::Done { .. }) = self
+                    .store
+                    .commit(&fence, expected, self.config.session_ttl)
+                    .await
+                {
+                    tracing::info!(session_id = %id, "the unanswered commit was not applied");
+                    return Ok(false);
+                }
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(BrokerError::Unknown);
+            }
+            // The store is paused or away: ask again shortly, not in a tight loop.
+            tokio::time::sleep(SETTLE_RETRY).await;
+        }
     }
 
     /// The call hears what other channels did: each event it has not acted on goes through
@@ -150,7 +205,24 @@ impl Broker {
                     .set_alert_status(s.alert_id, &s.case.customer.phone, status)
                     .await
                 {
-                    tracing::warn!(session_id = %s.id, error = %e, "could not mark the alert resolved");
+                    // The decision stands; the bank's record must follow it, so keep trying
+                    // in the background rather than leave the alert open.
+                    tracing::warn!(session_id = %s.id, error = %e, "could not mark the alert resolved; retrying");
+                    let (store, alert, phone) = (
+                        self.store.clone(),
+                        s.alert_id,
+                        s.case.customer.phone.clone(),
+                    );
+                    tokio::spawn(async move {
+                        for _ in 0..ALERT_RETRIES {
+                            tokio::time::sleep(ALERT_RETRY_EVERY).await;
+                            if store.set_alert_status(alert, &phone, status).await.is_ok() {
+                                tracing::info!(alert_id = %alert, "alert marked resolved on a retry");
+                                return;
+                            }
+                        }
+                        tracing::error!(alert_id = %alert, "gave up marking the alert resolved");
+                    });
                 }
             }
         }

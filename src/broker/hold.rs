@@ -256,21 +256,26 @@ fn wait_over(d: &mut Draft, scripts: &Scripts) -> Option<Answer> {
 }
 
 /// What a holding call hears when the store failed it: a short wait while the outage is young
-/// and the store merely unavailable, else the apology.
-fn wait_for_store(e: BrokerError, id: Uuid, turn: u32, since: Option<i64>) -> Answer {
+/// and the store merely unavailable (or its answer unknown), else the apology.
+pub(super) fn wait_for_store(e: BrokerError, id: Uuid, turn: u32, since: Option<i64>) -> Answer {
     let now = Utc::now().timestamp_millis();
     // Another node's clock may run ahead; never count from the future.
     let since = since.map_or(now, |s| s.min(now));
-    match e {
-        BrokerError::Store(StoreError::Unavailable(reason)) if now - since < OUTAGE_HOLD_MS => {
-            tracing::warn!(%reason, waited_ms = now - since, "store away; the call keeps holding");
+    let away = matches!(
+        e,
+        BrokerError::Unknown
+            | BrokerError::Store(StoreError::Unavailable(_) | StoreError::Unknown(_))
+    );
+    match away && now - since < OUTAGE_HOLD_MS {
+        true => {
+            tracing::warn!(error = %e, waited_ms = now - since, "store away; the call keeps holding");
             Answer::StoreWait {
                 session: id,
                 turn,
                 since,
             }
         }
-        e => settle(Err(e)),
+        false => settle(Err(e)),
     }
 }
 

@@ -42,6 +42,9 @@ pub enum BrokerError {
     Contended,
     #[error("no script serves {0} alerts")]
     Unserved(&'static str),
+    /// A change was sent but could not be confirmed or ruled out in time: it may still land.
+    #[error("the change could not be confirmed yet")]
+    Unknown,
 }
 
 /// Cheap to clone: every part is shared.

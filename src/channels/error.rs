@@ -50,7 +50,9 @@ impl From<BrokerError> for ApiError {
         match e {
             BrokerError::NotFound => ApiError::NotFound,
             BrokerError::Unserved(_) => ApiError::BadRequest(e.to_string()),
-            BrokerError::Store(_) | BrokerError::Contended => ApiError::Unavailable(e),
+            BrokerError::Store(_) | BrokerError::Contended | BrokerError::Unknown => {
+                ApiError::Unavailable(e)
+            }
         }
     }
 }

@@ -42,6 +42,10 @@ pub struct Session {
     pub sms_reply: Option<String>,
     /// `seq` of the last event in the log.
     pub seq: u64,
+    /// The ids of the latest commits, newest last: a writer whose commit timed out reads
+    /// them to learn whether it was applied.
+    #[serde(default)]
+    pub recent_commits: Vec<Uuid>,
 }
 
 /// A text conversation with the customer.
@@ -122,6 +126,7 @@ impl Session {
             cases: Vec::new(),
             sms_reply: None,
             seq: 0,
+            recent_commits: Vec::new(),
         }
     }
 
@@ -251,7 +256,18 @@ impl Draft {
     }
 }
 
+/// Commit ids a session keeps: enough to settle a timed-out commit while others land.
+const RECENT_COMMITS: usize = 8;
+
 impl Session {
+    /// Marks this version of the session as written by commit `id`.
+    pub fn stamp(&mut self, id: Uuid) {
+        if self.recent_commits.len() >= RECENT_COMMITS {
+            self.recent_commits.remove(0);
+        }
+        self.recent_commits.push(id);
+    }
+
     /// Whether `device_hash` is the device this session's link is bound to.
     pub fn is_bound_to(&self, device_hash: &str) -> bool {
         self.link.as_ref().and_then(|l| l.device_hash.as_deref()) == Some(device_hash)

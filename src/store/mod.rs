@@ -18,6 +18,9 @@ pub use self::{memory::MemoryStore, redis::RedisStore};
 pub enum StoreError {
     #[error("store unavailable: {0}")]
     Unavailable(String),
+    /// The request was sent but no answer came in time: it may or may not have been applied.
+    #[error("store did not answer in time; the outcome is unknown: {0}")]
+    Unknown(String),
     #[error("store returned data it cannot read: {0}")]
     Corrupt(String),
 }

@@ -217,7 +217,7 @@ async fn a_node_started_without_its_store_or_credentials_says_why_and_is_ready_o
         .unwrap();
     let out = node.stdout.take().unwrap();
     let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(out));
-    let within = Duration::from_secs(5);
+    let within = SOON;
     line_with(&mut lines, "TANDEM_TWILIO_AUTH_TOKEN", within).await;
     line_with(&mut lines, "the store does not answer", within).await;
     let health = format!("http://127.0.0.1:{port}/healthz");
@@ -345,4 +345,172 @@ async fn redis_connections_gone_silent_are_replaced_and_the_page_and_call_carry_
         recovered < Duration::from_secs(5),
         "recovery took {recovered:?}"
     );
+}
+
+/// Holds every write on the app's Redis for `ms` (reads are still served), as a failover or
+/// a stalled disk does: commands sent meanwhile are applied only afterwards.
+async fn pause_writes(app: &TestApp, ms: u64) {
+    let url = app
+        ._redis
+        .as_ref()
+        .expect("the app has its own redis")
+        .url();
+    let client = redis::Client::open(url).unwrap();
+    let mut c = client.get_multiplexed_async_connection().await.unwrap();
+    let () = redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(ms)
+        .arg("WRITE")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+}
+
+/// Stops the app's Redis answering anything for `secs` (`DEBUG SLEEP`), as a stuck server does.
+async fn stall(app: &TestApp, secs: u64) {
+    let url = app
+        ._redis
+        .as_ref()
+        .expect("the app has its own redis")
+        .url();
+    let client = redis::Client::open(url).unwrap();
+    let mut c = client.get_multiplexed_async_connection().await.unwrap();
+    // The sleep answers only when it is over: send it and let it run.
+    tokio::spawn(async move {
+        let _: redis::RedisResult<()> = redis::cmd("DEBUG")
+            .arg("SLEEP")
+            .arg(secs)
+            .query_async(&mut c)
+            .await;
+    });
+}
+
+#[tokio::test]
+async fn a_tap_while_redis_sleeps_is_applied_or_truthfully_refused_never_both() {
+    let app = spawn_app().await;
+    let from = caller();
+    let alert = app.raise_alert(&from).await;
+    let mut call = app.verified_call(&from).await;
+    let link = app.request_link(&mut call, &from).await;
+    let mut page = Device::new()
+        .open_page(&link, &app.base, &app.origin())
+        .await;
+    call.expect_said("I see you have the charges", SOON)
+        .await
+        .unwrap();
+    call.expect_gathering(SOON).await.unwrap();
+
+    stall(&app, 3).await;
+    page.tap("approve").await;
+    let first = loop {
+        let m = page.next().await;
+        if m["type"] == "decision_refused" || m["event"]["kind"] == "decided" {
+            break m;
+        }
+    };
+    if first["type"] == "decision_refused" {
+        // Refused only when nothing was written: once Redis is awake the session has no
+        // decision, and the next tap decides.
+        assert_eq!(first["reason"], "unavailable", "{first}");
+        let path = format!("/api/v1/sessions/{}", page.session);
+        let deadline = Instant::now() + SOON;
+        let session = loop {
+            let (status, session) = context(&app, &path).await;
+            if status == 200 {
+                break session;
+            }
+            assert!(Instant::now() < deadline, "redis never woke");
+        };
+        assert_eq!(
+            session["decision"],
+            serde_json::Value::Null,
+            "refused yet applied"
+        );
+        page.tap("approve").await;
+        page.expect("decided").await;
+    }
+    call.expect_said("approved", SOON).await.unwrap();
+    call.expect_ended(SOON).await.unwrap();
+    assert_eq!(app.alert_status(&alert).await, "approved");
+}
+
+#[tokio::test]
+async fn a_tap_while_redis_holds_writes_is_settled_not_refused_and_every_side_agrees() {
+    let app = spawn_app().await;
+    let from = caller();
+    let alert = app.raise_alert(&from).await;
+    let mut call = app.verified_call(&from).await;
+    let link = app.request_link(&mut call, &from).await;
+    let mut page = Device::new()
+        .open_page(&link, &app.base, &app.origin())
+        .await;
+    call.expect_said("I see you have the charges", SOON)
+        .await
+        .unwrap();
+    call.expect_gathering(SOON).await.unwrap();
+
+    pause_writes(&app, 3000).await;
+    page.tap("approve").await;
+    // The write timed out, but it was sent: the page is never told nothing changed, and sees
+    // the decision once Redis applies it.
+    let seen = page.collect_until("decided").await;
+    assert!(
+        !seen.iter().any(|m| m["type"] == "decision_refused"),
+        "the page was told its tap was refused: {seen:?}"
+    );
+    // The call hears it at once too, not when its gather times out.
+    call.expect_said("approved", Duration::from_secs(6))
+        .await
+        .unwrap();
+    call.expect_ended(SOON).await.unwrap();
+    assert_eq!(app.alert_status(&alert).await, "approved");
+}
+
+#[tokio::test]
+async fn a_key_press_while_redis_holds_writes_is_heard_as_the_decision_not_an_apology() {
+    let app = spawn_app().await;
+    let from = caller();
+    let alert = app.raise_alert(&from).await;
+    let mut call = app.verified_call(&from).await;
+    let link = app.request_link(&mut call, &from).await;
+    let _page = Device::new()
+        .open_page(&link, &app.base, &app.origin())
+        .await;
+    call.expect_said("I see you have the charges", SOON)
+        .await
+        .unwrap();
+    call.expect_gathering(SOON).await.unwrap();
+
+    pause_writes(&app, 3000).await;
+    call.press("1");
+    call.expect_said("approved", SOON).await.unwrap();
+    let said = call.transcript().join(" ");
+    assert!(
+        !said.contains("problem on our side"),
+        "the caller heard an apology: {said}"
+    );
+    call.expect_ended(SOON).await.unwrap();
+    assert_eq!(app.alert_status(&alert).await, "approved");
+}
+
+#[tokio::test]
+async fn a_texted_yes_while_redis_holds_writes_gets_its_true_answer() {
+    let app = spawn_app().await;
+    let from = caller();
+    let mut alert = alert_json(&from);
+    alert["kind"] = "confirm_purchase".into();
+    let res = app.post_alert(&alert, Some(API_KEY)).await;
+    assert_eq!(res.status(), 201);
+    let alert: serde_json::Value = res.json().await.unwrap();
+    let alert = alert["id"].as_str().unwrap().to_owned();
+    app.phone
+        .next_sms(&from, SOON)
+        .await
+        .expect("the question is texted");
+
+    pause_writes(&app, 3000).await;
+    let (status, twiml) = app.phone.send_sms(&from, BANK_NUMBER, "YES").await.unwrap();
+    assert_eq!(status, 200, "{twiml}");
+    assert!(twiml.contains("approved"), "{twiml}");
+    assert_eq!(app.alert_status(&alert).await, "approved");
 }

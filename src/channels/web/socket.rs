@@ -237,6 +237,13 @@ async fn command(app: &AppState, id: Uuid, text: &str) -> Option<String> {
             crate::script::model::Messages::default().ended,
             None,
         ),
+        // Sent but not confirmed: it may still land, so the page must not say nothing changed;
+        // if it lands, the page sees it as an event like any other.
+        Err(BrokerError::Unknown) => (
+            RefusalReason::Unavailable,
+            "We couldn't confirm that just now. If it went through, this page will show it in a moment.".to_owned(),
+            None,
+        ),
         Err(e) => {
             tracing::warn!(error = %e, "page command not recorded");
             let message = match deciding {

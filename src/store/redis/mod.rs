@@ -117,10 +117,9 @@ impl RedisStore {
         }
         match outcome {
             Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) if e.is_timeout() => Err(StoreError::Unknown(e.to_string())),
             Ok(Err(e)) => Err(StoreError::Unavailable(e.to_string())),
-            Err(_) => Err(StoreError::Unavailable(
-                "redis did not answer in time".into(),
-            )),
+            Err(_) => Err(StoreError::Unknown("redis did not answer in time".into())),
         }
     }
 

@@ -76,7 +76,9 @@ fn spawn_redis(port: u16, aof: Option<&std::path::Path>) -> anyhow::Result<Optio
         "--save",
         "",
     ])
-    .args(["--logfile", "", "--maxclients", "20000"]);
+    .args(["--logfile", "", "--maxclients", "20000"])
+    // Tests stall the server with DEBUG SLEEP, from loopback only.
+    .args(["--enable-debug-command", "local"]);
     match aof {
         Some(dir) => cmd
             .args(["--appendonly", "yes", "--appendfsync", "always", "--dir"])
