@@ -344,3 +344,27 @@ async fn on_a_three_master_cluster_each_session_lives_in_one_slot_and_sessions_s
     );
     shutdown.cancel();
 }
+
+#[tokio::test]
+async fn on_a_cluster_with_one_master_down_the_node_stays_ready_for_the_others() {
+    let mut cluster = tandem_dev::bench::local::LocalCluster::start(3).expect("a cluster forms");
+    let shutdown = CancellationToken::new();
+    let store = RedisStore::connect(&cluster.url(), "health", shutdown.clone()).unwrap();
+    store.ping().await.expect("all three answer");
+    cluster.kill(0);
+    // A third of the slots are gone; the node still serves the other two thirds, so it must
+    // not leave its balancer (which would stop every session) — nor may a node that starts
+    // (or reconnects) now.
+    let late = RedisStore::connect(&cluster.url(), "health", shutdown.clone()).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match async { store.ping().await.and(late.ping().await) }.await {
+            Ok(()) => break,
+            Err(e) => assert!(
+                std::time::Instant::now() < deadline,
+                "one master down made the node unready: {e}"
+            ),
+        }
+    }
+    shutdown.cancel();
+}

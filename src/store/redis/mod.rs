@@ -15,12 +15,15 @@ use std::{
 };
 
 use async_trait::async_trait;
-use redis::AsyncCommands;
+use redis::{
+    AsyncCommands,
+    cluster_routing::{MultipleNodeRoutingInfo, ResponsePolicy, RoutingInfo},
+};
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
 use self::{
-    conn::Backend,
+    conn::{Backend, Conn},
     lua::{ALERT_STATUS_LUA, COMMIT_LUA, SUPERSEDE_LUA, UNLINK_PHONE_LUA},
 };
 use super::{Commit, HISTORY_CAP, Index, Store, StoreError, Versioned, Wake, decode, encode};
@@ -151,11 +154,25 @@ impl Store for RedisStore {
         "redis"
     }
 
+    /// On a cluster, ready while any master answers: a PING must reach every master by
+    /// default, so one master down would take every node out of its balancer and stop every
+    /// session, not only the third that master holds.
     async fn ping(&self) -> Result<(), StoreError> {
-        let mut c = self.conn().await?;
-        self.run(redis::cmd("PING").query_async::<String>(&mut c))
-            .await
-            .map(drop)
+        match self.conn().await? {
+            Conn::Single(mut c) => self
+                .run(redis::cmd("PING").query_async::<String>(&mut c))
+                .await
+                .map(drop),
+            Conn::Cluster(mut c) => {
+                let any_master = RoutingInfo::MultiNode((
+                    MultipleNodeRoutingInfo::AllMasters,
+                    Some(ResponsePolicy::OneSucceeded),
+                ));
+                self.run(c.route_command(redis::cmd("PING"), any_master))
+                    .await
+                    .map(drop)
+            }
+        }
     }
 
     async fn put_alert(&self, alert: &Alert, ttl: Duration) -> Result<(), StoreError> {

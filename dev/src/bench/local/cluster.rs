@@ -86,6 +86,12 @@ impl LocalCluster {
     }
 
     /// Every node as a seed, comma-separated, as `TANDEM_REDIS_URL` takes a cluster.
+    /// Kills one master at once (SIGKILL): its slots stop answering, the others go on.
+    pub fn kill(&mut self, i: usize) {
+        let _ = self.nodes[i].kill();
+        let _ = self.nodes[i].wait();
+    }
+
     pub fn url(&self) -> String {
         self.ports
             .iter()
