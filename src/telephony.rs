@@ -94,4 +94,6 @@ pub trait Telephony: Send + Sync + 'static {
         reply: &Reply,
     ) -> Result<(), ProviderError>;
     async fn send_sms(&self, sms: OutboundSms<'_>) -> Result<(), ProviderError>;
+    /// Where the provider says the call is; `None` when it does not know the call.
+    async fn call_status(&self, call_id: &str) -> Result<Option<CallStatus>, ProviderError>;
 }

@@ -9,7 +9,9 @@ use uuid::Uuid;
 use super::{Broker, BrokerError};
 use crate::{
     script::{self, Input, Trigger},
-    session::{AlertStatus, Channel, Decision, Draft, EventKind, Reply, history::Record},
+    session::{
+        AlertStatus, CallStatus, Channel, Decision, Draft, EventKind, Reply, history::Record,
+    },
     store::{Commit, StoreError, Versioned},
 };
 
@@ -19,10 +21,20 @@ const MAX_ATTEMPTS: usize = 16;
 /// what a page waits for an answer and well within a provider's webhook timeout.
 const SETTLE_FOR: std::time::Duration = std::time::Duration::from_secs(8);
 const SETTLE_RETRY: std::time::Duration = std::time::Duration::from_millis(100);
+/// Beyond two hold polls, before a reply left for a holding call counts as never picked up.
+const PARKED_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 /// A decided alert whose status could not be written is retried this often, this many times
 /// (a minute in all).
 const ALERT_RETRY_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
 const ALERT_RETRIES: usize = 120;
+
+/// How the call takes what other channels did in a commit.
+enum Reaction {
+    /// Busy speaking or gathering: the reply is pushed by live update.
+    Push(LivePush),
+    /// In the hold loop: the reply waits there as `pending`.
+    Parked { call_id: String },
+}
 
 /// A reply that must reach a call that is busy speaking or gathering.
 struct LivePush {
@@ -77,7 +89,7 @@ impl Broker {
             if draft.events.is_empty() && draft.session == current.session {
                 return Ok(out);
             }
-            let push = self.react(&mut draft);
+            let reaction = self.react(&mut draft);
             draft.session.stamp(Uuid::new_v4());
             let committed = match self
                 .store
@@ -94,11 +106,47 @@ impl Broker {
                 Err(e) => return Err(e.into()),
             };
             if committed {
-                self.after_commit(&draft, push).await;
+                self.after_commit(&draft, reaction).await;
                 return Ok(out);
             }
         }
         Err(BrokerError::Contended)
+    }
+
+    /// A reply left for a holding call: if no hold request has taken it after two polls, the
+    /// call may be gone with its status callback lost (Redis away when it came); the
+    /// provider says, and an ended call closes the session.
+    pub(super) async fn watch_parked(&self, id: Uuid, call_id: String) {
+        tokio::select! {
+            () = tokio::time::sleep(self.config.hold_poll * 2 + PARKED_GRACE) => {}
+            () = self.shutdown.cancelled() => return,
+        }
+        let Ok(loaded) = self.load_versioned(id).await else {
+            return;
+        };
+        let waiting = loaded
+            .session
+            .voice
+            .as_ref()
+            .is_some_and(|v| v.call_id == call_id && v.is_live() && v.pending.is_some());
+        if !waiting {
+            return;
+        }
+        let status = match self.telephony.call_status(&call_id).await {
+            // A call the provider does not know is not live either.
+            Ok(status) => status.unwrap_or(CallStatus::Completed),
+            Err(e) => {
+                tracing::warn!(session_id = %id, error = %e, "could not ask the provider about a quiet call");
+                return;
+            }
+        };
+        if status.is_live() {
+            return;
+        }
+        tracing::warn!(session_id = %id, ?status, "the call ended without telling us; closing its session");
+        if let Err(e) = self.call_status(&call_id, status).await {
+            tracing::warn!(session_id = %id, error = %e, "could not close the quiet call's session");
+        }
     }
 
     /// Whether `draft`, whose commit at version `expected` went unanswered, was applied. A
@@ -142,7 +190,7 @@ impl Broker {
 
     /// The call hears what other channels did: each event it has not acted on goes through
     /// its script; a parked call gets the reply from the hold loop, a busy one by live update.
-    fn react(&self, draft: &mut Draft) -> Option<LivePush> {
+    fn react(&self, draft: &mut Draft) -> Option<Reaction> {
         let voice = draft.session.voice.as_ref().filter(|v| v.is_live())?;
         let (acted, parked) = (voice.acted, voice.parked);
         let triggers: Vec<Trigger> = draft
@@ -181,17 +229,19 @@ impl Broker {
         if parked {
             voice.parked = true;
             voice.pending = Some(reply);
-            return None;
+            return Some(Reaction::Parked {
+                call_id: voice.call_id.clone(),
+            });
         }
-        Some(LivePush {
+        Some(Reaction::Push(LivePush {
             call_id: voice.call_id.clone(),
             session: draft.session.id,
             turn: voice.turn,
             reply,
-        })
+        }))
     }
 
-    async fn after_commit(&self, draft: &Draft, push: Option<LivePush>) {
+    async fn after_commit(&self, draft: &Draft, reaction: Option<Reaction>) {
         // The bank's record first: by the time the caller hears the outcome, the alert reads it.
         for event in &draft.events {
             if let EventKind::Decided { decision, .. } = event.event {
@@ -226,6 +276,16 @@ impl Broker {
                 }
             }
         }
+        let push = match reaction {
+            Some(Reaction::Push(push)) => Some(push),
+            Some(Reaction::Parked { call_id }) => {
+                // The hold loop picks the reply up within a poll; if it never does, the call
+                // may have ended with its status callback lost: the provider is asked.
+                let _ = self.parked.send((draft.session.id, call_id));
+                None
+            }
+            None => None,
+        };
         if let Some(push) = push {
             let span =
                 tracing::info_span!("live_update", session_id = %push.session, turn = push.turn);

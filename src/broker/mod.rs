@@ -16,7 +16,7 @@ mod tests;
 
 use std::sync::Arc;
 
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -57,6 +57,8 @@ pub struct Broker {
     config: Arc<Config>,
     /// Long waits (the hold loop) end early when the node stops.
     shutdown: CancellationToken,
+    /// Replies left for holding calls, to check that a hold request takes each.
+    parked: mpsc::UnboundedSender<(Uuid, String)>,
 }
 
 impl Broker {
@@ -69,14 +71,34 @@ impl Broker {
     ) -> Self {
         let hub = Arc::new(Hub::default());
         hub.start(store.wakeups());
-        Self {
+        let (parked, mut to_watch) = mpsc::unbounded_channel();
+        let broker = Self {
             store,
             scripts,
             telephony,
             hub,
             config,
             shutdown,
-        }
+            parked,
+        };
+        // One task hands out the watches: a commit cannot spawn one itself, since a watch may
+        // commit in turn.
+        let watcher = broker.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    next = to_watch.recv() => match next {
+                        Some((id, call_id)) => {
+                            let watcher = watcher.clone();
+                            tokio::spawn(async move { watcher.watch_parked(id, call_id).await });
+                        }
+                        None => return,
+                    },
+                    () = watcher.shutdown.cancelled() => return,
+                }
+            }
+        });
+        broker
     }
 
     /// Applies one command from any channel.

@@ -14,7 +14,7 @@ use crate::{
     script::{Script, Scripts},
     session::{Channel, Decision, Refusal, Reply, alert::AlertKind, alert::sample},
     store::MemoryStore,
-    telephony::{Answer, CallInfo, OutboundSms, ProviderError, Telephony},
+    telephony::{Answer, CallInfo, CallStatus, OutboundSms, ProviderError, Telephony},
 };
 
 const FRAUD: &str = include_str!("../../ivr-scripts/fraud-alert.json");
@@ -35,6 +35,10 @@ impl Telephony for Recorded {
     async fn send_sms(&self, sms: OutboundSms<'_>) -> Result<(), ProviderError> {
         self.texts.lock().unwrap().push(sms.body.to_owned());
         Ok(())
+    }
+
+    async fn call_status(&self, _: &str) -> Result<Option<CallStatus>, ProviderError> {
+        Ok(Some(CallStatus::InProgress))
     }
 }
 

@@ -109,3 +109,28 @@ async fn a_retried_or_late_webhook_changes_nothing_twice() {
         "nothing after the end changed anything"
     );
 }
+
+#[tokio::test]
+async fn a_call_that_ended_with_its_status_callback_lost_is_closed_once_the_provider_says_so() {
+    let app = spawn_app_with(Options {
+        lose_status_callbacks: true,
+        hold_poll_ms: Some(500),
+        ..redis_options()
+    })
+    .await;
+    let from = caller();
+    app.raise_alert(&from).await;
+    let mut call = app.verified_call(&from).await;
+    let link = app.request_link(&mut call, &from).await;
+    // The caller hangs up while holding for the page; the status callback never arrives.
+    call.hang_up().await;
+    call.expect_ended(SOON).await.unwrap();
+    // The page opens: the call is told in the hold loop, which nobody polls any more. The
+    // node asks the provider, learns the call is over, and closes the session.
+    let mut page = Device::new()
+        .open_page(&link, &app.base, &app.origin())
+        .await;
+    let ended = page.expect("call_ended").await;
+    assert_eq!(ended["event"]["status"], "completed", "{ended}");
+    page.expect("session_closed").await;
+}

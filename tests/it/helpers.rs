@@ -53,6 +53,8 @@ pub struct Options {
     pub api_base: Option<String>,
     /// Any other `TANDEM_*` settings.
     pub env: Vec<(&'static str, String)>,
+    /// The phone's status callbacks go astray (as when Redis was away when they came).
+    pub lose_status_callbacks: bool,
 }
 
 pub struct TestApp {
@@ -139,7 +141,11 @@ pub async fn spawn_app_with(mut o: Options) -> TestApp {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let base = format!("http://{addr}");
-    let phone = Phone::new(phone_config(&base));
+    let mut phone_config = phone_config(&base);
+    if o.lose_status_callbacks {
+        phone_config.status_path = "/twilio/status-gone-astray".into();
+    }
+    let phone = Phone::new(phone_config);
     let api_base = match &o.api_base {
         Some(b) => b.clone(),
         None => serve_fake_api(&phone).await,

@@ -26,7 +26,7 @@ impl Phone {
             )
             .route(
                 "/2010-04-01/Accounts/{account}/Calls/{call}",
-                post(update_call),
+                post(update_call).get(fetch_call),
             )
             .with_state(self.clone())
     }
@@ -106,6 +106,30 @@ async fn create_message(
     });
     phone.inner.deliver(sms);
     (StatusCode::CREATED, Json(resource)).into_response()
+}
+
+/// Calls fetch: the call's `status`, `in-progress` while it lasts and `completed` after
+/// (Twilio keeps ended calls; this phone forgets them, so any other sid reads as ended).
+async fn fetch_call(
+    State(phone): State<Phone>,
+    Path((account, call)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    if !phone.authorised(&account, &headers) {
+        return twilio_error(StatusCode::UNAUTHORIZED, 20003, "Authenticate");
+    }
+    let Some(sid) = call.strip_suffix(".json") else {
+        return twilio_error(
+            StatusCode::NOT_FOUND,
+            20404,
+            "The requested resource was not found",
+        );
+    };
+    let status = match phone.inner.control(sid) {
+        Some(_) => "in-progress",
+        None => "completed",
+    };
+    Json(json!({ "sid": sid, "account_sid": account, "status": status })).into_response()
 }
 
 async fn update_call(

@@ -6,11 +6,14 @@ use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretString};
 use uuid::Uuid;
 
-use super::twiml::{self, Links};
+use super::{
+    twiml::{self, Links},
+    webhook,
+};
 use crate::{
     config::{Config, PublicUrl},
     session::Reply,
-    telephony::{OutboundSms, ProviderError, Telephony},
+    telephony::{CallStatus, OutboundSms, ProviderError, Telephony},
 };
 
 pub struct Twilio {
@@ -89,6 +92,37 @@ impl Telephony for Twilio {
         let doc = twiml::render(reply, &links, false);
         self.post(&format!("Calls/{call_id}.json"), &[("Twiml", &doc)])
             .await
+    }
+
+    async fn call_status(&self, call_id: &str) -> Result<Option<CallStatus>, ProviderError> {
+        if self.account_sid.is_empty() || self.auth_token.expose_secret().is_empty() {
+            return Err(ProviderError::NotConfigured);
+        }
+        let url = format!(
+            "{}/2010-04-01/Accounts/{}/Calls/{call_id}.json",
+            self.api_base, self.account_sid
+        );
+        let response = self
+            .http
+            .get(url)
+            .basic_auth(&self.account_sid, Some(self.auth_token.expose_secret()))
+            .send()
+            .await
+            .map_err(|e| ProviderError::Transport(e.without_url().to_string()))?;
+        match response.status().as_u16() {
+            404 => Ok(None),
+            200..=299 => {
+                let call: serde_json::Value = response
+                    .json()
+                    .await
+                    .map_err(|e| ProviderError::Transport(e.without_url().to_string()))?;
+                Ok(call["status"].as_str().and_then(webhook::call_status))
+            }
+            status => Err(ProviderError::Refused {
+                status,
+                body: response.text().await.unwrap_or_default(),
+            }),
+        }
     }
 
     async fn send_sms(&self, sms: OutboundSms<'_>) -> Result<(), ProviderError> {

@@ -168,7 +168,7 @@ impl SignedForm {
 }
 
 /// Twilio's `CallStatus` values; anything else is not a status we act on.
-fn call_status(s: &str) -> Option<CallStatus> {
+pub(super) fn call_status(s: &str) -> Option<CallStatus> {
     Some(match s {
         "queued" => CallStatus::Queued,
         "ringing" => CallStatus::Ringing,
