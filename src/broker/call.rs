@@ -67,7 +67,13 @@ impl Broker {
         let Some(answer) = advance(&mut draft, &script, step) else {
             return Ok(Answer::Apology);
         };
-        self.create(&draft).await?;
+        // Sent together: the alert learns its session in the same round trip.
+        let (created, attached) =
+            tokio::join!(self.create(&draft), self.store.attach_session(alert.id, id));
+        created?;
+        if let Err(e) = attached {
+            tracing::warn!(error = %e, "the alert does not know its session");
+        }
         tracing::info!("call started");
         Ok(answer)
     }

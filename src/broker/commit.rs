@@ -9,9 +9,7 @@ use uuid::Uuid;
 use super::{Broker, BrokerError};
 use crate::{
     script::{self, Input, Trigger},
-    session::{
-        AlertStatus, CallStatus, Channel, Decision, Draft, EventKind, Reply, history::Record,
-    },
+    session::{AlertStatus, CallStatus, Channel, Draft, EventKind, Reply, history::Record},
     store::{Commit, StoreError, Versioned},
 };
 
@@ -245,10 +243,7 @@ impl Broker {
         // The bank's record first: by the time the caller hears the outcome, the alert reads it.
         for event in &draft.events {
             if let EventKind::Decided { decision, .. } = event.event {
-                let status = match decision {
-                    Decision::Approve => AlertStatus::Approved,
-                    Decision::Decline => AlertStatus::Declined,
-                };
+                let status = AlertStatus::from(decision);
                 let s = &draft.session;
                 if let Err(e) = self
                     .store

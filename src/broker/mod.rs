@@ -27,7 +27,7 @@ use crate::{
     config::Config,
     hub::{Hub, Listener},
     script::Scripts,
-    session::{Alert, Event, Refusal, Session, history::Record},
+    session::{Alert, AlertStatus, Event, Refusal, Session, history::Record},
     store::{Index, Store, StoreError, Versioned, Wake},
     telephony::Telephony,
 };
@@ -201,8 +201,31 @@ impl Broker {
         Ok(self.store.events_after(id, after, limit).await?)
     }
 
+    /// The alert, repaired from its session when a decision's status write was lost (the
+    /// session is the truth; the bank must never read an alert that disagrees with it).
     pub async fn alert(&self, id: Uuid) -> Result<Option<Alert>, BrokerError> {
-        Ok(self.store.alert(id).await?)
+        let Some(mut alert) = self.store.alert(id).await? else {
+            return Ok(None);
+        };
+        if alert.status != AlertStatus::Open {
+            return Ok(Some(alert));
+        }
+        let Some(session) = self.store.alert_session(id).await? else {
+            return Ok(Some(alert));
+        };
+        let decided = match self.store.load(session).await? {
+            Some(loaded) => loaded.session.decision,
+            None => None,
+        };
+        if let Some(decided) = decided {
+            let status = AlertStatus::from(decided.decision);
+            tracing::warn!(alert_id = %id, session_id = %session, "repaired an alert its decision never reached");
+            self.store
+                .set_alert_status(id, &alert.case.customer.phone, status)
+                .await?;
+            alert.status = status;
+        }
+        Ok(Some(alert))
     }
 
     /// A customer's newest `limit` history records, newest first.

@@ -47,7 +47,12 @@ impl Broker {
         let link = self.mint_link();
         let texts =
             script::drive(&mut draft, script, first, &mut Texts::new(&link)).unwrap_or_default();
-        self.create(&draft).await?;
+        let (created, attached) =
+            tokio::join!(self.create(&draft), self.store.attach_session(alert.id, id));
+        created?;
+        if let Err(e) = attached {
+            tracing::warn!(error = %e, "the alert does not know its session");
+        }
         if draft.session.link.is_some() {
             self.bind_link(&link, id).await?;
         }

@@ -72,6 +72,16 @@ impl AlertKind {
     }
 }
 
+impl From<super::Decision> for AlertStatus {
+    /// The alert's outcome for a decision on it.
+    fn from(decision: super::Decision) -> Self {
+        match decision {
+            super::Decision::Approve => AlertStatus::Approved,
+            super::Decision::Decline => AlertStatus::Declined,
+        }
+    }
+}
+
 /// A stored alert: the case plus its lifecycle.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 pub struct Alert {

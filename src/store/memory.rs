@@ -29,6 +29,8 @@ struct Stored {
 struct Inner {
     sessions: HashMap<Uuid, Expiring<Stored>>,
     alerts: HashMap<Uuid, Expiring<Alert>>,
+    /// The session serving each alert.
+    alert_sessions: HashMap<Uuid, Uuid>,
     phones: HashMap<String, Expiring<Uuid>>,
     indexes: HashMap<(Index, String), Expiring<Uuid>>,
     histories: HashMap<String, Expiring<Vec<Record>>>,
@@ -66,6 +68,8 @@ impl Inner {
         }
         self.sessions.retain(|_, e| e.until > now);
         self.alerts.retain(|_, e| e.until > now);
+        let alerts = &self.alerts;
+        self.alert_sessions.retain(|a, _| alerts.contains_key(a));
         self.phones.retain(|_, e| e.until > now);
         self.indexes.retain(|_, e| e.until > now);
         self.failures.retain(|_, e| e.until > now);
@@ -117,6 +121,22 @@ impl Store for MemoryStore {
 
     async fn alert(&self, id: Uuid) -> Result<Option<Alert>, StoreError> {
         Ok(self.with(|inner, now| fresh(inner.alerts.get(&id), now).cloned()))
+    }
+
+    async fn attach_session(&self, alert: Uuid, session: Uuid) -> Result<(), StoreError> {
+        self.with(|inner, now| {
+            if fresh(inner.alerts.get(&alert), now).is_some() {
+                inner.alert_sessions.insert(alert, session);
+            }
+        });
+        Ok(())
+    }
+
+    async fn alert_session(&self, alert: Uuid) -> Result<Option<Uuid>, StoreError> {
+        Ok(self.with(|inner, now| {
+            fresh(inner.alerts.get(&alert), now)?;
+            inner.alert_sessions.get(&alert).copied()
+        }))
     }
 
     async fn open_alert_for_phone(&self, phone: &str) -> Result<Option<Alert>, StoreError> {

@@ -86,6 +86,11 @@ pub trait Store: Send + Sync + 'static {
     async fn put_alert(&self, alert: &Alert, ttl: Duration) -> Result<(), StoreError>;
     async fn alert(&self, id: Uuid) -> Result<Option<Alert>, StoreError>;
     async fn open_alert_for_phone(&self, phone: &str) -> Result<Option<Alert>, StoreError>;
+    /// Notes the session that serves an alert (while the alert exists), so the alert can be
+    /// repaired from it.
+    async fn attach_session(&self, alert: Uuid, session: Uuid) -> Result<(), StoreError>;
+    /// The session last attached to an alert.
+    async fn alert_session(&self, alert: Uuid) -> Result<Option<Uuid>, StoreError>;
     /// Records an alert's outcome; a resolved alert is no longer found by phone.
     async fn set_alert_status(
         &self,

@@ -514,3 +514,49 @@ async fn a_texted_yes_while_redis_holds_writes_gets_its_true_answer() {
     assert!(twiml.contains("approved"), "{twiml}");
     assert_eq!(app.alert_status(&alert).await, "approved");
 }
+
+#[tokio::test]
+async fn an_alert_whose_decision_never_reached_it_is_repaired_when_the_bank_reads_it() {
+    let app = spawn_app().await;
+    let from = caller();
+    let alert = app.raise_alert(&from).await;
+    let mut call = app.verified_call(&from).await;
+    let link = app.request_link(&mut call, &from).await;
+    let mut page = Device::new()
+        .open_page(&link, &app.base, &app.origin())
+        .await;
+    call.expect_said("I see you have the charges", SOON)
+        .await
+        .unwrap();
+    page.tap("approve").await;
+    call.expect_said("approved", SOON).await.unwrap();
+    call.expect_ended(SOON).await.unwrap();
+    // The alert's status write is lost, as when Redis failed just after the decision.
+    let url = app
+        ._redis
+        .as_ref()
+        .expect("the app has its own redis")
+        .url();
+    let mut redis = redis::Client::open(url)
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let key = format!("tandem:alert:{{{alert}}}");
+    let () = redis::cmd("HSET")
+        .arg(&key)
+        .arg("status")
+        .arg("open")
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    // The bank reads the truth, and the alert is mended for good.
+    assert_eq!(app.alert_status(&alert).await, "approved");
+    let stored: String = redis::cmd("HGET")
+        .arg(&key)
+        .arg("status")
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert_eq!(stored, "approved");
+}

@@ -42,6 +42,7 @@ fn new_session(alert: &Alert) -> Draft {
 async fn conformance(store: Arc<dyn Store>) {
     alerts_are_found_by_phone_until_resolved(&*store).await;
     a_newer_alert_for_a_phone_supersedes_an_open_one_but_not_a_decided_one(&*store).await;
+    an_alert_knows_its_session_only_while_it_exists(&*store).await;
     commits_are_compare_and_set_and_append_events_in_order(&*store).await;
     first_decision_wins_when_two_writers_race(store.clone()).await;
     indexes_bind_once(&*store).await;
@@ -134,6 +135,20 @@ async fn a_newer_alert_for_a_phone_supersedes_an_open_one_but_not_a_decided_one(
     store.put_alert(&third, TTL).await.unwrap();
     assert_eq!(status(second.id).await, AlertStatus::Declined);
     assert_eq!(status(third.id).await, AlertStatus::Open);
+}
+
+async fn an_alert_knows_its_session_only_while_it_exists(store: &dyn Store) {
+    let a = alert(sample_case("+14155550112"));
+    store.put_alert(&a, TTL).await.unwrap();
+    assert_eq!(store.alert_session(a.id).await.unwrap(), None);
+    let session = Uuid::new_v4();
+    store.attach_session(a.id, session).await.unwrap();
+    assert_eq!(store.alert_session(a.id).await.unwrap(), Some(session));
+    // An alert that does not exist gains nothing (no key without its time to live).
+    let ghost = Uuid::new_v4();
+    store.attach_session(ghost, session).await.unwrap();
+    assert_eq!(store.alert_session(ghost).await.unwrap(), None);
+    assert!(store.alert(ghost).await.unwrap().is_none());
 }
 
 async fn commits_are_compare_and_set_and_append_events_in_order(store: &dyn Store) {

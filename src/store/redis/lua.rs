@@ -34,3 +34,9 @@ pub(super) const SUPERSEDE_LUA: &str = r#"
 if redis.call('HGET', KEYS[1], 'status') ~= 'open' then return 0 end
 return redis.call('HSET', KEYS[1], 'status', 'superseded')
 "#;
+
+/// Notes the session serving an alert, only while the alert exists (never a key without TTL).
+pub(super) const ATTACH_LUA: &str = r#"
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+return redis.call('HSET', KEYS[1], 'session', ARGV[1])
+"#;

@@ -24,7 +24,7 @@ use uuid::Uuid;
 
 use self::{
     conn::{Backend, Conn},
-    lua::{ALERT_STATUS_LUA, COMMIT_LUA, SUPERSEDE_LUA, UNLINK_PHONE_LUA},
+    lua::{ALERT_STATUS_LUA, ATTACH_LUA, COMMIT_LUA, SUPERSEDE_LUA, UNLINK_PHONE_LUA},
 };
 use super::{Commit, HISTORY_CAP, Index, Store, StoreError, Versioned, Wake, decode, encode};
 use crate::session::{Alert, AlertStatus, Draft, Event, history::Record};
@@ -240,6 +240,23 @@ impl Store for RedisStore {
             alert.status = decode(&format!("\"{status}\""))?;
         }
         Ok(Some(alert))
+    }
+
+    async fn attach_session(&self, alert: Uuid, session: Uuid) -> Result<(), StoreError> {
+        let mut c = self.conn().await?;
+        let attach = redis::cmd("EVAL")
+            .arg(ATTACH_LUA)
+            .arg(1)
+            .arg(self.alert_key(alert))
+            .arg(session.to_string())
+            .clone();
+        self.run(attach.query_async::<i64>(&mut c)).await.map(drop)
+    }
+
+    async fn alert_session(&self, alert: Uuid) -> Result<Option<Uuid>, StoreError> {
+        let mut c = self.conn().await?;
+        let session: Option<String> = self.run(c.hget(self.alert_key(alert), "session")).await?;
+        Ok(session.and_then(|s| s.parse().ok()))
     }
 
     async fn open_alert_for_phone(&self, phone: &str) -> Result<Option<Alert>, StoreError> {
