@@ -100,6 +100,7 @@ async fn a_second_decision_is_refused_in_the_words_of_the_sessions_script() {
     };
     let first = broker.apply(decide(Decision::Approve)).await.unwrap();
     assert!(matches!(first, Outcome::Applied), "{first:?}");
+    let before = broker.load_versioned(session).await.unwrap().version;
     match broker.apply(decide(Decision::Decline)).await.unwrap() {
         Outcome::Refused {
             refusal: Refusal::AlreadyDecided(existing),
@@ -110,6 +111,9 @@ async fn a_second_decision_is_refused_in_the_words_of_the_sessions_script() {
         }
         other => panic!("expected a refusal, got {other:?}"),
     }
+    // A command that cannot change anything costs no write.
+    let after = broker.load_versioned(session).await.unwrap().version;
+    assert_eq!(before, after, "the refused decision wrote something");
     let session = broker.session(session).await.unwrap();
     assert_eq!(session.decision.unwrap().decision, Decision::Approve);
 }
