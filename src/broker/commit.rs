@@ -26,6 +26,15 @@ const PARKED_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 const ALERT_RETRY_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
 const ALERT_RETRIES: usize = 120;
 
+/// Why a call that looks live is suspected of having ended unseen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Quiet {
+    /// A reply was left for it in the hold loop (checked after two polls).
+    Parked,
+    /// The provider refused a live update for it (checked at once).
+    UpdateFailed,
+}
+
 /// How the call takes what other channels did in a commit.
 enum Reaction {
     /// Busy speaking or gathering: the reply is pushed by live update.
@@ -111,23 +120,25 @@ impl Broker {
         Err(BrokerError::Contended)
     }
 
-    /// A reply left for a holding call: if no hold request has taken it after two polls, the
-    /// call may be gone with its status callback lost (Redis away when it came); the
-    /// provider says, and an ended call closes the session.
-    pub(super) async fn watch_parked(&self, id: Uuid, call_id: String) {
-        tokio::select! {
-            () = tokio::time::sleep(self.config.hold_poll * 2 + PARKED_GRACE) => {}
-            () = self.shutdown.cancelled() => return,
+    /// A call that looks live but may be gone with its status callback lost (Redis away when
+    /// it came): a reply left for it in the hold loop that no poll took, or a live update the
+    /// provider refused. The provider says, and an ended call closes the session.
+    pub(super) async fn watch_call(&self, id: Uuid, call_id: String, quiet: Quiet) {
+        if quiet == Quiet::Parked {
+            tokio::select! {
+                () = tokio::time::sleep(self.config.hold_poll * 2 + PARKED_GRACE) => {}
+                () = self.shutdown.cancelled() => return,
+            }
         }
         let Ok(loaded) = self.load_versioned(id).await else {
             return;
         };
-        let waiting = loaded
-            .session
-            .voice
-            .as_ref()
-            .is_some_and(|v| v.call_id == call_id && v.is_live() && v.pending.is_some());
-        if !waiting {
+        let suspect = loaded.session.voice.as_ref().is_some_and(|v| {
+            v.call_id == call_id
+                && v.is_live()
+                && (quiet == Quiet::UpdateFailed || v.pending.is_some())
+        });
+        if !suspect {
             return;
         }
         let status = match self.telephony.call_status(&call_id).await {
@@ -276,7 +287,7 @@ impl Broker {
             Some(Reaction::Parked { call_id }) => {
                 // The hold loop picks the reply up within a poll; if it never does, the call
                 // may have ended with its status callback lost: the provider is asked.
-                let _ = self.parked.send((draft.session.id, call_id));
+                let _ = self.parked.send((draft.session.id, call_id, Quiet::Parked));
                 None
             }
             None => None,
@@ -291,7 +302,11 @@ impl Broker {
                 .await
             {
                 // The call still gets this reply: a late webhook is answered with `last_reply`.
+                // Unless it is over and nobody told us: the provider is asked.
                 tracing::warn!(session_id = %push.session, error = %e, "live update failed");
+                let _ = self
+                    .parked
+                    .send((push.session, push.call_id.clone(), Quiet::UpdateFailed));
             }
         }
         if draft.events.iter().any(|e| Record::due(&e.event)) {

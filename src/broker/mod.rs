@@ -57,8 +57,8 @@ pub struct Broker {
     config: Arc<Config>,
     /// Long waits (the hold loop) end early when the node stops.
     shutdown: CancellationToken,
-    /// Replies left for holding calls, to check that a hold request takes each.
-    parked: mpsc::UnboundedSender<(Uuid, String)>,
+    /// Calls that look live but may have ended unseen, to ask the provider about.
+    parked: mpsc::UnboundedSender<(Uuid, String, commit::Quiet)>,
 }
 
 impl Broker {
@@ -88,9 +88,9 @@ impl Broker {
             loop {
                 tokio::select! {
                     next = to_watch.recv() => match next {
-                        Some((id, call_id)) => {
+                        Some((id, call_id, quiet)) => {
                             let watcher = watcher.clone();
-                            tokio::spawn(async move { watcher.watch_parked(id, call_id).await });
+                            tokio::spawn(async move { watcher.watch_call(id, call_id, quiet).await });
                         }
                         None => return,
                     },

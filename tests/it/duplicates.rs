@@ -134,3 +134,32 @@ async fn a_call_that_ended_with_its_status_callback_lost_is_closed_once_the_prov
     assert_eq!(ended["event"]["status"], "completed", "{ended}");
     page.expect("session_closed").await;
 }
+
+#[tokio::test]
+async fn a_call_gone_while_gathering_with_its_status_callback_lost_is_closed_when_a_live_update_fails()
+ {
+    let app = spawn_app_with(Options {
+        lose_status_callbacks: true,
+        ..redis_options()
+    })
+    .await;
+    let from = caller();
+    app.raise_alert(&from).await;
+    let mut call = app.verified_call(&from).await;
+    let link = app.request_link(&mut call, &from).await;
+    let mut page = Device::new()
+        .open_page(&link, &app.base, &app.origin())
+        .await;
+    call.expect_said("I see you have the charges", SOON)
+        .await
+        .unwrap();
+    call.expect_gathering(SOON).await.unwrap();
+    call.hang_up().await;
+    call.expect_ended(SOON).await.unwrap();
+    // The tap's live update finds no call: the provider is asked, and the session closes.
+    page.tap("approve").await;
+    page.expect("decided").await;
+    let ended = page.expect("call_ended").await;
+    assert_eq!(ended["event"]["status"], "completed", "{ended}");
+    page.expect("session_closed").await;
+}
