@@ -9,7 +9,7 @@ use super::{Broker, BrokerError};
 use crate::{
     script::{self, Input, Script, Step},
     session::{Alert, CallStatus, Channel, Draft, EventKind, Position, Session, VoiceLeg},
-    store::Index,
+    store::{Index, StoreError},
     telephony::{Answer, CallInfo, Heard},
 };
 
@@ -118,7 +118,7 @@ impl Broker {
         .await;
         match result {
             // The keys may yet be applied: the call holds and the hold loop tells which.
-            Err(e @ BrokerError::Unknown) => super::hold::wait_for_store(e, id, turn, None),
+            Err(e @ BrokerError::Unknown) => wait_for_store(e, id, turn, None),
             result => settle(result),
         }
     }
@@ -214,5 +214,32 @@ pub(super) fn settle(result: Result<Option<Answer>, BrokerError>) -> Answer {
             tracing::error!(error = %e, "could not advance the call");
             Answer::Apology
         }
+    }
+}
+
+/// How long a holding call waits for the store to come back before it is offered a person.
+const OUTAGE_HOLD_MS: i64 = 20_000;
+
+/// What a holding call hears when the store failed it: a short wait while the outage is young
+/// and the store merely unavailable (or its answer unknown), else the apology.
+pub(super) fn wait_for_store(e: BrokerError, id: Uuid, turn: u32, since: Option<i64>) -> Answer {
+    let now = Utc::now().timestamp_millis();
+    // Another node's clock may run ahead; never count from the future.
+    let since = since.map_or(now, |s| s.min(now));
+    let away = matches!(
+        e,
+        BrokerError::Unknown
+            | BrokerError::Store(StoreError::Unavailable(_) | StoreError::Unknown(_))
+    );
+    match away && now - since < OUTAGE_HOLD_MS {
+        true => {
+            tracing::warn!(error = %e, waited_ms = now - since, "store away; the call keeps holding");
+            Answer::StoreWait {
+                session: id,
+                turn,
+                since,
+            }
+        }
+        false => settle(Err(e)),
     }
 }

@@ -10,17 +10,15 @@ use uuid::Uuid;
 
 use super::{
     Broker, BrokerError,
-    call::{advance, settle, stale},
+    call::{advance, settle, stale, wait_for_store},
 };
 use crate::{
     script::{self, Effect, Input, Outcome, Scripts, drive::PageLink},
     session::{Draft, EventKind, Link, Position, Session, Then},
-    store::{Index, StoreError},
+    store::Index,
     telephony::{Answer, OutboundSms},
 };
 
-/// How long a holding call waits for the store to come back before it is offered a person.
-const OUTAGE_HOLD_MS: i64 = 20_000;
 /// How long a claimed effect may take before the call takes the action's error path.
 const EFFECT_GRACE_MS: i64 = 15_000;
 
@@ -253,30 +251,6 @@ fn wait_over(d: &mut Draft, scripts: &Scripts) -> Option<Answer> {
     let script = scripts.get(&d.session.script)?;
     let step = script::step(&script, &d.session, &position, Input::WaitOver)?;
     advance(d, &script, step)
-}
-
-/// What a holding call hears when the store failed it: a short wait while the outage is young
-/// and the store merely unavailable (or its answer unknown), else the apology.
-pub(super) fn wait_for_store(e: BrokerError, id: Uuid, turn: u32, since: Option<i64>) -> Answer {
-    let now = Utc::now().timestamp_millis();
-    // Another node's clock may run ahead; never count from the future.
-    let since = since.map_or(now, |s| s.min(now));
-    let away = matches!(
-        e,
-        BrokerError::Unknown
-            | BrokerError::Store(StoreError::Unavailable(_) | StoreError::Unknown(_))
-    );
-    match away && now - since < OUTAGE_HOLD_MS {
-        true => {
-            tracing::warn!(error = %e, waited_ms = now - since, "store away; the call keeps holding");
-            Answer::StoreWait {
-                session: id,
-                turn,
-                since,
-            }
-        }
-        false => settle(Err(e)),
-    }
 }
 
 fn instant_at(unix_ms: i64) -> Instant {

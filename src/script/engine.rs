@@ -4,8 +4,7 @@
 use crate::session::{Decision, EventKind, Position, Prompt, Session, Then};
 
 use super::{
-    gather::gather,
-    model::{ActionKind, DEFAULT_LINK_TEXT, Script, StateKind, Trigger},
+    model::{ActionKind, Choice, DEFAULT_LINK_TEXT, Gather, Script, StateKind, Trigger},
     speech,
 };
 
@@ -249,4 +248,37 @@ fn already(trigger: Trigger, s: &Session) -> bool {
         // A text answers the question asked when it arrives, not one asked later.
         Trigger::SmsReply => false,
     }
+}
+
+/// What the call does for a gather.
+pub(super) fn gather(script: &Script, g: &Gather, prompt: String) -> Then {
+    Then::Gather {
+        prompt,
+        digits: g.digits,
+        finish_on_key: g.finish_on_key.clone(),
+        timeout_secs: g.timeout,
+        hints: hints(script, g),
+    }
+}
+
+/// A gather listens for its own answer words and the script's `anywhere.words`, except when
+/// it asks for a secret.
+fn hints(script: &Script, g: &Gather) -> Vec<String> {
+    if g.secret {
+        return Vec::new();
+    }
+    let own: Vec<&String> = match &g.choice {
+        Choice::Options(map) => map.keys().collect(),
+        Choice::Decide(map) => map.keys().collect(),
+        Choice::Expect { .. } => Vec::new(),
+    };
+    own.into_iter()
+        .filter(|k| is_word(k))
+        .chain(script.anywhere.words.keys())
+        .cloned()
+        .collect()
+}
+
+pub(super) fn is_word(answer: &str) -> bool {
+    answer.chars().any(char::is_alphabetic)
 }

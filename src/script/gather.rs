@@ -1,10 +1,10 @@
 //! A gather's answer: keys, spoken words or silence, matched against what the state expects,
 //! with retries; and the call's gather built from a state.
 
-use crate::session::{EventKind, Position, Session, Then};
+use crate::session::{EventKind, Position, Session};
 
 use super::{
-    engine::{Builder, Effect, Next, Step},
+    engine::{Builder, Effect, Next, Step, gather, is_word},
     model::{Choice, Gather, Script},
     speech,
 };
@@ -166,37 +166,4 @@ impl Builder {
             },
         )
     }
-}
-
-/// What the call does for a gather.
-pub(super) fn gather(script: &Script, g: &Gather, prompt: String) -> Then {
-    Then::Gather {
-        prompt,
-        digits: g.digits,
-        finish_on_key: g.finish_on_key.clone(),
-        timeout_secs: g.timeout,
-        hints: hints(script, g),
-    }
-}
-
-/// A gather listens for its own answer words and the script's `anywhere.words`, except when
-/// it asks for a secret.
-fn hints(script: &Script, g: &Gather) -> Vec<String> {
-    if g.secret {
-        return Vec::new();
-    }
-    let own: Vec<&String> = match &g.choice {
-        Choice::Options(map) => map.keys().collect(),
-        Choice::Decide(map) => map.keys().collect(),
-        Choice::Expect { .. } => Vec::new(),
-    };
-    own.into_iter()
-        .filter(|k| is_word(k))
-        .chain(script.anywhere.words.keys())
-        .cloned()
-        .collect()
-}
-
-fn is_word(answer: &str) -> bool {
-    answer.chars().any(char::is_alphabetic)
 }

@@ -41,9 +41,9 @@ impl Browser {
             .expect("node runs (./scripts/test.sh installs it)");
         let stdin = child.stdin.take().unwrap();
         let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
-        let ready = tokio::time::timeout(Duration::from_secs(30), out.next_line())
+        let ready = tokio::time::timeout(Duration::from_secs(90), out.next_line())
             .await
-            .expect("Chromium starts within 30 s")
+            .expect("Chromium starts within 90 s")
             .unwrap()
             .expect("the driver says it is ready");
         let ready: Value = serde_json::from_str(&ready).unwrap();

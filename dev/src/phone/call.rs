@@ -8,10 +8,7 @@ use std::{
 
 use tokio::sync::mpsc;
 
-use super::{
-    Control, Inner, new_sid,
-    runner::{self, Ctx},
-};
+use super::Control;
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum CallEvent {
@@ -61,42 +58,11 @@ pub struct CallError {
 /// The test's or user's handle on a call.
 pub struct Call {
     pub sid: String,
-    events: mpsc::UnboundedReceiver<CallEvent>,
-    keys: mpsc::UnboundedSender<CallerInput>,
-    control: mpsc::UnboundedSender<Control>,
-    transcript: Arc<Mutex<Vec<String>>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-pub(super) fn start(phone: Arc<Inner>, from: &str, to: &str) -> Call {
-    let sid = new_sid("CA");
-    let (events_tx, events) = mpsc::unbounded_channel();
-    let (keys, keys_rx) = mpsc::unbounded_channel();
-    let (control, control_rx) = mpsc::unbounded_channel();
-    phone
-        .calls
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .insert(sid.clone(), control.clone());
-    let transcript = Arc::new(Mutex::new(Vec::new()));
-    let ctx = Ctx {
-        phone,
-        sid: sid.clone(),
-        from: from.to_owned(),
-        to: to.to_owned(),
-        events: events_tx,
-        transcript: transcript.clone(),
-        started: Instant::now(),
-    };
-    let task = runner::spawn(ctx, keys_rx, control_rx);
-    Call {
-        sid,
-        events,
-        keys,
-        control,
-        transcript,
-        task,
-    }
+    pub(super) events: mpsc::UnboundedReceiver<CallEvent>,
+    pub(super) keys: mpsc::UnboundedSender<CallerInput>,
+    pub(super) control: mpsc::UnboundedSender<Control>,
+    pub(super) transcript: Arc<Mutex<Vec<String>>>,
+    pub(super) task: tokio::task::JoinHandle<()>,
 }
 
 impl Call {

@@ -104,7 +104,7 @@ impl Phone {
 
     /// Dials the server from `from` to `to`; the call runs in its own task.
     pub async fn place_call(&self, from: &str, to: &str) -> Call {
-        call::start(self.inner.clone(), from, to)
+        runner::start(self.inner.clone(), from, to)
     }
 
     /// The next text sent to `to`, waiting up to `within`.

@@ -11,12 +11,44 @@ use tokio::sync::mpsc;
 
 use super::{
     Control, Inner,
-    call::{CallEvent, CallerInput, EndReason},
+    call::{Call, CallEvent, CallerInput, EndReason},
+    new_sid,
     twiml::{self, Gather, Verb},
 };
 
+pub(super) fn start(phone: Arc<Inner>, from: &str, to: &str) -> Call {
+    let sid = new_sid("CA");
+    let (events_tx, events) = mpsc::unbounded_channel();
+    let (keys, keys_rx) = mpsc::unbounded_channel();
+    let (control, control_rx) = mpsc::unbounded_channel();
+    phone
+        .calls
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(sid.clone(), control.clone());
+    let transcript = Arc::new(Mutex::new(Vec::new()));
+    let ctx = Ctx {
+        phone,
+        sid: sid.clone(),
+        from: from.to_owned(),
+        to: to.to_owned(),
+        events: events_tx,
+        transcript: transcript.clone(),
+        started: Instant::now(),
+    };
+    let task = spawn(ctx, keys_rx, control_rx);
+    Call {
+        sid,
+        events,
+        keys,
+        control,
+        transcript,
+        task,
+    }
+}
+
 /// Starts the call's task.
-pub(super) fn spawn(
+fn spawn(
     ctx: Ctx,
     keys: mpsc::UnboundedReceiver<CallerInput>,
     control: mpsc::UnboundedReceiver<Control>,
@@ -52,14 +84,14 @@ enum Interrupt {
 }
 
 /// The call's fixed facts, shared with requests in flight.
-pub(super) struct Ctx {
-    pub(super) phone: Arc<Inner>,
-    pub(super) sid: String,
-    pub(super) from: String,
-    pub(super) to: String,
-    pub(super) events: mpsc::UnboundedSender<CallEvent>,
-    pub(super) transcript: Arc<Mutex<Vec<String>>>,
-    pub(super) started: Instant,
+struct Ctx {
+    phone: Arc<Inner>,
+    sid: String,
+    from: String,
+    to: String,
+    events: mpsc::UnboundedSender<CallEvent>,
+    transcript: Arc<Mutex<Vec<String>>>,
+    started: Instant,
 }
 
 struct CallTask {
