@@ -143,17 +143,7 @@ async fn a_call_gone_while_gathering_with_its_status_callback_lost_is_closed_whe
         ..redis_options()
     })
     .await;
-    let from = caller();
-    app.raise_alert(&from).await;
-    let mut call = app.verified_call(&from).await;
-    let link = app.request_link(&mut call, &from).await;
-    let mut page = Device::new()
-        .open_page(&link, &app.base, &app.origin())
-        .await;
-    call.expect_said("I see you have the charges", SOON)
-        .await
-        .unwrap();
-    call.expect_gathering(SOON).await.unwrap();
+    let (_, mut call, mut page) = app.at_decision(&caller()).await;
     call.hang_up().await;
     call.expect_ended(SOON).await.unwrap();
     // The tap's live update finds no call: the provider is asked, and the session closes.

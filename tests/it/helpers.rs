@@ -235,6 +235,23 @@ impl TestApp {
         request_link(&self.phone, call, from).await
     }
 
+    /// A customer with an alert whose call is verified, whose link is texted and opened on a
+    /// new device, and whose call has heard that and waits for the decision: the alert's id,
+    /// the call and the page.
+    pub async fn at_decision(&self, from: &str) -> (String, Call, Page) {
+        let alert = self.raise_alert(from).await;
+        let mut call = self.verified_call(from).await;
+        let link = self.request_link(&mut call, from).await;
+        let page = Device::new()
+            .open_page(&link, &self.base, &self.origin())
+            .await;
+        call.expect_said("I see you have the charges", SOON)
+            .await
+            .unwrap();
+        call.expect_gathering(SOON).await.unwrap();
+        (alert, call, page)
+    }
+
     /// `GET /healthz`, as the load balancer asks it.
     pub async fn health(&self) -> reqwest::Response {
         self.http

@@ -33,16 +33,7 @@ async fn redis_restarted_mid_journey_loses_nothing_and_refuses_clearly_while_awa
     })
     .await;
     let from = caller();
-    let alert = app.raise_alert(&from).await;
-    let mut call = app.verified_call(&from).await;
-    let link = app.request_link(&mut call, &from).await;
-    let mut page = Device::new()
-        .open_page(&link, &app.base, &app.origin())
-        .await;
-    call.expect_said("I see you have the charges", SOON)
-        .await
-        .unwrap();
-    call.expect_gathering(SOON).await.unwrap();
+    let (alert, mut call, mut page) = app.at_decision(&from).await;
     page.expect("said").await;
 
     redis.kill();
@@ -389,16 +380,7 @@ async fn stall(app: &TestApp, secs: u64) {
 async fn a_tap_while_redis_sleeps_is_applied_or_truthfully_refused_never_both() {
     let app = spawn_app().await;
     let from = caller();
-    let alert = app.raise_alert(&from).await;
-    let mut call = app.verified_call(&from).await;
-    let link = app.request_link(&mut call, &from).await;
-    let mut page = Device::new()
-        .open_page(&link, &app.base, &app.origin())
-        .await;
-    call.expect_said("I see you have the charges", SOON)
-        .await
-        .unwrap();
-    call.expect_gathering(SOON).await.unwrap();
+    let (alert, mut call, mut page) = app.at_decision(&from).await;
 
     stall(&app, 3).await;
     page.tap("approve").await;
@@ -438,16 +420,7 @@ async fn a_tap_while_redis_sleeps_is_applied_or_truthfully_refused_never_both() 
 async fn a_tap_while_redis_holds_writes_is_settled_not_refused_and_every_side_agrees() {
     let app = spawn_app().await;
     let from = caller();
-    let alert = app.raise_alert(&from).await;
-    let mut call = app.verified_call(&from).await;
-    let link = app.request_link(&mut call, &from).await;
-    let mut page = Device::new()
-        .open_page(&link, &app.base, &app.origin())
-        .await;
-    call.expect_said("I see you have the charges", SOON)
-        .await
-        .unwrap();
-    call.expect_gathering(SOON).await.unwrap();
+    let (alert, mut call, mut page) = app.at_decision(&from).await;
 
     pause_writes(&app, 3000).await;
     page.tap("approve").await;
@@ -470,16 +443,7 @@ async fn a_tap_while_redis_holds_writes_is_settled_not_refused_and_every_side_ag
 async fn a_key_press_while_redis_holds_writes_is_heard_as_the_decision_not_an_apology() {
     let app = spawn_app().await;
     let from = caller();
-    let alert = app.raise_alert(&from).await;
-    let mut call = app.verified_call(&from).await;
-    let link = app.request_link(&mut call, &from).await;
-    let _page = Device::new()
-        .open_page(&link, &app.base, &app.origin())
-        .await;
-    call.expect_said("I see you have the charges", SOON)
-        .await
-        .unwrap();
-    call.expect_gathering(SOON).await.unwrap();
+    let (alert, mut call, _page) = app.at_decision(&from).await;
 
     pause_writes(&app, 3000).await;
     call.press("1");
