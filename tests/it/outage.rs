@@ -338,16 +338,21 @@ async fn redis_connections_gone_silent_are_replaced_and_the_page_and_call_carry_
     );
 }
 
-/// Holds every write on the app's Redis for `ms` (reads are still served), as a failover or
-/// a stalled disk does: commands sent meanwhile are applied only afterwards.
-async fn pause_writes(app: &TestApp, ms: u64) {
+/// A connection of the test's own to the app's Redis, to do to it what a fault would.
+async fn redis_of(app: &TestApp) -> redis::aio::MultiplexedConnection {
     let url = app
         ._redis
         .as_ref()
         .expect("the app has its own redis")
         .url();
     let client = redis::Client::open(url).unwrap();
-    let mut c = client.get_multiplexed_async_connection().await.unwrap();
+    client.get_multiplexed_async_connection().await.unwrap()
+}
+
+/// Holds every write on the app's Redis for `ms` (reads are still served), as a failover or
+/// a stalled disk does: commands sent meanwhile are applied only afterwards.
+async fn pause_writes(app: &TestApp, ms: u64) {
+    let mut c = redis_of(app).await;
     let () = redis::cmd("CLIENT")
         .arg("PAUSE")
         .arg(ms)
@@ -359,13 +364,7 @@ async fn pause_writes(app: &TestApp, ms: u64) {
 
 /// Stops the app's Redis answering anything for `secs` (`DEBUG SLEEP`), as a stuck server does.
 async fn stall(app: &TestApp, secs: u64) {
-    let url = app
-        ._redis
-        .as_ref()
-        .expect("the app has its own redis")
-        .url();
-    let client = redis::Client::open(url).unwrap();
-    let mut c = client.get_multiplexed_async_connection().await.unwrap();
+    let mut c = redis_of(app).await;
     // The sleep answers only when it is over: send it and let it run.
     tokio::spawn(async move {
         let _: redis::RedisResult<()> = redis::cmd("DEBUG")
@@ -496,16 +495,7 @@ async fn an_alert_whose_decision_never_reached_it_is_repaired_when_the_bank_read
     call.expect_said("approved", SOON).await.unwrap();
     call.expect_ended(SOON).await.unwrap();
     // The alert's status write is lost, as when Redis failed just after the decision.
-    let url = app
-        ._redis
-        .as_ref()
-        .expect("the app has its own redis")
-        .url();
-    let mut redis = redis::Client::open(url)
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
+    let mut redis = redis_of(&app).await;
     let key = format!("tandem:alert:{{{alert}}}");
     let () = redis::cmd("HSET")
         .arg(&key)

@@ -55,6 +55,15 @@ fn twilio_error(status: StatusCode, code: u32, message: &str) -> Response {
     (status, Json(body)).into_response()
 }
 
+/// Twilio's answer to a resource it does not have.
+fn not_found() -> Response {
+    twilio_error(
+        StatusCode::NOT_FOUND,
+        20404,
+        "The requested resource was not found",
+    )
+}
+
 fn form(body: &Bytes) -> Vec<(String, String)> {
     form_urlencoded::parse(body).into_owned().collect()
 }
@@ -119,11 +128,7 @@ async fn fetch_call(
         return twilio_error(StatusCode::UNAUTHORIZED, 20003, "Authenticate");
     }
     let Some(sid) = call.strip_suffix(".json") else {
-        return twilio_error(
-            StatusCode::NOT_FOUND,
-            20404,
-            "The requested resource was not found",
-        );
+        return not_found();
     };
     let status = match phone.inner.control(sid) {
         Some(_) => "in-progress",
@@ -143,11 +148,7 @@ async fn update_call(
         return twilio_error(StatusCode::UNAUTHORIZED, 20003, "Authenticate");
     }
     let Some(sid) = call.strip_suffix(".json") else {
-        return twilio_error(
-            StatusCode::NOT_FOUND,
-            20404,
-            "The requested resource was not found",
-        );
+        return not_found();
     };
     let form = form(&body);
     phone.inner.record(ApiRequest {

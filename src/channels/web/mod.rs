@@ -197,10 +197,7 @@ async fn preview_link(
         .await?
     {
         LinkFor::Unclaimed => Ok(Html(OPEN_PAGE).into_response()),
-        LinkFor::Yours { session } => {
-            let location = app.config.public_url.join(&format!("/p/{session}"));
-            Ok((StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response())
-        }
+        LinkFor::Yours { session } => Ok(to_page(&app, session)),
         LinkFor::Nothing => Err(failed(&app, &client).await),
     }
 }
@@ -226,16 +223,17 @@ async fn open_link(
             let cookie = format!(
                 "{DEVICE_COOKIE}={device}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=86400"
             );
-            let location = app.config.public_url.join(&format!("/p/{id}"));
-            Ok((
-                StatusCode::SEE_OTHER,
-                [(header::LOCATION, location), (header::SET_COOKIE, cookie)],
-            )
-                .into_response())
+            Ok(([(header::SET_COOKIE, cookie)], to_page(&app, id)).into_response())
         }
         Ok(_) | Err(BrokerError::NotFound) => Err(failed(&app, &client).await),
         Err(e) => Err(e.into()),
     }
+}
+
+/// Sends the browser on to the session's page, so the token leaves the address bar.
+fn to_page(app: &AppState, session: Uuid) -> Response {
+    let location = app.config.public_url.join(&format!("/p/{session}"));
+    (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response()
 }
 
 /// The session, if the request comes from the device its link is bound to.
