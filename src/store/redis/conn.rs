@@ -52,6 +52,9 @@ pub(super) struct Single {
 
 pub(super) struct Cluster {
     client: ClusterClient,
+    /// One connection to each configured seed, of the health check's own: the cluster
+    /// connection waits on a hung master even for a request another master answers.
+    pub(super) seeds: Vec<ConnectionManager>,
     /// Swapped for a fresh one when the connection is replaced.
     conn: RwLock<Arc<tokio::sync::OnceCell<ClusterConnection>>>,
 }
@@ -91,16 +94,20 @@ impl ConnectionLike for Conn {
     }
 }
 
+fn single_config() -> ConnectionManagerConfig {
+    ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(CONNECT_TIMEOUT))
+        .set_response_timeout(Some(COMMAND_TIMEOUT))
+        .set_min_delay(Duration::from_millis(10))
+        .set_max_delay(MAX_BACKOFF)
+        .set_number_of_retries(2)
+}
+
 impl Backend {
     /// A lazy connection: a node starts even while Redis is down.
     pub(super) fn new(urls: &[&str], clients: &[Client]) -> redis::RedisResult<Self> {
         if let [client] = clients {
-            let config = ConnectionManagerConfig::new()
-                .set_connection_timeout(Some(CONNECT_TIMEOUT))
-                .set_response_timeout(Some(COMMAND_TIMEOUT))
-                .set_min_delay(Duration::from_millis(10))
-                .set_max_delay(MAX_BACKOFF)
-                .set_number_of_retries(2);
+            let config = single_config();
             let conn = ConnectionManager::new_lazy_with_config(client.clone(), config.clone())?;
             return Ok(Backend::Single(Box::new(Single {
                 client: client.clone(),
@@ -114,8 +121,13 @@ impl Backend {
             .retries(2)
             .tcp_settings(tcp_settings())
             .build()?;
+        let seeds = clients
+            .iter()
+            .map(|c| ConnectionManager::new_lazy_with_config(c.clone(), single_config()))
+            .collect::<Result<_, _>>()?;
         Ok(Backend::Cluster(Box::new(Cluster {
             client,
+            seeds,
             conn: RwLock::new(Arc::default()),
         })))
     }

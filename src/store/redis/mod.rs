@@ -15,15 +15,12 @@ use std::{
 };
 
 use async_trait::async_trait;
-use redis::{
-    AsyncCommands,
-    cluster_routing::{MultipleNodeRoutingInfo, ResponsePolicy, RoutingInfo},
-};
+use redis::AsyncCommands;
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
 use self::{
-    conn::{Backend, Conn},
+    conn::Backend,
     lua::{ALERT_STATUS_LUA, ATTACH_LUA, COMMIT_LUA, SUPERSEDE_LUA, UNLINK_PHONE_LUA},
 };
 use super::{Commit, HISTORY_CAP, Index, Store, StoreError, Versioned, Wake, decode, encode};
@@ -154,21 +151,25 @@ impl Store for RedisStore {
         "redis"
     }
 
-    /// On a cluster, ready while any master answers: a PING must reach every master by
-    /// default, so one master down would take every node out of its balancer and stop every
-    /// session, not only the third that master holds.
+    /// On a cluster, ready while any node answers. A PING must reach every master by default,
+    /// so one master down would take every node out of its balancer and stop every session,
+    /// not only the third that master holds; and the cluster connection, even asked for one
+    /// answer, waits on a hung master. So each seed is asked on a connection of its own, and
+    /// the first answer decides.
     async fn ping(&self) -> Result<(), StoreError> {
-        match self.conn().await? {
-            Conn::Single(mut c) => self
-                .run(redis::cmd("PING").query_async::<String>(&mut c))
-                .await
-                .map(drop),
-            Conn::Cluster(mut c) => {
-                let any_master = RoutingInfo::MultiNode((
-                    MultipleNodeRoutingInfo::AllMasters,
-                    Some(ResponsePolicy::OneSucceeded),
-                ));
-                self.run(c.route_command(redis::cmd("PING"), any_master))
+        match &self.backend {
+            Backend::Single(_) => {
+                let mut c = self.conn().await?;
+                self.run(redis::cmd("PING").query_async::<String>(&mut c))
+                    .await
+                    .map(drop)
+            }
+            Backend::Cluster(cluster) => {
+                let asks = cluster.seeds.iter().map(|seed| {
+                    let mut c = seed.clone();
+                    Box::pin(async move { redis::cmd("PING").query_async::<String>(&mut c).await })
+                });
+                self.run(futures_util::future::select_ok(asks))
                     .await
                     .map(drop)
             }

@@ -85,13 +85,21 @@ impl LocalCluster {
         Ok(cluster)
     }
 
-    /// Every node as a seed, comma-separated, as `TANDEM_REDIS_URL` takes a cluster.
     /// Kills one master at once (SIGKILL): its slots stop answering, the others go on.
     pub fn kill(&mut self, i: usize) {
         let _ = self.nodes[i].kill();
         let _ = self.nodes[i].wait();
     }
 
+    /// Stops one master without closing anything (SIGSTOP): its sockets stay open and silent,
+    /// as behind a partition or a hung host, the failure a refused connection does not show.
+    pub fn freeze(&mut self, i: usize) {
+        let _ = Command::new("kill")
+            .args(["-STOP", &self.nodes[i].id().to_string()])
+            .status();
+    }
+
+    /// Every node as a seed, comma-separated, as `TANDEM_REDIS_URL` takes a cluster.
     pub fn url(&self) -> String {
         self.ports
             .iter()
