@@ -34,6 +34,11 @@ pub struct Config {
     /// Longest a hold-loop webhook is held open waiting for an event (`TANDEM_HOLD_POLL_MS`,
     /// default 8000): Twilio gives up on a webhook after 15 s.
     pub hold_poll: Duration,
+    /// How long a call this node has answered may send no webhook before the provider is asked
+    /// whether it is over (`TANDEM_QUIET_CALL_MS`, default 120000): its status callback may
+    /// have been lost. More than any live call is silent — the longest speech and gather, two
+    /// hold polls — so a live call is asked about at most this often, a gone one closed.
+    pub quiet_call: Duration,
     /// `text` or `json` log lines (`TANDEM_LOG_FORMAT`, default `text`).
     pub log_json: bool,
     /// Header the load balancer puts the client's address in (`TANDEM_CLIENT_IP_HEADER`, e.g.
@@ -151,6 +156,18 @@ impl Config {
                     "between 1 and 12000 (Twilio waits 15 s)",
                 ))?,
         };
+        let quiet_call = match get("TANDEM_QUIET_CALL_MS") {
+            None => Duration::from_secs(120),
+            Some(v) => v
+                .parse::<u64>()
+                .ok()
+                .map(Duration::from_millis)
+                .filter(|q| *q > hold_poll * 2)
+                .ok_or(ConfigError::Invalid(
+                    "TANDEM_QUIET_CALL_MS",
+                    "milliseconds, more than two hold polls (TANDEM_HOLD_POLL_MS)",
+                ))?,
+        };
         let log_json = match get("TANDEM_LOG_FORMAT").as_deref() {
             None | Some("text") => false,
             Some("json") => true,
@@ -234,6 +251,7 @@ impl Config {
             history_keep: secs("TANDEM_HISTORY_DAYS", 400)? * 24 * 3600,
             alert_ttl: secs("TANDEM_ALERT_TTL_SECS", 7 * 24 * 3600)?,
             hold_poll,
+            quiet_call,
             log_json,
             client_ip_header,
             trusted_proxies,
@@ -246,6 +264,17 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_quiet_time_a_holding_call_would_reach_between_polls_is_refused() {
+        let err = Config::from_lookup(|k| match k {
+            "TANDEM_HOLD_POLL_MS" => Some("8000".into()),
+            "TANDEM_QUIET_CALL_MS" => Some("16000".into()),
+            _ => None,
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("TANDEM_QUIET_CALL_MS"), "{err}");
+    }
 
     #[test]
     fn public_url_keeps_its_path_and_reports_the_origin() {

@@ -33,6 +33,8 @@ pub(super) enum Quiet {
     Parked,
     /// The provider refused a live update for it (checked at once).
     UpdateFailed,
+    /// Nothing heard from it here for `quiet_call`, though nothing may be waiting for it.
+    Silent,
 }
 
 /// How the call takes what other channels did in a commit.
@@ -121,8 +123,8 @@ impl Broker {
     }
 
     /// A call that looks live but may be gone with its status callback lost (Redis away when
-    /// it came): a reply left for it in the hold loop that no poll took, or a live update the
-    /// provider refused. The provider says, and an ended call closes the session.
+    /// it came): a reply left for it in the hold loop that no poll took, a live update the
+    /// provider refused, or no webhook from it for longer than a live call is ever silent. The provider says, and an ended call closes the session.
     pub(super) async fn watch_call(&self, id: Uuid, call_id: String, quiet: Quiet) {
         if quiet == Quiet::Parked {
             tokio::select! {
@@ -134,9 +136,7 @@ impl Broker {
             return;
         };
         let suspect = loaded.session.voice.as_ref().is_some_and(|v| {
-            v.call_id == call_id
-                && v.is_live()
-                && (quiet == Quiet::UpdateFailed || v.pending.is_some())
+            v.call_id == call_id && v.is_live() && (quiet != Quiet::Parked || v.pending.is_some())
         });
         if !suspect {
             return;
@@ -146,10 +146,17 @@ impl Broker {
             Ok(status) => status.unwrap_or(CallStatus::Completed),
             Err(e) => {
                 tracing::warn!(session_id = %id, error = %e, "could not ask the provider about a quiet call");
+                if quiet == Quiet::Silent {
+                    self.quiet.heard(&call_id);
+                }
                 return;
             }
         };
         if status.is_live() {
+            // Live, its webhooks reaching other nodes: asked again if it stays quiet here.
+            if quiet == Quiet::Silent {
+                self.quiet.heard(&call_id);
+            }
             return;
         }
         tracing::warn!(session_id = %id, ?status, "the call ended without telling us; closing its session");

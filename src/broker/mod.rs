@@ -9,6 +9,7 @@ mod commit;
 mod decide;
 mod hold;
 mod link;
+mod quiet;
 mod text;
 
 #[cfg(test)]
@@ -59,6 +60,8 @@ pub struct Broker {
     shutdown: CancellationToken,
     /// Calls that look live but may have ended unseen, to ask the provider about.
     parked: mpsc::UnboundedSender<(Uuid, String, commit::Quiet)>,
+    /// Calls this node has heard from, watched for one that goes quiet.
+    quiet: Arc<quiet::QuietCalls>,
 }
 
 impl Broker {
@@ -80,6 +83,7 @@ impl Broker {
             config,
             shutdown,
             parked,
+            quiet: Arc::default(),
         };
         // One task hands out the watches: a commit cannot spawn one itself, since a watch may
         // commit in turn.
@@ -98,11 +102,44 @@ impl Broker {
                 }
             }
         });
+        let sweeper = broker.clone();
+        tokio::spawn(async move { sweeper.sweep_quiet_calls().await });
         broker
+    }
+
+    /// Asks the provider about each call that has been quiet here for `quiet_call`: longer
+    /// than a live call ever is (its speech and gather, or a hold poll) unless it is gone.
+    async fn sweep_quiet_calls(&self) {
+        let quiet = self.config.quiet_call;
+        let every = (quiet / 4).min(std::time::Duration::from_secs(5));
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(every) => {}
+                () = self.shutdown.cancelled() => return,
+            }
+            for call_id in self.quiet.take_quiet(quiet) {
+                let watcher = self.clone();
+                tokio::spawn(async move {
+                    if let Ok(Some(id)) = watcher.store.lookup(Index::Call, &call_id).await {
+                        watcher.watch_call(id, call_id, commit::Quiet::Silent).await;
+                    }
+                });
+            }
+        }
     }
 
     /// Applies one command from any channel.
     pub async fn apply(&self, command: Command) -> Result<Outcome, BrokerError> {
+        match &command {
+            Command::StartCall(call) => self.quiet.heard(&call.call_id),
+            Command::Heard { call_id, .. } | Command::Hold { call_id, .. } => {
+                self.quiet.heard(call_id)
+            }
+            Command::CallStatus { call_id, status } if !status.is_live() => {
+                self.quiet.forget(call_id)
+            }
+            _ => {}
+        }
         match command {
             Command::StartCall(call) => Ok(Outcome::Call(self.start_call(call).await)),
             Command::Heard {

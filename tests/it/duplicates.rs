@@ -153,3 +153,23 @@ async fn a_call_gone_while_gathering_with_its_status_callback_lost_is_closed_whe
     assert_eq!(ended["event"]["status"], "completed", "{ended}");
     page.expect("session_closed").await;
 }
+
+#[tokio::test]
+async fn a_call_gone_with_nothing_waiting_for_it_and_its_status_callback_lost_is_closed_once_quiet()
+{
+    let app = spawn_app_with(Options {
+        lose_status_callbacks: true,
+        hold_poll_ms: Some(500),
+        env: vec![("TANDEM_QUIET_CALL_MS", "1500".into())],
+        ..redis_options()
+    })
+    .await;
+    let (_, mut call, mut page) = app.at_decision(&caller()).await;
+    // The caller hangs up while the page is open and nobody taps: no reply waits for the call
+    // and no live update is tried. Its silence is what makes the node ask the provider.
+    call.hang_up().await;
+    call.expect_ended(SOON).await.unwrap();
+    let ended = page.expect("call_ended").await;
+    assert_eq!(ended["event"]["status"], "completed", "{ended}");
+    page.expect("session_closed").await;
+}
