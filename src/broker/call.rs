@@ -117,8 +117,9 @@ impl Broker {
         }
         .await;
         match result {
-            // The keys may yet be applied: the call holds and the hold loop tells which.
-            Err(e @ BrokerError::Unknown) => wait_for_store(e, id, turn, None),
+            // The store is away, or the keys may yet be applied: the call holds, and the hold
+            // loop either tells what they did or, if they never landed, asks again.
+            Err(e) => wait_for_store(e, id, turn, None),
             result => settle(result),
         }
     }

@@ -238,6 +238,17 @@ fn pickup(
     if voice.turn != turn {
         return Pickup::Ready(stale(d, None));
     }
+    // Sent here from a gather by a store outage, with what it heard never applied (the turn
+    // did not move): it hears the question again, and the caller answers it again.
+    if !voice.parked
+        && let Some(reply) = voice.last_reply.clone()
+    {
+        return Pickup::Ready(Some(Answer::Reply {
+            session: d.session.id,
+            turn: voice.turn,
+            reply,
+        }));
+    }
     match voice.wait_until {
         Some(until) if until <= now_ms => Pickup::Ready(wait_over(d, scripts)),
         until => Pickup::Wait { until },

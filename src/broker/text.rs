@@ -10,12 +10,16 @@ use super::{Broker, BrokerError};
 use crate::{
     script::{self, Input, Script, Texts},
     session::{Alert, EventKind, SmsLeg},
-    store::Index,
+    store::{Index, StoreError},
     telephony::{InboundSms, OutboundSms},
 };
 
 /// Longest reply kept; a text is at most ten segments.
 const MAX_REPLY: usize = 1600;
+/// How long a text waits for an away store before it is answered with an apology: well
+/// within the 15 s a provider waits for the answer.
+const TEXT_WAITS_FOR_STORE: std::time::Duration = std::time::Duration::from_secs(8);
+const STORE_RETRY: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// What a reply led to.
 enum Answered {
@@ -72,11 +76,30 @@ impl Broker {
         Ok(sent.is_ok())
     }
 
-    /// A text from the customer; the text to answer with, if any.
+    /// A text from the customer; the text to answer with, if any. While the store is away
+    /// with nothing sent to it, the text is tried again for a few seconds (the provider waits
+    /// 15 s for the answer), so a short stall gets the true answer, not an apology.
     pub(super) async fn text_received(
         &self,
         sms: InboundSms,
     ) -> Result<Option<String>, BrokerError> {
+        let deadline = tokio::time::Instant::now() + TEXT_WAITS_FOR_STORE;
+        loop {
+            match self.try_text_received(&sms).await {
+                Err(BrokerError::Store(StoreError::Unavailable(_) | StoreError::Unknown(_)))
+                    if tokio::time::Instant::now() < deadline =>
+                {
+                    tokio::select! {
+                        () = tokio::time::sleep(STORE_RETRY) => {}
+                        () = self.shutdown.cancelled() => return Err(BrokerError::Unknown),
+                    }
+                }
+                result => return result,
+            }
+        }
+    }
+
+    async fn try_text_received(&self, sms: &InboundSms) -> Result<Option<String>, BrokerError> {
         let Some(id) = self.store.lookup(Index::SmsThread, &sms.from).await? else {
             return Ok(None);
         };
@@ -125,7 +148,11 @@ impl Broker {
         match answer {
             Ok(Answered::Texts(texts, new_link)) => {
                 if new_link {
-                    self.bind_link(&link, id).await?;
+                    // After the commit: the text was applied, so this is not tried again.
+                    if let Err(e) = self.bind_link(&link, id).await {
+                        tracing::warn!(session_id = %id, error = %e, "could not save the texted link");
+                        return Err(BrokerError::Unknown);
+                    }
                 }
                 Ok(Some(texts.join(" ")))
             }

@@ -74,7 +74,7 @@ async fn redis_restarted_mid_journey_loses_nothing_and_refuses_clearly_while_awa
 }
 
 #[tokio::test]
-async fn while_redis_restarts_holding_calls_wait_and_a_voice_decision_is_refused_not_lost() {
+async fn while_redis_restarts_calls_hold_and_a_voice_decision_is_asked_again_not_lost() {
     let mut redis = RedisServer::start_with_aof();
     let app = spawn_app_with(Options {
         redis_url: Some(redis.url()),
@@ -116,14 +116,13 @@ async fn while_redis_restarts_holding_calls_wait_and_a_voice_decision_is_refused
     call_z.expect_said("declined", SOON).await.unwrap();
 
     redis.kill();
-    // Y approves by voice while Redis is away: the call says it could not, and offers a
-    // person; every webhook answered with a document.
+    // Y approves by voice while Redis is away: the call holds, as a holding call does, and
+    // is asked again once Redis is back; every webhook answered with a document.
     call_y.press("1");
     call_y
-        .expect_said("having a problem on our side", SOON)
+        .expect_said("One moment, please", SOON)
         .await
         .unwrap();
-    assert_eq!(transferred(&mut call_y).await, AGENT_NUMBER);
     // The page's tap is refused on the page in the same way.
     page_y.tap("approve").await;
     let refused = page_y.expect("decision_refused").await;
@@ -144,6 +143,22 @@ async fn while_redis_restarts_holding_calls_wait_and_a_voice_decision_is_refused
     let session_y = api_get(&format!("{}/api/v1/sessions/{}", app.base, page_y.session)).await;
     assert!(session_y["decision"].is_null(), "{session_y}");
     assert_eq!(app.alert_status(&alert_y).await, "open");
+    // Y is asked again, not sent away, and this time the answer lands.
+    call_y
+        .expect_said("press 2 or say decline", SOON)
+        .await
+        .unwrap();
+    call_y.press("2");
+    call_y.expect_said("declined", SOON).await.unwrap();
+    assert_eq!(app.alert_status(&alert_y).await, "declined");
+    assert!(
+        !call_y
+            .transcript()
+            .iter()
+            .any(|l| l.contains("having a problem")),
+        "Y was never sent away: {:?}",
+        call_y.transcript()
+    );
 
     // X never left the hold loop: the page opens, the call hears it, and decides.
     let _page_x = Device::new()
@@ -362,9 +377,10 @@ async fn pause_writes(app: &TestApp, ms: u64) {
         .unwrap();
 }
 
-/// Stops the app's Redis answering anything for `secs` (`DEBUG SLEEP`), as a stuck server does.
+/// Stops the app's Redis answering anything for `secs` (`DEBUG SLEEP`), as a stuck server does;
+/// returns once it has stopped answering.
 async fn stall(app: &TestApp, secs: u64) {
-    let mut c = redis_of(app).await;
+    let (mut c, mut probe) = (redis_of(app).await, redis_of(app).await);
     // The sleep answers only when it is over: send it and let it run.
     tokio::spawn(async move {
         let _: redis::RedisResult<()> = redis::cmd("DEBUG")
@@ -373,6 +389,32 @@ async fn stall(app: &TestApp, secs: u64) {
             .query_async(&mut c)
             .await;
     });
+    let deadline = Instant::now() + SOON;
+    loop {
+        let ping = redis::cmd("PING");
+        let pong = ping.query_async::<String>(&mut probe);
+        if tokio::time::timeout(Duration::from_millis(200), pong)
+            .await
+            .is_err()
+        {
+            return;
+        }
+        assert!(Instant::now() < deadline, "redis never started its sleep");
+    }
+}
+
+/// Raises a purchase to confirm by text; returns the alert once the question is texted.
+async fn texted_question(app: &TestApp, from: &str) -> String {
+    let mut alert = alert_json(from);
+    alert["kind"] = "confirm_purchase".into();
+    let res = app.post_alert(&alert, Some(API_KEY)).await;
+    assert_eq!(res.status(), 201);
+    let alert: serde_json::Value = res.json().await.unwrap();
+    app.phone
+        .next_sms(from, SOON)
+        .await
+        .expect("the question is texted");
+    alert["id"].as_str().unwrap().to_owned()
 }
 
 #[tokio::test]
@@ -460,16 +502,7 @@ async fn a_key_press_while_redis_holds_writes_is_heard_as_the_decision_not_an_ap
 async fn a_texted_yes_while_redis_holds_writes_gets_its_true_answer() {
     let app = spawn_app().await;
     let from = caller();
-    let mut alert = alert_json(&from);
-    alert["kind"] = "confirm_purchase".into();
-    let res = app.post_alert(&alert, Some(API_KEY)).await;
-    assert_eq!(res.status(), 201);
-    let alert: serde_json::Value = res.json().await.unwrap();
-    let alert = alert["id"].as_str().unwrap().to_owned();
-    app.phone
-        .next_sms(&from, SOON)
-        .await
-        .expect("the question is texted");
+    let alert = texted_question(&app, &from).await;
 
     pause_writes(&app, 3000).await;
     let (status, twiml) = app.phone.send_sms(&from, BANK_NUMBER, "YES").await.unwrap();
@@ -513,4 +546,45 @@ async fn an_alert_whose_decision_never_reached_it_is_repaired_when_the_bank_read
         .await
         .unwrap();
     assert_eq!(stored, "approved");
+}
+
+#[tokio::test]
+async fn a_key_press_while_redis_sleeps_holds_the_call_and_is_then_applied_or_asked_again() {
+    let app = spawn_app().await;
+    let (alert, mut call, _page) = app.at_decision(&caller()).await;
+
+    stall(&app, 3).await;
+    call.press("1");
+    // Not the apology and a hang-up: the call holds while Redis sleeps.
+    call.expect_said("one moment", SOON).await.unwrap();
+    let next = call
+        .expect_said_one_of(&["approved", "press 1 or say approve"], SOON)
+        .await
+        .unwrap();
+    if !next.to_lowercase().contains("approved") {
+        // The press never landed, and the caller is asked again, not told it did.
+        assert_eq!(app.alert_status(&alert).await, "open");
+        call.press("1");
+        call.expect_said("approved", SOON).await.unwrap();
+    }
+    let said = call.transcript().join(" ");
+    assert!(
+        !said.contains("problem on our side"),
+        "the caller heard an apology: {said}"
+    );
+    call.expect_ended(SOON).await.unwrap();
+    assert_eq!(app.alert_status(&alert).await, "approved");
+}
+
+#[tokio::test]
+async fn a_texted_yes_while_redis_sleeps_waits_for_it_and_gets_its_true_answer() {
+    let app = spawn_app().await;
+    let from = caller();
+    let alert = texted_question(&app, &from).await;
+
+    stall(&app, 3).await;
+    let (status, twiml) = app.phone.send_sms(&from, BANK_NUMBER, "YES").await.unwrap();
+    assert_eq!(status, 200, "{twiml}");
+    assert!(twiml.contains("approved"), "{twiml}");
+    assert_eq!(app.alert_status(&alert).await, "approved");
 }

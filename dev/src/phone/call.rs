@@ -119,6 +119,26 @@ impl Call {
         .await
     }
 
+    /// Waits for the call to say something containing any of `phrases` (any case); returns it.
+    pub async fn expect_said_one_of(
+        &mut self,
+        phrases: &[&str],
+        within: Duration,
+    ) -> Result<String, CallError> {
+        let wanted: Vec<String> = phrases.iter().map(|p| p.to_lowercase()).collect();
+        self.expect(
+            &format!("to hear one of {phrases:?}"),
+            within,
+            |e| match e {
+                CallEvent::Said(text) if wanted.iter().any(|w| text.to_lowercase().contains(w)) => {
+                    Some(text.clone())
+                }
+                _ => None,
+            },
+        )
+        .await
+    }
+
     pub async fn expect_gathering(&mut self, within: Duration) -> Result<(), CallError> {
         self.expect("a <Gather>", within, |e| {
             matches!(e, CallEvent::Gathering { .. }).then_some(())

@@ -161,6 +161,12 @@ async fn sms(State(app): State<AppState>, form: SignedForm) -> Response {
     let doc = match sms::text(&app, text).await {
         Ok(Some(answer)) => Twiml::default().message(&answer),
         Ok(None) => Twiml::default(),
+        Err(e @ crate::broker::BrokerError::Unknown) => {
+            tracing::error!(error = %e, "a text's outcome is not known");
+            Twiml::default().message(
+                "Sorry, we couldn't confirm your reply just now. Please reply again in a few minutes; if the first one went through, we'll say so.",
+            )
+        }
         Err(e) => {
             tracing::error!(error = %e, "could not handle a text");
             Twiml::default().message(
