@@ -244,3 +244,39 @@ pub(super) fn wait_for_store(e: BrokerError, id: Uuid, turn: u32, since: Option<
         false => settle(Err(e)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn away() -> BrokerError {
+        BrokerError::Store(StoreError::Unavailable("connection refused".into()))
+    }
+
+    #[test]
+    fn a_call_holds_through_a_young_outage_and_is_offered_a_person_after_twenty_seconds() {
+        let (id, now) = (Uuid::new_v4(), Utc::now().timestamp_millis());
+        assert!(matches!(
+            wait_for_store(away(), id, 3, None),
+            Answer::StoreWait { turn: 3, since, .. } if since >= now
+        ));
+        assert!(matches!(
+            wait_for_store(away(), id, 3, Some(now - 19_000)),
+            Answer::StoreWait { since, .. } if since == now - 19_000
+        ));
+        assert!(matches!(
+            wait_for_store(away(), id, 3, Some(now - 21_000)),
+            Answer::Apology
+        ));
+        // Another node's clock ahead of ours never stretches the wait.
+        assert!(matches!(
+            wait_for_store(away(), id, 3, Some(now + 60_000)),
+            Answer::StoreWait { since, .. } if since <= Utc::now().timestamp_millis()
+        ));
+        // A failure that is not the store being away is apologised for at once.
+        assert!(matches!(
+            wait_for_store(BrokerError::NotFound, id, 3, None),
+            Answer::Apology
+        ));
+    }
+}
