@@ -30,8 +30,9 @@ cargo run --locked --quiet -- check
 TANDEM_API_KEY=compose-check docker-compose -f docker-compose.yml config -q
 cargo test --workspace --locked
 # Every journey again on a three-master Redis Cluster (each test forms its own); the outage
-# tests kill and restart a single redis-server, so they run above only.
-TANDEM_TEST_REDIS=cluster cargo test --locked -p tandem-dev --test it -- --skip outage
+# tests kill and restart a single redis-server, and the demo runs on its embedded store, so
+# they run above only.
+TANDEM_TEST_REDIS=cluster cargo test --locked -p tandem-dev --test it -- --skip outage --skip demo::
 # A short benchmark run for correctness only (every journey completes, every decision lands);
 # its timings are printed, never judged here.
 cargo run --locked --quiet -- bench steady --rate 50 --duration 4 --max-secs 300

@@ -1,7 +1,7 @@
 //! The node's own commands (`serve`, `check`), shared by the server binary and the full
 //! command line in `dev`, so both run a node exactly the same way.
 
-use std::path::PathBuf;
+use std::{io::Write, path::PathBuf};
 
 use anyhow::Context;
 use clap::Subcommand;
@@ -11,6 +11,7 @@ use tracing_subscriber::EnvFilter;
 #[derive(Subcommand, Debug)]
 pub enum NodeCommand {
     /// Run a node (configured by TANDEM_* environment variables).
+    #[command(after_help = SERVE_ENV)]
     Serve,
     /// Check IVR scripts and report every problem found.
     Check {
@@ -18,6 +19,33 @@ pub enum NodeCommand {
         files: Vec<PathBuf>,
     },
 }
+
+/// What `serve --help` lists: every setting, its default, in one screen. The README's
+/// configuration table says more of each.
+const SERVE_ENV: &str = "\
+Environment (defaults in brackets):
+  TANDEM_LISTEN                address to bind [127.0.0.1:8080]
+  TANDEM_PUBLIC_URL            URL browsers and the provider reach [http://LISTEN]
+  TANDEM_REDIS_URL             Redis URL, or comma-separated cluster seeds [embedded store]
+  TANDEM_API_KEY               bearer key for the bank's API [API off]
+  TANDEM_TWILIO_ACCOUNT_SID    provider account (required for webhooks to be accepted)
+  TANDEM_TWILIO_AUTH_TOKEN     provider auth token, which signs every webhook
+  TANDEM_TWILIO_API_BASE       provider REST API [https://api.twilio.com]
+  TANDEM_SMS_FROM              number texts are sent from
+  TANDEM_AGENT_NUMBER          where callers are transferred to a person [none]
+  TANDEM_SCRIPTS_DIR           folder of IVR scripts [ivr-scripts]
+  TANDEM_SESSION_TTL_SECS      a session's lifetime [3600]
+  TANDEM_ALERT_TTL_SECS        how long an alert waits for the call [604800]
+  TANDEM_HISTORY_DAYS          how long a customer's history is kept [400]
+  TANDEM_HOLD_POLL_MS          longest a hold webhook is held open [8000]
+  TANDEM_QUIET_CALL_MS         silence before the provider is asked about a call [120000]
+  TANDEM_CLIENT_IP_HEADER      header the balancer puts the client address in [none]
+  TANDEM_TRUSTED_PROXIES       proxies of your own in front of the nodes [1]
+  TANDEM_HEADER_TIMEOUT_MS     time to send a request head; idle keep-alive [10000]
+  TANDEM_MAX_CONNECTIONS       connections one node holds at once [18000]
+  TANDEM_LOG_FORMAT            text or json [text]
+  RUST_LOG                     log filter [info]
+  NO_COLOR                     set: no colour in logs, even on a terminal";
 
 impl NodeCommand {
     pub fn run(self) -> anyhow::Result<()> {
@@ -71,12 +99,19 @@ async fn stop_on_signal(shutdown: CancellationToken) {
 fn init_tracing(json: bool) {
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,tower_http=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(colour_for(&std::io::stdout()));
     if json {
         builder.json().init();
     } else {
         builder.init();
     }
+}
+
+/// Colour only for a person at a terminal: never into a file or a pipe, never with `NO_COLOR`.
+pub fn colour_for(stream: &impl std::io::IsTerminal) -> bool {
+    stream.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 fn check(files: Vec<PathBuf>) -> anyhow::Result<()> {
@@ -85,31 +120,39 @@ fn check(files: Vec<PathBuf>) -> anyhow::Result<()> {
         let mut found: Vec<PathBuf> = std::fs::read_dir(&dir)
             .with_context(|| format!("reading {}", dir.display()))?
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "json") && !p.ends_with("schema.json"))
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
             .collect();
         found.sort();
         found
     } else {
         files
     };
-    let mut failed = 0;
+    let (mut failed, mut checked) = (0, 0);
+    // A closed pipe (`| head`) ends the listing quietly instead of panicking.
+    let mut out = std::io::stdout().lock();
     for file in &files {
         let text =
             std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
-        match crate::script::Script::parse_all(&file.display().to_string(), &text) {
-            Ok(script) => println!("ok    {} ({} states)", file.display(), script.states.len()),
-            Err(problems) => {
-                failed += 1;
-                for problem in problems {
-                    println!("error {problem}");
+        let shown = file.display();
+        let lines = match crate::script::file::not_a_script(&text) {
+            Some(why) => vec![format!("skip  {shown} ({why})")],
+            None => {
+                checked += 1;
+                match crate::script::Script::parse_all(&shown.to_string(), &text) {
+                    Ok(script) => vec![format!("ok    {shown} ({} states)", script.states.len())],
+                    Err(problems) => {
+                        failed += 1;
+                        problems.iter().map(|p| format!("error {p}")).collect()
+                    }
                 }
+            }
+        };
+        for line in lines {
+            if writeln!(out, "{line}").is_err() {
+                break;
             }
         }
     }
-    anyhow::ensure!(
-        failed == 0,
-        "{failed} of {} scripts have errors",
-        files.len()
-    );
+    anyhow::ensure!(failed == 0, "{failed} of {checked} scripts have errors");
     Ok(())
 }

@@ -61,18 +61,27 @@
     $('decline').disabled = !enabled;
   }
 
+  // Hides controls; focus inside them would fall to the page's body, so a keyboard or
+  // screen-reader user is taken to the outcome that replaced them.
+  function hide(...ids) {
+    // A button disabled while it waits for the answer has already dropped its focus to body.
+    const focused = document.activeElement;
+    const lost = !focused || focused === document.body || ids.some((id) => $(id).contains(focused));
+    ids.forEach((id) => { $(id).hidden = true; });
+    if (lost) $('outcome').focus();
+  }
+
   function showOutcome(decision) {
     decided = true;
     $('outcome').textContent = OUTCOME[decision] || '';
-    $('actions').hidden = true;
+    hide('actions');
   }
 
   function showEnded() {
     if (closedForGood) return;
     closedForGood = true;
     $('outcome').textContent = decided ? $('outcome').textContent + ' ' + ENDED : ENDED;
-    $('actions').hidden = true;
-    $('talk').hidden = true;
+    hide('actions', 'talk');
     $('link-state').textContent = 'Call ended';
   }
 

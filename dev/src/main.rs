@@ -54,6 +54,7 @@ fn quiet_runtime<F: Future<Output = anyhow::Result<()>>>(
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(tandem::cli::colour_for(&std::io::stderr()))
         .init();
     let rt = runtime()?;
     let result = rt.block_on(job());

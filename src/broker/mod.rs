@@ -294,6 +294,22 @@ impl Broker {
         self.scripts.current_keys()
     }
 
+    /// Whether the session's call stands where its script waits for a representative to join
+    /// (what an agent desk, or the demo playing one, acts on).
+    pub async fn awaiting_agent(&self, id: Uuid) -> Result<bool, BrokerError> {
+        let session = self.session(id).await?;
+        let (Some(voice), Some(script)) = (
+            session.voice.as_ref().filter(|v| v.is_live()),
+            self.scripts.get(&session.script),
+        ) else {
+            return Ok(false);
+        };
+        Ok(script
+            .states
+            .get(&voice.position.state)
+            .is_some_and(|state| state.on.contains_key(&crate::script::Trigger::AgentJoined)))
+    }
+
     /// Why a command was refused, in the words of the session's script.
     fn refusal(&self, s: &Session, refusal: Refusal) -> Outcome {
         let messages = self.scripts.get(&s.script);

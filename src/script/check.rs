@@ -20,11 +20,17 @@ impl Script {
     /// Parses and checks one flow file, reporting every problem rather than the first.
     pub fn parse_all(file: &str, text: &str) -> Result<Self, Vec<ScriptError>> {
         let raw: ScriptFile = serde_json::from_str(text).map_err(|e| {
+            // The position is reported once, in front; serde's own copy of it goes.
+            let message = e.to_string();
+            let message = match message.rsplit_once(" at line ") {
+                Some((head, _)) => head.to_owned(),
+                None => message,
+            };
             vec![ScriptError::Syntax {
                 file: file.into(),
                 line: e.line(),
                 column: e.column(),
-                message: e.to_string(),
+                message,
             }]
         })?;
         let mut problems = Vec::new();
@@ -34,14 +40,21 @@ impl Script {
             message,
         };
         let mut states = HashMap::new();
+        // States whose shape could not be read: where they lead is unknown.
+        let mut unreadable = BTreeSet::new();
         for (name, state) in raw.states {
-            match convert(state, raw.channel)
-                .and_then(|c| super::speech::check_placeholders(&c).map(|()| c))
-            {
+            match convert(state, raw.channel) {
                 Ok(converted) => {
+                    // A bad placeholder is reported, but the state still leads where it says.
+                    if let Err(message) = super::speech::check_placeholders(&converted) {
+                        problems.push(state_problem(&name, message));
+                    }
                     states.insert(name, converted);
                 }
-                Err(message) => problems.push(state_problem(&name, message)),
+                Err(message) => {
+                    problems.push(state_problem(&name, message));
+                    unreadable.insert(name);
+                }
             }
         }
         let mut on = BTreeMap::new();
@@ -107,29 +120,54 @@ impl Script {
             },
             states,
         };
-        // A state that failed to load would show up again as a dangling target; skip those.
-        let broken: BTreeSet<String> = problems.iter().filter_map(ScriptError::state).collect();
-        problems.extend(script.link_problems(file, &broken));
+        // Where an unreadable state leads is guessed from the names it mentions, so that what
+        // it leads to is not called unreachable.
+        let mut guessed: HashMap<String, Vec<String>> = HashMap::new();
+        if !unreadable.is_empty()
+            && let Ok(value) = serde_json::from_str::<serde_json::Value>(text)
+        {
+            for name in &unreadable {
+                let mut names = Vec::new();
+                mentioned(&value["states"][name], &mut names);
+                guessed.insert(name.clone(), names);
+            }
+        }
+        problems.extend(script.link_problems(file, &unreadable, &guessed));
         match problems.is_empty() {
             true => Ok(script),
             false => Err(problems),
         }
     }
 
-    /// Dangling targets, a missing start and states nothing leads to.
-    pub(super) fn link_problems(&self, file: &str, broken: &BTreeSet<String>) -> Vec<ScriptError> {
+    /// Dangling targets, a missing start and states nothing leads to. The causes only: a
+    /// misspelt target counts as the state it nearly names when deciding what can be reached,
+    /// and a state that could not be read (`unreadable`) leads to every state it mentions
+    /// (`guessed`).
+    pub(super) fn link_problems(
+        &self,
+        file: &str,
+        unreadable: &BTreeSet<String>,
+        guessed: &HashMap<String, Vec<String>>,
+    ) -> Vec<ScriptError> {
         let mut problems = Vec::new();
-        let missing = |t: &str| !self.states.contains_key(t) && !broken.contains(t);
+        let missing = |t: &str| !self.states.contains_key(t) && !unreadable.contains(t);
+        let nearest = |t: &str| nearest(t, self.states.keys().map(String::as_str));
+        let not_found = |what: String, target: &str| match nearest(target) {
+            Some(near) => {
+                format!("{what} `{target}`, which does not exist; did you mean `{near}`?")
+            }
+            None => format!("{what} `{target}`, which does not exist"),
+        };
         if missing(&self.start) {
             problems.push(ScriptError::Script {
                 file: file.into(),
-                message: format!("start state `{}` does not exist", self.start),
+                message: not_found("the start state is".into(), &self.start),
             });
         }
         for target in self.anywhere.targets().into_iter().filter(|t| missing(t)) {
             problems.push(ScriptError::Script {
                 file: file.into(),
-                message: format!("`anywhere` goes to `{target}`, which does not exist"),
+                message: not_found("`anywhere` goes to".into(), target),
             });
         }
         let mut names: Vec<&String> = self.states.keys().collect();
@@ -143,25 +181,33 @@ impl Script {
                 problems.push(ScriptError::State {
                     file: file.into(),
                     state: (*name).clone(),
-                    message: format!("goes to `{target}`, which does not exist"),
+                    message: not_found("goes to".into(), target),
                 });
             }
         }
-        let mut roots = self.anywhere.targets();
-        roots.push(&self.start);
-        let mut seen: BTreeSet<&str> = roots.iter().copied().collect();
+        let meant = |t: &str| -> String {
+            match self.states.contains_key(t) {
+                true => t.to_owned(),
+                false => nearest(t).unwrap_or(t).to_owned(),
+            }
+        };
+        let mut roots: Vec<String> = self.anywhere.targets().into_iter().map(meant).collect();
+        roots.push(meant(&self.start));
+        let mut seen: BTreeSet<String> = roots.iter().cloned().collect();
         let mut todo = roots;
         while let Some(name) = todo.pop() {
-            let Some(state) = self.states.get(name) else {
-                continue;
+            let targets: Vec<String> = match (self.states.get(&name), guessed.get(&name)) {
+                (Some(state), _) => state.targets().into_iter().map(meant).collect(),
+                (None, Some(names)) => names.clone(),
+                (None, None) => continue,
             };
-            for target in state.targets() {
-                if seen.insert(target) {
+            for target in targets {
+                if seen.insert(target.clone()) {
                     todo.push(target);
                 }
             }
         }
-        for name in names.into_iter().filter(|n| !seen.contains(n.as_str())) {
+        for name in names.into_iter().filter(|n| !seen.contains(*n)) {
             problems.push(ScriptError::State {
                 file: file.into(),
                 state: name.clone(),
@@ -170,4 +216,25 @@ impl Script {
         }
         problems
     }
+}
+
+/// Every string in a JSON value: the names a state that could not be read mentions.
+fn mentioned(value: &serde_json::Value, into: &mut Vec<String>) {
+    match value {
+        serde_json::Value::String(s) => into.push(s.clone()),
+        serde_json::Value::Array(items) => items.iter().for_each(|v| mentioned(v, into)),
+        serde_json::Value::Object(map) => map.values().for_each(|v| mentioned(v, into)),
+        _ => {}
+    }
+}
+
+/// The known name closest to a misspelt `name`, if one is close enough to be what was meant:
+/// at most a quarter of its letters changed, swapped, added or dropped.
+pub(super) fn nearest<'a>(name: &str, known: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    let reach = (name.chars().count() / 4).max(1);
+    known
+        .map(|k| (strsim::damerau_levenshtein(name, k), k))
+        .filter(|(d, _)| *d <= reach)
+        .min()
+        .map(|(_, k)| k)
 }

@@ -319,3 +319,12 @@ fn convert_gather(g: GatherFile, channel: ScriptChannel) -> Result<Gather, Strin
         choice,
     })
 }
+
+/// Why a JSON file beside the scripts is not one, if it plainly is not: the schema the scripts
+/// point editors to is the one found there.
+pub fn not_a_script(text: &str) -> Option<&'static str> {
+    let value: serde_json::Value = serde_json::from_str(text).ok()?;
+    let meta = value.get("$schema")?.as_str()?;
+    meta.contains("json-schema.org")
+        .then_some("a JSON Schema, not a script")
+}

@@ -268,16 +268,6 @@ pub enum ScriptError {
     Script { file: String, message: String },
 }
 
-impl ScriptError {
-    /// The state a problem is about, if it is about one.
-    pub(super) fn state(&self) -> Option<String> {
-        match self {
-            ScriptError::State { state, .. } => Some(state.clone()),
-            _ => None,
-        }
-    }
-}
-
 impl Script {
     /// `name@version`, what a session records to find its script again.
     pub fn key(&self) -> String {

@@ -195,10 +195,14 @@ pub fn check_template(text: &str, link: bool) -> Result<(), String> {
         let close = after.find('}').ok_or("a `{` is never closed")?;
         let name = &after[..close];
         if !allowed(name) {
-            return Err(format!(
-                "unknown placeholder {{{name}}} (known: {})",
-                PLACEHOLDERS.join(", ")
-            ));
+            let known = PLACEHOLDERS.iter().copied().chain(link.then_some("link"));
+            return Err(match super::check::nearest(name, known) {
+                Some(near) => format!("unknown placeholder {{{name}}}; did you mean {{{near}}}?"),
+                None => format!(
+                    "unknown placeholder {{{name}}} (known: {})",
+                    PLACEHOLDERS.join(", ")
+                ),
+            });
         }
         rest = &after[close + 1..];
     }

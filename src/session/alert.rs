@@ -263,6 +263,17 @@ pub fn is_e164(s: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+
+    /// The README's `curl` posts this file: it must stay the alert the demo raises.
+    #[test]
+    fn the_documented_sample_alert_is_the_demos() {
+        let file: serde_json::Value =
+            serde_json::from_str(include_str!("../../docs/sample-alert.json")).unwrap();
+        assert_eq!(
+            file,
+            serde_json::to_value(super::sample("+14155550100")).unwrap()
+        );
+    }
     use super::*;
 
     fn sample() -> Case {

@@ -101,15 +101,36 @@ const ops = {
     await page(name).screenshot({ path });
     return { path };
   },
-  // axe-core in the page; the violations of the given impacts.
-  async axe({ name, impacts }) {
+  // axe-core in the page, in the light and then the dark colour scheme (a phone may be in
+  // either); the violations of the given impacts, each with its scheme. `dark_path`, if
+  // given, is where the page is saved as it looks in the dark.
+  async axe({ name, impacts, dark_path }) {
     const p = page(name);
-    await p.evaluate(AXE);
-    const result = await p.evaluate(() => axe.run(document, { resultTypes: ['violations'] }));
-    const violations = result.violations
-      .filter((v) => (impacts ?? ['serious', 'critical']).includes(v.impact))
-      .map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => n.target.join(' ')) }));
+    const violations = [];
+    for (const colorScheme of ['light', 'dark']) {
+      await p.emulateMedia({ colorScheme });
+      if (colorScheme === 'dark' && dark_path) await p.screenshot({ path: dark_path });
+      await p.evaluate(AXE);
+      const result = await p.evaluate(() => axe.run(document, { resultTypes: ['violations'] }));
+      violations.push(
+        ...result.violations
+          .filter((v) => (impacts ?? ['serious', 'critical']).includes(v.impact))
+          .map((v) => ({ scheme: colorScheme, id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => n.target.join(' ')) })),
+      );
+    }
+    await p.emulateMedia({ colorScheme: 'light' });
     return { violations };
+  },
+  // Focuses an element and presses a key on it, as a keyboard user does.
+  async press({ name, selector, key }) {
+    const p = page(name);
+    await p.focus(selector, { timeout: 10000 });
+    await p.keyboard.press(key);
+    return {};
+  },
+  // Where the keyboard focus is: the element's id, or its tag when it has none.
+  async focused({ name }) {
+    return { focused: await page(name).evaluate(() => document.activeElement.id || document.activeElement.tagName) };
   },
   async close({ name }) {
     const p = pages.get(name);

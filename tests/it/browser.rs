@@ -105,12 +105,26 @@ impl Browser {
         self.op("visible", args).await["visible"].as_bool().unwrap()
     }
 
+    async fn press(&mut self, device: &str, selector: &str, key: &str) {
+        self.op(
+            "press",
+            json!({ "name": device, "selector": selector, "key": key }),
+        )
+        .await;
+    }
+
+    async fn focused(&mut self, device: &str) -> String {
+        let out = self.op("focused", json!({ "name": device })).await;
+        out["focused"].as_str().unwrap_or_default().to_owned()
+    }
+
     async fn tap(&mut self, device: &str, selector: &str) {
         self.op("tap", json!({ "name": device, "selector": selector }))
             .await;
     }
 
-    /// Saves the page as `tests/artifacts/screenshots/<file>` and checks it with axe-core.
+    /// Saves the page as `tests/artifacts/screenshots/<file>` (and `<file>-dark.png` as a phone
+    /// in dark mode shows it) and checks it with axe-core in both colour schemes.
     async fn record(&mut self, device: &str, file: &str) {
         let dir = PathBuf::from(concat!(
             env!("CARGO_MANIFEST_DIR"),
@@ -121,11 +135,17 @@ impl Browser {
         let path = dir.join(file).display().to_string();
         self.op("screenshot", json!({ "name": device, "path": path }))
             .await;
-        let axe = self.op("axe", json!({ "name": device })).await;
+        let dark = dir
+            .join(file.replace(".png", "-dark.png"))
+            .display()
+            .to_string();
+        let axe = self
+            .op("axe", json!({ "name": device, "dark_path": dark }))
+            .await;
         assert_eq!(
             axe["violations"],
             json!([]),
-            "serious or critical accessibility violations on {file}"
+            "serious or critical accessibility violations on {file}, light or dark"
         );
     }
 }
@@ -272,8 +292,10 @@ async fn a_link_opened_on_a_second_phone_is_refused_and_the_first_keeps_working(
     );
     browser.record("other", "page-refused.png").await;
 
-    browser.tap("phone", "#decline").await;
+    // With the keyboard this time: the focus follows the buttons to the outcome.
+    browser.press("phone", "#decline", "Enter").await;
     browser.wait_text("phone", "#outcome", "declined").await;
+    assert_eq!(browser.focused("phone").await, "outcome");
     call.expect_said("declined", SOON).await.unwrap();
 }
 

@@ -171,6 +171,7 @@ pub fn phone_config(base: &str) -> PhoneConfig {
         voice_path: "/twilio/voice".into(),
         status_path: "/twilio/status".into(),
         timeout_scale: 1.0,
+        voice: tandem_dev::phone::Voice::Instant,
     }
 }
 

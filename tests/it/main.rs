@@ -4,6 +4,7 @@
 mod agent;
 mod browser;
 mod crosschannel;
+mod demo;
 mod duplicates;
 mod failover;
 mod helpers;

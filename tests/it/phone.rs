@@ -81,6 +81,10 @@ struct Rig {
 
 impl Rig {
     async fn new(docs: &[(&str, &str)]) -> Self {
+        Self::speaking(docs, tandem_dev::phone::Voice::Instant).await
+    }
+
+    async fn speaking(docs: &[(&str, &str)], voice: tandem_dev::phone::Voice) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (tx, hooks) = mpsc::unbounded_channel();
@@ -104,6 +108,7 @@ impl Rig {
             status_path: "/twilio/status".into(),
             // Gather timeouts and pauses of "1 s" take 20 ms.
             timeout_scale: 0.02,
+            voice,
         });
         Self { phone, stub, hooks }
     }
@@ -201,6 +206,71 @@ async fn gather_posts_digits_on_its_finish_key_or_digit_count_with_the_method_as
     assert_eq!(
         (g2.params["Digits"].as_str(), g2.params["step"].as_str()),
         ("34", "2")
+    );
+}
+
+/// Sixty seconds of speech at a voice's pace: 1.2 s on this phone's clock.
+fn a_minute_of_speech() -> String {
+    ["Please listen carefully."; 53].join(" ")
+}
+
+#[tokio::test]
+async fn a_gathers_timeout_runs_from_the_end_of_its_speech_as_on_twilio() {
+    let doc = format!(
+        r#"<Response><Gather action="/g" timeout="5" actionOnEmptyResult="true"><Say>{}</Say></Gather></Response>"#,
+        a_minute_of_speech()
+    );
+    let mut rig = Rig::speaking(
+        &[
+            ("/twilio/voice", &doc),
+            ("/g", "<Response><Hangup/></Response>"),
+        ],
+        tandem_dev::phone::Voice::Paced,
+    )
+    .await;
+    let speech = tandem_dev::phone::voice::estimate(&a_minute_of_speech()).mul_f64(0.02);
+    let started = std::time::Instant::now();
+    let _call = rig.phone.place_call("+14155550100", "+18005550100").await;
+    rig.hook().await;
+    // Nobody presses: the empty result comes only after the speech and then the 5 s (0.1 s).
+    let empty = rig.hook().await;
+    assert_eq!(empty.params["Digits"], "");
+    assert!(
+        started.elapsed() >= speech + Duration::from_millis(100),
+        "the timeout ran during the speech: {:?} < {speech:?} + 100 ms",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn a_key_during_a_gathers_speech_stops_it_and_starts_the_answer() {
+    let doc = format!(
+        r#"<Response><Gather action="/g" numDigits="2" timeout="50"><Say>{}</Say><Say>The rest of the menu</Say></Gather></Response>"#,
+        a_minute_of_speech()
+    );
+    let mut rig = Rig::speaking(
+        &[
+            ("/twilio/voice", &doc),
+            ("/g", "<Response><Hangup/></Response>"),
+        ],
+        tandem_dev::phone::Voice::Paced,
+    )
+    .await;
+    let mut call = rig.phone.place_call("+14155550100", "+18005550100").await;
+    rig.hook().await;
+    call.expect_said("Please listen carefully", SOON)
+        .await
+        .unwrap();
+    call.press("42");
+    let g = rig.hook().await;
+    assert_eq!(g.params["Digits"], "42");
+    assert!(
+        !call
+            .transcript()
+            .iter()
+            .any(|l| l.contains("The rest of the menu")),
+        "the speech went on after the key: {:?}",
+        call.transcript()
     );
 }
 

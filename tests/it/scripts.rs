@@ -128,6 +128,79 @@ fn check_reports_every_problem_with_its_file_and_state_and_fails() {
     );
 }
 
+fn check(files: &[std::path::PathBuf]) -> (bool, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tandem"))
+        .arg("check")
+        .args(files)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn check_of_the_whole_folder_skips_the_schema_and_says_so() {
+    // What `tandem check ivr-scripts/*.json` hands it: the shipped folder, schema and all.
+    let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../ivr-scripts"));
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    assert!(files.iter().any(|f| f.ends_with("schema.json")));
+    let (ok, out) = check(&files);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("skip  ") && out.contains("schema.json (a JSON Schema, not a script)"),
+        "{out}"
+    );
+    assert_eq!(out.matches("ok    ").count(), files.len() - 1, "{out}");
+}
+
+#[test]
+fn check_reports_a_misspelt_state_or_placeholder_once_with_the_name_meant() {
+    let dir = scripts_dir();
+    let shipped = std::fs::read_to_string(dir.join("fraud-alert.json")).unwrap();
+    for (typo, expected) in [
+        (
+            shipped.replacen(r#""next": "verify""#, r#""next": "verfy""#, 1),
+            "goes to `verfy`, which does not exist; did you mean `verify`?",
+        ),
+        (
+            shipped.replacen("{customer.first_name}", "{customer.frist_name}", 1),
+            "unknown placeholder {customer.frist_name}; did you mean {customer.first_name}?",
+        ),
+    ] {
+        assert_ne!(typo, shipped, "the typo was made");
+        let file = dir.join("typo.json");
+        std::fs::write(&file, typo).unwrap();
+        let (ok, out) = check(&[file]);
+        assert!(!ok);
+        let errors: Vec<&str> = out.lines().filter(|l| l.starts_with("error ")).collect();
+        assert_eq!(
+            errors.len(),
+            1,
+            "the cause only, not what follows from it: {out}"
+        );
+        assert!(errors[0].contains(expected), "{out}");
+    }
+}
+
+#[test]
+fn a_syntax_error_gives_its_position_once() {
+    let file = scripts_dir().join("syntax.json");
+    std::fs::write(
+        &file,
+        "{\n  \"name\": \"x\",\n  \"start\": \"a\"\n  \"states\": {}\n}",
+    )
+    .unwrap();
+    let (ok, out) = check(&[file]);
+    assert!(!ok);
+    assert_eq!(out.matches("line 4").count(), 1, "{out}");
+}
+
 #[tokio::test]
 async fn the_bank_is_told_plainly_when_no_flow_serves_its_alert_and_nothing_is_stored() {
     let dir = scripts_dir();

@@ -227,6 +227,7 @@ async fn start(options: &Options, node_count: usize) -> anyhow::Result<Rig> {
         status_path: "/twilio/status".into(),
         // Gathers never time out while thousands of sessions wait for their click.
         timeout_scale: 1000.0,
+        voice: crate::phone::Voice::Instant,
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let api_base = format!("http://{}", listener.local_addr()?);

@@ -1,26 +1,33 @@
 //! `tandem demo`: the whole product on one machine with nothing to configure. A node on the
-//! embedded store (or `--redis`), a sample alert, and a call on the dev phone; the terminal is
-//! the phone, the browser is the page.
+//! embedded store (or `--redis`), a sample alert, and a call on the dev phone when you press
+//! Enter; the terminal is the phone, the browser is the page. The node stays up between calls
+//! so the page can finish, and another call (with a new alert) is one key away.
+
+mod timeline;
 
 use std::time::Duration;
 
 use anyhow::Context;
-use tokio::{net::TcpListener, sync::mpsc};
+use tokio::{
+    io::{AsyncBufReadExt, BufReader, Lines, Stdin},
+    net::TcpListener,
+};
 use tokio_util::sync::CancellationToken;
 
 use tandem::{
     app,
-    broker::Broker,
+    broker::{Broker, Command},
     config::Config,
-    session::{EventKind, alert},
+    session::alert,
     token,
 };
 
+use self::timeline::Timeline;
 use crate::phone::{
-    Phone, PhoneConfig,
+    Call, CallEvent, Phone, PhoneConfig, Voice,
     cli::run_scenario,
     scenario::{Target, approve_journey},
-    terminal::{self, Screen},
+    terminal::Screen,
 };
 
 const CUSTOMER: &str = "+14155550100";
@@ -40,10 +47,21 @@ pub struct DemoOptions {
     /// Do not read the IVR aloud even when espeak-ng is installed.
     #[arg(long)]
     pub mute: bool,
+    /// Run the call's clock this many times faster: silent speech, keypad windows and pauses
+    /// (2 halves every wait).
+    #[arg(long, default_value_t = 1.0, value_parser = speed)]
+    pub speed: f64,
+}
+
+fn speed(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(f) if (0.1..=100.0).contains(&f) => Ok(f),
+        _ => Err("a factor between 0.1 and 100".into()),
+    }
 }
 
 pub async fn run(o: DemoOptions) -> anyhow::Result<()> {
-    let screen = Screen::new(!o.mute && !o.headless);
+    let screen = Screen::new();
     let listener = TcpListener::bind(("127.0.0.1", o.port))
         .await
         .with_context(|| format!("port {} is busy; try --port 0", o.port))?;
@@ -83,41 +101,259 @@ pub async fn run(o: DemoOptions) -> anyhow::Result<()> {
         auth_token,
         voice_path: "/twilio/voice".into(),
         status_path: "/twilio/status".into(),
-        timeout_scale: 1.0,
+        timeout_scale: 1.0 / o.speed,
+        voice: match o.headless {
+            true => Voice::Instant,
+            false => Voice::aloud_if_possible(!o.mute),
+        },
     });
     let api = phone.fake_api();
     tokio::spawn(async move { axum::serve(api_listener, api).await });
 
-    raise_sample_alert(&base, &api_key).await?;
+    if let Some(url) = &o.redis {
+        wait_for_store(&broker, url).await?;
+    }
     let store = if o.redis.is_some() {
         "Redis"
     } else {
         "the embedded store"
     };
-    screen.info(&format!(
-        "tandem is running at {base} on {store}, with a sample alert for Dana Reyes ({CUSTOMER})"
-    ));
+    screen.info(&format!("tandem is running at {base} on {store}"));
 
     let result = if o.headless {
+        raise_sample_alert(&base, &api_key).await?;
         screen.info("headless: the phone verifies, opens the page and approves by itself");
         let target = Target {
             server: base.clone(),
             public_url: base.clone(),
         };
-        run_scenario(&phone, &approve_journey(CUSTOMER), &target, &screen).await
+        let result = run_scenario(&phone, &approve_journey(CUSTOMER), &target, &screen).await;
+        if result.is_ok() {
+            screen
+                .info("demo complete: the charges were approved on the page and heard on the call");
+        }
+        result
     } else {
-        screen.info(&format!("calling the bank from {CUSTOMER}. Type keys and Enter (the card ends 4242); h hangs up; Ctrl-C ends"));
-        screen.info("when the text arrives, open its link in a browser on this machine");
-        let call = phone.place_call(CUSTOMER, BANK).await;
-        let timeline = follow(broker.clone(), call.sid.clone());
-        terminal::interactive(&phone, call, CUSTOMER, &screen, Some(timeline)).await
+        rounds(&phone, &broker, &base, &api_key, &screen).await
     };
-    if result.is_ok() && o.headless {
-        screen.info("demo complete: the charges were approved on the page and heard on the call");
-    }
     shutdown.cancel();
     let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
     result
+}
+
+/// Calls, one after another, each on a new alert, until the user quits.
+async fn rounds(
+    phone: &Phone,
+    broker: &Broker,
+    base: &str,
+    api_key: &str,
+    screen: &Screen,
+) -> anyhow::Result<()> {
+    let mut keyboard = Keyboard::new();
+    raise_sample_alert(base, api_key).await?;
+    screen.info(&format!(
+        "a sample alert is raised for Dana Reyes ({CUSTOMER}, card ending 4242): \
+         her card is held over two charges"
+    ));
+    screen.info("press Enter to call the bank from her phone (q and Enter quits)");
+    loop {
+        if !keyboard.go_on(screen).await {
+            return Ok(());
+        }
+        let call = phone.place_call(CUSTOMER, BANK).await;
+        screen.info(
+            "calling: type keys and Enter when the keypad opens (the card ends 4242); \
+             h and Enter hangs up",
+        );
+        screen.info("when the text arrives, open its link in a browser on this machine");
+        if run_call(phone, broker, call, screen, &mut keyboard).await == Ended::Quit {
+            return Ok(());
+        }
+        screen.info(
+            "the call and its session are over, and the page says so; press Enter to call \
+             again with a new alert, or q and Enter to quit",
+        );
+        if !keyboard.go_on(screen).await {
+            return Ok(());
+        }
+        // A newer alert for the same phone supersedes the last one, as the bank's would.
+        raise_sample_alert(base, api_key).await?;
+        screen.info("a new alert is raised for Dana Reyes");
+        keyboard.pending_go = true;
+    }
+}
+
+/// The keyboard, read a line at a time.
+struct Keyboard {
+    lines: Lines<BufReader<Stdin>>,
+    open: bool,
+    /// The next `go_on` is already answered (the user pressed Enter for it).
+    pending_go: bool,
+}
+
+impl Keyboard {
+    fn new() -> Self {
+        Self {
+            lines: BufReader::new(tokio::io::stdin()).lines(),
+            open: true,
+            pending_go: false,
+        }
+    }
+
+    /// The next line typed; `None` once the keyboard is gone (then never again).
+    async fn line(&mut self) -> Option<String> {
+        if !self.open {
+            return std::future::pending().await;
+        }
+        match self.lines.next_line().await {
+            Ok(Some(line)) => Some(line.trim().to_owned()),
+            _ => {
+                self.open = false;
+                None
+            }
+        }
+    }
+
+    /// Waits for Enter; `false` for q, Ctrl-C, or no keyboard at all.
+    async fn go_on(&mut self, screen: &Screen) -> bool {
+        if std::mem::take(&mut self.pending_go) {
+            return true;
+        }
+        if !self.open {
+            screen.info("no keyboard: run `tandem demo --headless` to watch a call by itself");
+            return false;
+        }
+        tokio::select! {
+            line = self.line() => match line {
+                Some(line) => !matches!(line.as_str(), "q" | "quit"),
+                None => {
+                    screen.info("no keyboard: run `tandem demo --headless` to watch a call by itself");
+                    false
+                }
+            },
+            _ = tokio::signal::ctrl_c() => false,
+        }
+    }
+}
+
+#[derive(PartialEq, Eq)]
+enum Ended {
+    Call,
+    Quit,
+}
+
+/// One call from the keyboard, with the session's log beside it, until the call has ended
+/// and its session has closed.
+async fn run_call(
+    phone: &Phone,
+    broker: &Broker,
+    mut call: Call,
+    screen: &Screen,
+    keyboard: &mut Keyboard,
+) -> Ended {
+    let mut timeline = Timeline::new(broker.clone(), call.sid.clone());
+    let mut wakes = broker.wakeups();
+    let (mut hanging_up, mut quit) = (false, false);
+    let mut agent_offered = false;
+    loop {
+        tokio::select! {
+            event = call.next_event(Duration::from_secs(3600)) => {
+                timeline.catch_up(screen).await;
+                match event {
+                    Some(event) if !phone_event(screen, &event) => {}
+                    _ => break,
+                }
+            }
+            sms = phone.next_sms(CUSTOMER, Duration::from_secs(3600)) => {
+                timeline.catch_up(screen).await;
+                if let Some(sms) = sms {
+                    screen.sms(&sms);
+                }
+            }
+            _ = wakes.recv() => timeline.catch_up(screen).await,
+            line = keyboard.line() => {
+                if let Some(line) = line {
+                    match line.as_str() {
+                        "" => {}
+                        "h" | "hangup" | "q" => {
+                            quit |= line == "q";
+                            if !hanging_up {
+                                hanging_up = true;
+                                screen.info("hanging up");
+                                call.hang_up().await;
+                            }
+                        }
+                        "a" => join_as_agent(broker, &timeline, screen).await,
+                        keys if keys.chars().all(|c| c.is_ascii_digit() || c == '*' || c == '#') => {
+                            call.press(keys);
+                        }
+                        _ => screen.error("type keypad keys (0-9 * #) and Enter, a to join as the agent, or h to hang up"),
+                    }
+                }
+            }
+            _ = tokio::signal::ctrl_c(), if !hanging_up => {
+                hanging_up = true;
+                quit = true;
+                screen.info("hanging up");
+                call.hang_up().await;
+            }
+        }
+        let waits = match (timeline.moved && !agent_offered, timeline.session()) {
+            (true, Some(id)) => broker.awaiting_agent(id).await.unwrap_or(false),
+            _ => false,
+        };
+        if waits {
+            agent_offered = true;
+            screen.info(
+                "no representative staffs the demo: type a and Enter to join as one (the call \
+                 is then put through to you), or wait 2 minutes for the callback offer",
+            );
+        }
+    }
+    // The call is over; its status callback closes the session. Show that too.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while !timeline.closed && tokio::time::Instant::now() < deadline {
+        tokio::select! {
+            _ = wakes.recv() => {}
+            () = tokio::time::sleep_until(deadline) => {}
+        }
+        timeline.catch_up(screen).await;
+    }
+    match quit {
+        true => Ended::Quit,
+        false => Ended::Call,
+    }
+}
+
+/// What the phone itself shows; `true` once the call has ended. What the IVR said and the
+/// keys pressed are the session's own events and come from its log.
+fn phone_event(screen: &Screen, event: &CallEvent) -> bool {
+    match event {
+        CallEvent::Said(_)
+        | CallEvent::DigitsSent(_)
+        | CallEvent::Spoke(_)
+        | CallEvent::Paused(_)
+        | CallEvent::LiveUpdate { .. }
+        | CallEvent::Webhook { .. } => false,
+        other => screen.call_event(other),
+    }
+}
+
+/// The demo plays the representative too: joining is what an agent desk would do.
+async fn join_as_agent(broker: &Broker, timeline: &Timeline, screen: &Screen) {
+    let Some(session) = timeline.session() else {
+        screen.error("no session yet to join");
+        return;
+    };
+    let joined = broker
+        .apply(Command::AgentJoined {
+            session,
+            name: "You, as the representative".into(),
+        })
+        .await;
+    if let Err(e) = joined {
+        screen.error(&format!("could not join: {e}"));
+    }
 }
 
 fn demo_config(
@@ -152,6 +388,22 @@ fn demo_config(
     Ok(Config::from_lookup(lookup)?)
 }
 
+/// A plain sentence, not the API's error document, when the Redis asked for is not there.
+async fn wait_for_store(broker: &Broker, url: &str) -> anyhow::Result<()> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+    loop {
+        match broker.health().await {
+            Ok(()) => return Ok(()),
+            Err(_) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => anyhow::bail!(
+                "Redis at {url} does not answer ({e}); start it, or run the demo without --redis"
+            ),
+        }
+    }
+}
+
 async fn raise_sample_alert(base: &str, api_key: &str) -> anyhow::Result<()> {
     let res = reqwest::Client::new()
         .post(format!("{base}/api/v1/alerts"))
@@ -160,72 +412,13 @@ async fn raise_sample_alert(base: &str, api_key: &str) -> anyhow::Result<()> {
         .send()
         .await
         .context("raising the sample alert")?;
-    anyhow::ensure!(
-        res.status() == 201,
-        "the sample alert was refused: {}",
-        res.text().await.unwrap_or_default()
-    );
+    if res.status() != 201 {
+        let status = res.status();
+        let body: serde_json::Value = res.json().await.unwrap_or_default();
+        let message = body["error"]["message"]
+            .as_str()
+            .unwrap_or("no reason given");
+        anyhow::bail!("the sample alert was refused ({status}): {message}");
+    }
     Ok(())
-}
-
-/// The session's event timeline as short lines, once the call has opened a session.
-fn follow(broker: Broker, call_sid: String) -> mpsc::Receiver<String> {
-    let (tx, rx) = mpsc::channel(256);
-    tokio::spawn(async move {
-        let mut wakes = broker.wakeups();
-        let (mut session, mut cursor) = (None, 0);
-        loop {
-            if session.is_none() {
-                session = broker.session_for_call(&call_sid).await.ok().flatten();
-            }
-            if let Some(id) = session {
-                for event in broker
-                    .events_after(id, cursor, 100)
-                    .await
-                    .unwrap_or_default()
-                {
-                    cursor = event.seq;
-                    if let Some(text) = describe(&event.event)
-                        && tx.send(format!("#{} {text}", event.seq)).await.is_err()
-                    {
-                        return;
-                    }
-                }
-            }
-            if let Err(tokio::sync::broadcast::error::RecvError::Closed) = wakes.recv().await {
-                return;
-            }
-        }
-    });
-    rx
-}
-
-/// What the session saw; the IVR's words and the keys are already on screen.
-fn describe(event: &EventKind) -> Option<String> {
-    Some(match event {
-        EventKind::Said { .. } | EventKind::Digits { .. } => return None,
-        EventKind::SpeechHeard { text } => format!("heard \"{text}\""),
-        EventKind::SessionOpened => "session opened".into(),
-        EventKind::CallStarted => "call joined the session".into(),
-        EventKind::Verified => "caller verified".into(),
-        EventKind::VerifyFailed { tries } => format!("verification failed (try {tries})"),
-        EventKind::LinkSent => "page link texted".into(),
-        EventKind::PageOpened => "page opened in a browser".into(),
-        EventKind::Decided { decision, by } => {
-            format!("{} by {by:?}", decision.past_tense()).to_lowercase()
-        }
-        EventKind::AgentRequested { by } => {
-            format!("a person was asked for ({by:?})").to_lowercase()
-        }
-        EventKind::CaseOpened { note, .. } => format!("case opened: {note}"),
-        EventKind::AgentJoined { name } => format!("{name} joined"),
-        EventKind::SmsSent { text } => format!("text sent: {text}"),
-        EventKind::SmsReceived { text } => format!("text received: {text}"),
-        EventKind::Transferred => "transferred to an agent".into(),
-        EventKind::CallEnded { status } => format!(
-            "call ended ({})",
-            serde_json::json!(status).as_str().unwrap_or("?")
-        ),
-        EventKind::SessionClosed { reason } => format!("session closed ({reason})"),
-    })
 }

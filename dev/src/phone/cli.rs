@@ -18,8 +18,10 @@ pub struct PhoneOptions {
     /// The server's TANDEM_PUBLIC_URL, which webhooks are signed for (default: --server).
     #[arg(long)]
     pub public_url: Option<String>,
-    #[arg(long, env = "TANDEM_TWILIO_ACCOUNT_SID")]
+    /// The Twilio account SID the server is configured with; the phone signs as that account.
+    #[arg(long, env = "TANDEM_TWILIO_ACCOUNT_SID", hide_env_values = true)]
     pub account_sid: String,
+    /// The Twilio auth token the server is configured with, which every webhook is signed with.
     #[arg(long, env = "TANDEM_TWILIO_AUTH_TOKEN", hide_env_values = true)]
     pub auth_token: String,
     /// Where to serve the fake Twilio REST API; point the server's TANDEM_TWILIO_API_BASE here.
@@ -52,8 +54,14 @@ pub async fn run(o: PhoneOptions) -> anyhow::Result<()> {
         voice_path: "/twilio/voice".into(),
         status_path: "/twilio/status".into(),
         timeout_scale: 1.0,
+        // A scripted call or a single text runs at full speed; a person at the keyboard
+        // hears the IVR take its time.
+        voice: match o.scenario.is_some() || o.sms.is_some() {
+            true => super::Voice::Instant,
+            false => super::Voice::aloud_if_possible(!o.mute),
+        },
     });
-    let screen = Screen::new(!o.mute);
+    let screen = Screen::new();
     if let Some(body) = &o.sms {
         let (status, answer) = phone
             .send_sms(&o.from, &o.to, body)

@@ -10,6 +10,7 @@ mod runner;
 pub mod scenario;
 pub mod terminal;
 pub mod twiml;
+pub mod voice;
 
 use std::{
     collections::{HashMap, VecDeque},
@@ -22,6 +23,7 @@ use tokio::sync::{Notify, mpsc};
 use tandem::providers::twilio::signature;
 
 pub use call::{Call, CallError, CallEvent, EndReason};
+pub use voice::Voice;
 
 #[derive(Clone, Debug)]
 pub struct PhoneConfig {
@@ -36,6 +38,8 @@ pub struct PhoneConfig {
     pub status_path: String,
     /// Multiplies `<Gather>` timeouts and `<Pause>` lengths; 1.0 is real time.
     pub timeout_scale: f64,
+    /// How long speech takes: none in tests, a voice's time in the demo.
+    pub voice: Voice,
 }
 
 /// A text message the server sent through the fake API.

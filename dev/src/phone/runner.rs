@@ -209,7 +209,17 @@ impl CallTask {
     async fn verb(&mut self, verb: Verb) -> Result<Option<Fetch>, Interrupt> {
         match verb {
             Verb::Say { text, loops } => {
-                (0..loops.clamp(1, 10)).for_each(|_| self.emit(CallEvent::Said(text.clone())))
+                for _ in 0..loops.clamp(1, 10) {
+                    self.emit(CallEvent::Said(text.clone()));
+                    let (voice, scale) = (
+                        self.ctx.phone.config.voice,
+                        self.ctx.phone.config.timeout_scale,
+                    );
+                    tokio::select! {
+                        () = voice.say(&text, scale) => {}
+                        c = self.control.recv() => return Err(self.on_control(c)),
+                    }
+                }
             }
             Verb::Play { url, .. } => self.emit(CallEvent::Played(url)),
             Verb::Pause { length } => self.pause(length).await?,
@@ -249,19 +259,30 @@ impl CallTask {
     }
 
     async fn gather(&mut self, g: Gather) -> Result<Option<Fetch>, Interrupt> {
+        // The timeout runs from the end of the nested speech, as on Twilio; a key or words
+        // during it stop the speech and count as the start of the answer (barge-in).
+        let mut early = None;
         for child in g.children.clone() {
-            match child {
-                Verb::Pause { length } => self.pause(length).await?,
+            early = match child {
+                Verb::Pause { length } => {
+                    self.pause(length).await?;
+                    None
+                }
+                Verb::Say { text, loops } => self.say_listening(&text, loops).await?,
                 other => {
                     Box::pin(self.verb(other)).await?;
+                    None
                 }
+            };
+            if early.is_some() {
+                break;
             }
         }
         self.emit(CallEvent::Gathering {
             num_digits: g.num_digits,
             timeout: g.timeout,
         });
-        let extra = match self.collect(&g).await? {
+        let extra = match self.collect(&g, early).await? {
             Gathered::Speech(words) => {
                 self.emit(CallEvent::Spoke(words.clone()));
                 vec![
@@ -292,31 +313,60 @@ impl CallTask {
 
     /// Collects keys until numDigits, the finish key, or `timeout` seconds without a key; or
     /// words, when the gather listens for speech.
-    async fn collect(&mut self, g: &Gather) -> Result<Gathered, Interrupt> {
+    async fn collect(
+        &mut self,
+        g: &Gather,
+        mut early: Option<CallerInput>,
+    ) -> Result<Gathered, Interrupt> {
         let mut digits = String::new();
         let timeout = self.scaled(g.timeout);
         let listens = g.input.split_whitespace().any(|i| i == "speech");
         loop {
-            tokio::select! {
-                input = self.keys.recv() => {
-                    let key = match input {
-                        None => return Ok(Gathered::Keys(digits, None)),
-                        Some(CallerInput::Words(words)) if listens => return Ok(Gathered::Speech(words)),
-                        Some(CallerInput::Words(_)) => continue,
-                        Some(CallerInput::Key(key)) => key,
-                    };
-                    if g.finish_on_key.contains(key) {
-                        return Ok(Gathered::Keys(digits, Some(key)));
-                    }
-                    digits.push(key);
-                    if g.num_digits.is_some_and(|n| digits.len() >= n as usize) {
-                        return Ok(Gathered::Keys(digits, None));
-                    }
-                }
-                () = tokio::time::sleep(timeout) => return Ok(Gathered::Keys(digits, None)),
-                c = self.control.recv() => return Err(self.on_control(c)),
+            let input = match early.take() {
+                Some(input) => Some(input),
+                None => tokio::select! {
+                    input = self.keys.recv() => input,
+                    () = tokio::time::sleep(timeout) => return Ok(Gathered::Keys(digits, None)),
+                    c = self.control.recv() => return Err(self.on_control(c)),
+                },
+            };
+            let key = match input {
+                None => return Ok(Gathered::Keys(digits, None)),
+                Some(CallerInput::Words(words)) if listens => return Ok(Gathered::Speech(words)),
+                Some(CallerInput::Words(_)) => continue,
+                Some(CallerInput::Key(key)) => key,
+            };
+            if g.finish_on_key.contains(key) {
+                return Ok(Gathered::Keys(digits, Some(key)));
+            }
+            digits.push(key);
+            if g.num_digits.is_some_and(|n| digits.len() >= n as usize) {
+                return Ok(Gathered::Keys(digits, None));
             }
         }
+    }
+
+    /// Says a `<Gather>`'s nested text; what the caller pressed or said meanwhile, if anything.
+    async fn say_listening(
+        &mut self,
+        text: &str,
+        loops: u32,
+    ) -> Result<Option<CallerInput>, Interrupt> {
+        let (voice, scale) = (
+            self.ctx.phone.config.voice,
+            self.ctx.phone.config.timeout_scale,
+        );
+        for _ in 0..loops.clamp(1, 10) {
+            self.emit(CallEvent::Said(text.to_owned()));
+            // Speech that takes no time (tests) is over before any key can interrupt it.
+            tokio::select! {
+                biased;
+                () = voice.say(text, scale) => {}
+                c = self.control.recv() => return Err(self.on_control(c)),
+                Some(input) = self.keys.recv() => return Ok(Some(input)),
+            }
+        }
+        Ok(None)
     }
 
     /// Resolves a TwiML URL against the current document's URL.

@@ -19,8 +19,8 @@ use super::{Call, CallEvent, EndReason, Phone, Sms};
 pub struct Screen {
     started: Instant,
     color: bool,
-    /// Lines for `espeak-ng` to read aloud, one after another, when it is installed and wanted.
-    voice: Option<std::sync::mpsc::Sender<String>>,
+    /// Columns to wrap at, on a terminal; output to a file or a pipe is never wrapped.
+    width: Option<usize>,
 }
 
 #[derive(Clone, Copy)]
@@ -33,18 +33,25 @@ enum Tone {
     Error,
 }
 
+impl Default for Screen {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Screen {
-    pub fn new(speak: bool) -> Self {
-        let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-        let voice = (speak && which("espeak-ng")).then(speaker);
+    pub fn new() -> Self {
+        let stdout = std::io::stdout();
         Self {
             started: Instant::now(),
-            color,
-            voice,
+            color: tandem::cli::colour_for(&stdout),
+            width: stdout.is_terminal().then(textwrap::termwidth),
         }
     }
 
-    fn line(&self, tone: Tone, label: &str, text: &str) {
+    /// One line: time, the session's event number when it is one of the session's events, who
+    /// or what, and the text, wrapped under itself so the columns stay readable.
+    fn line(&self, tone: Tone, seq: Option<u64>, label: &str, text: &str) {
         let secs = self.started.elapsed().as_secs();
         let (start, end) = match (self.color, tone) {
             (false, _) => ("", ""),
@@ -55,45 +62,70 @@ impl Screen {
             (true, Tone::Info) => ("\x1b[1m", "\x1b[0m"),
             (true, Tone::Error) => ("\x1b[31m", "\x1b[0m"),
         };
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(
-            out,
-            "{start}[{:02}:{:02}] {label:<6} {text}{end}",
+        let number = seq.map(|n| format!("#{n}")).unwrap_or_default();
+        let head = format!(
+            "[{:02}:{:02}] {number:>4} {label:<6} ",
             secs / 60,
             secs % 60
         );
+        let body = match self.width {
+            Some(width) => {
+                let indent = " ".repeat(head.chars().count());
+                // A link is never cut: it must still open when copied from the screen.
+                let options = textwrap::Options::new(width.max(head.len() + 20))
+                    .initial_indent(&head)
+                    .subsequent_indent(&indent)
+                    .break_words(false)
+                    .word_separator(textwrap::WordSeparator::AsciiSpace);
+                textwrap::fill(text, options)
+            }
+            None => format!("{head}{text}"),
+        };
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{start}{body}{end}");
         let _ = out.flush();
     }
 
+    /// One of the session's events, numbered as the session numbered it.
+    pub fn session(&self, seq: u64, kind: &tandem::session::EventKind) {
+        use tandem::session::EventKind as E;
+        let (tone, label, text) = match kind {
+            E::Said { text } => (Tone::Ivr, "IVR", text.clone()),
+            E::Digits { digits } => (Tone::You, "YOU", format!("pressed {digits}")),
+            E::SpeechHeard { text } => (Tone::You, "YOU", format!("said \"{text}\"")),
+            E::SmsReceived { text } => (Tone::You, "YOU", format!("texted \"{text}\"")),
+            other => (Tone::Event, "EVENT", describe_event(other)),
+        };
+        self.line(tone, Some(seq), label, &text);
+    }
+
     pub fn ivr(&self, text: &str) {
-        self.line(Tone::Ivr, "IVR", text);
-        if let Some(voice) = &self.voice {
-            let _ = voice.send(text.to_owned());
-        }
+        self.line(Tone::Ivr, None, "IVR", text);
     }
 
     pub fn you(&self, text: &str) {
-        self.line(Tone::You, "YOU", text);
+        self.line(Tone::You, None, "YOU", text);
     }
 
     pub fn sms(&self, sms: &Sms) {
         self.line(
             Tone::Sms,
+            None,
             "SMS",
             &format!("from {}: {}", sms.from, sms.body),
         );
     }
 
     pub fn event(&self, text: &str) {
-        self.line(Tone::Event, "EVENT", text);
+        self.line(Tone::Event, None, "EVENT", text);
     }
 
     pub fn info(&self, text: &str) {
-        self.line(Tone::Info, "PHONE", text);
+        self.line(Tone::Info, None, "PHONE", text);
     }
 
     pub fn error(&self, text: &str) {
-        self.line(Tone::Error, "ERROR", text);
+        self.line(Tone::Error, None, "ERROR", text);
     }
 
     /// Shows one call event; `true` once the call has ended.
@@ -118,21 +150,13 @@ impl Screen {
             CallEvent::DigitsSent(d) if d.is_empty() => self.event("no keys pressed"),
             CallEvent::DigitsSent(d) => self.you(&format!("pressed {d}")),
             CallEvent::Spoke(words) => self.you(&format!("said \"{words}\"")),
-            CallEvent::LiveUpdate { .. } => {
-                self.event("live update from the server interrupts the call")
-            }
+            CallEvent::LiveUpdate { .. } => self.event("the IVR moves on at once"),
             CallEvent::Transferred(to) => self.info(&format!("transferred to {to}")),
             CallEvent::Enqueued(queue) => self.info(&format!("placed in queue {queue}")),
             CallEvent::Error(message) => self.error(message),
             CallEvent::Webhook { .. } => {}
             CallEvent::Ended(reason) => {
-                let secs = self.started.elapsed().as_secs();
-                self.info(&format!(
-                    "call ended after {}:{:02} ({})",
-                    secs / 60,
-                    secs % 60,
-                    describe(reason)
-                ));
+                self.info(&format!("call ended ({})", describe(reason)));
                 return true;
             }
         }
@@ -149,26 +173,6 @@ fn describe(reason: &EndReason) -> String {
         EndReason::LiveUpdateCompleted => "ended by the server".into(),
         EndReason::Error(e) => format!("application error: {e}"),
     }
-}
-
-/// A thread that speaks lines in order, so prompts never talk over each other.
-fn speaker() -> std::sync::mpsc::Sender<String> {
-    let (tx, rx) = std::sync::mpsc::channel::<String>();
-    std::thread::spawn(move || {
-        for line in rx {
-            let _ = std::process::Command::new("espeak-ng")
-                .arg(line)
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .status();
-        }
-    });
-    tx
-}
-
-fn which(program: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
 }
 
 /// Runs a call from the keyboard until it ends. `timeline` carries the session's events when
@@ -226,5 +230,45 @@ async fn keys(call: &Call, screen: &Screen, line: &str) -> bool {
             screen.error("type keypad keys (0-9 * #) and Enter, or h to hang up");
             false
         }
+    }
+}
+
+/// What the session saw, in a few words.
+pub fn describe_event(event: &tandem::session::EventKind) -> String {
+    use tandem::session::EventKind as E;
+    match event {
+        E::Said { text } => format!("said \"{text}\""),
+        E::Digits { digits } => format!("pressed {digits}"),
+        E::SpeechHeard { text } => format!("heard \"{text}\""),
+        E::SessionOpened => "session opened".into(),
+        E::CallStarted => "call joined the session".into(),
+        E::Verified => "caller verified".into(),
+        E::VerifyFailed { tries } => format!("verification failed (try {tries})"),
+        E::LinkSent => "page link texted".into(),
+        E::PageOpened => "page opened in a browser".into(),
+        E::Decided { decision, by } => {
+            format!("{} on {}", decision.past_tense(), channel_name(*by))
+        }
+        E::AgentRequested { by } => format!("a person was asked for, on {}", channel_name(*by)),
+        E::CaseOpened { note, .. } => format!("case opened: {note}"),
+        E::AgentJoined { name } => format!("{name} joined"),
+        E::SmsSent { text } => format!("text sent: {text}"),
+        E::SmsReceived { text } => format!("text received: {text}"),
+        E::Transferred => "transferred to a representative".into(),
+        E::CallEnded { status } => format!(
+            "call ended ({})",
+            serde_json::json!(status).as_str().unwrap_or("?")
+        ),
+        E::SessionClosed { reason } => format!("session closed ({reason})"),
+    }
+}
+
+fn channel_name(channel: tandem::session::Channel) -> &'static str {
+    use tandem::session::Channel as C;
+    match channel {
+        C::Web => "the page",
+        C::Voice => "the call",
+        C::Sms => "a text",
+        C::Api => "the bank's API",
     }
 }
