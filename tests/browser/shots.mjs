@@ -5,6 +5,9 @@
 import { readFileSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 
+// The SGR codes the demo uses, as a terminal with a dark theme shows them.
+const SGR = { 1: 'font-weight:bold', 2: 'opacity:.62', 31: 'color:#ff6b6b', 32: 'color:#7ee787', 33: 'color:#e3b341', 36: 'color:#79c0ff' };
+
 const [mode, input, out] = process.argv.slice(2);
 const browser = await chromium.launch({
   executablePath: process.env.TANDEM_CHROMIUM || '/usr/bin/chromium',
@@ -45,9 +48,6 @@ async function both(p, path) {
   await p.screenshot({ path: `${path}-dark.png` });
   await p.emulateMedia({ colorScheme: 'light' });
 }
-
-// The SGR codes the demo uses, as a terminal with a dark theme shows them.
-const SGR = { 1: 'font-weight:bold', 2: 'opacity:.62', 31: 'color:#ff6b6b', 32: 'color:#7ee787', 33: 'color:#e3b341', 36: 'color:#79c0ff' };
 
 async function terminal(file, png) {
   const escape = (t) => t.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');

@@ -49,6 +49,8 @@ fn the_demo_waits_for_enter_keeps_the_page_alive_after_the_call_and_calls_again(
     assert!(!verified.contains("pressed 4242"), "{verified}");
     expect(&mut demo, "keypad open: 1 key");
     demo.send_line("1").unwrap();
+    // The session records the text, then the phone shows it: the same order every run.
+    expect(&mut demo, "EVENT  page link texted");
     let (_, link) = demo
         .exp_regex(r"http://127\.0\.0\.1:\d+/s/[A-Za-z0-9_-]+")
         .expect("the texted link, whole on one line");
@@ -64,7 +66,9 @@ fn the_demo_waits_for_enter_keeps_the_page_alive_after_the_call_and_calls_again(
     let approved = expect(&mut demo, "EVENT  approved on the page");
     assert!(approved.contains("EVENT  page opened"), "{approved}");
     expect(&mut demo, "IVR    Thank you, the charges are approved");
-    expect(&mut demo, "call ended");
+    // The phone hangs up, then the session hears of it.
+    expect(&mut demo, "PHONE  call ended (the IVR hung up)");
+    expect(&mut demo, "EVENT  call ended (completed)");
     expect(&mut demo, "EVENT  session closed");
     expect(&mut demo, "press Enter to call again");
     // The node is still up: the page hears the end of the session and reaches its ended state.

@@ -17,6 +17,10 @@ pub struct Timeline {
     pub closed: bool,
     /// New events were printed by the last catch-up.
     pub moved: bool,
+    /// The session has recorded texting the page's link.
+    pub link_texted: bool,
+    /// The phone has shown the call ending.
+    pub phone_ended: bool,
 }
 
 impl Timeline {
@@ -28,6 +32,8 @@ impl Timeline {
             cursor: 0,
             closed: false,
             moved: false,
+            link_texted: false,
+            phone_ended: false,
         }
     }
 
@@ -35,7 +41,9 @@ impl Timeline {
         self.session
     }
 
-    /// Prints every event the session has that is not on the screen yet.
+    /// Prints every event the session has that is not on the screen yet, but none from the
+    /// end of the call on until the phone has shown the call ending: the phone hangs up first,
+    /// and only then does the session hear of it.
     pub async fn catch_up(&mut self, screen: &Screen) {
         self.moved = false;
         if self.session.is_none() {
@@ -59,7 +67,11 @@ impl Timeline {
                 return;
             }
             for event in events {
+                if !self.phone_ended && matches!(event.event, EventKind::CallEnded { .. }) {
+                    return;
+                }
                 self.cursor = event.seq;
+                self.link_texted |= matches!(event.event, EventKind::LinkSent);
                 self.closed |= matches!(event.event, EventKind::SessionClosed { .. });
                 self.moved = true;
                 screen.session(event.seq, &event.event);
