@@ -8,12 +8,12 @@ use tandem_dev::phone::page::Device;
 
 const WAIT: u64 = 30_000;
 
-/// The demo at 10× speed on a 120-column terminal, from the repository root (its scripts).
+/// The demo at 20× speed on a 120-column terminal, from the repository root (its scripts).
 fn start_demo() -> PtySession {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
     let mut command = std::process::Command::new("sh");
     command.current_dir(root).arg("-c").arg(format!(
-        "stty cols 120 rows 50 && exec {} demo --port 0 --mute --speed 10",
+        "stty cols 120 rows 50 && exec {} demo --port 0 --mute --speed 20",
         env!("CARGO_BIN_EXE_tandem")
     ));
     command.env_remove("NO_COLOR").env("RUST_LOG", "warn");

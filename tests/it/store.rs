@@ -371,7 +371,9 @@ async fn on_a_cluster_with_one_master_hung_the_node_stays_ready_for_the_others()
 }
 
 async fn one_master_down(down: impl FnOnce(&mut tandem_dev::bench::local::LocalCluster)) {
-    let mut cluster = tandem_dev::bench::local::LocalCluster::start(3).expect("a cluster forms");
+    // The others mark a silent master failed after 1.5 s here (5 s by default).
+    let mut cluster =
+        tandem_dev::bench::local::LocalCluster::start_with(3, 1500).expect("a cluster forms");
     let shutdown = CancellationToken::new();
     let store = RedisStore::connect(&cluster.url(), "health", shutdown.clone()).unwrap();
     store.ping().await.expect("all three answer");
@@ -381,8 +383,8 @@ async fn one_master_down(down: impl FnOnce(&mut tandem_dev::bench::local::LocalC
     // (or reconnects) now.
     let late = RedisStore::connect(&cluster.url(), "health", shutdown.clone()).unwrap();
     // Every probe counts, not only the last: a balancer takes a node out after a couple of
-    // failed checks. Past the cluster's node timeout (5 s), when the others mark it failed.
-    let until = std::time::Instant::now() + Duration::from_secs(7);
+    // failed checks. Past the cluster's node timeout, when the others mark it failed.
+    let until = std::time::Instant::now() + Duration::from_millis(2500);
     let mut probes = 0;
     while std::time::Instant::now() < until {
         store.ping().await.expect("the running node stays ready");
@@ -390,7 +392,7 @@ async fn one_master_down(down: impl FnOnce(&mut tandem_dev::bench::local::LocalC
         probes += 1;
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    // Each probe is bounded by the store's 1 s timeout: at least seven ran.
-    assert!(probes >= 7, "probed throughout: {probes}");
+    // Each probe is bounded by the store's 1 s timeout: at least two ran.
+    assert!(probes >= 2, "probed throughout: {probes}");
     shutdown.cancel();
 }

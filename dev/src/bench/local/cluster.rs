@@ -13,6 +13,12 @@ pub struct LocalCluster {
 
 impl LocalCluster {
     pub fn start(masters: usize) -> anyhow::Result<Self> {
+        Self::start_with(masters, 5000)
+    }
+
+    /// Like [`LocalCluster::start`], with the time after which the others mark a silent
+    /// master failed (`cluster-node-timeout`); short only where a test waits past it.
+    pub fn start_with(masters: usize, node_timeout_ms: u64) -> anyhow::Result<Self> {
         let dir = std::env::temp_dir().join(format!("tandem-cluster-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir)?;
         let mut cluster = Self {
@@ -31,7 +37,8 @@ impl LocalCluster {
                     .args(["--save", "", "--appendonly", "no", "--logfile", ""])
                     .args(["--cluster-enabled", "yes"])
                     .args(["--cluster-port", &bus.to_string()])
-                    .args(["--cluster-node-timeout", "5000", "--cluster-config-file"])
+                    .args(["--cluster-node-timeout", &node_timeout_ms.to_string()])
+                    .arg("--cluster-config-file")
                     .arg(cluster.dir.join(format!("nodes-{port}.conf")))
                     .stdout(Stdio::piped())
                     .stderr(Stdio::null())
