@@ -87,3 +87,48 @@ fn every_language_feature_passes_the_schema_and_the_loader() {
     assert!(errors.is_empty(), "{errors:?}");
     tandem::script::Script::parse("everything.json", &full.to_string()).unwrap();
 }
+
+/// Every `pattern` keeps to the regular expressions every JSON Schema validator reads (the
+/// specification's interoperable subset): no Unicode property classes, shorthand classes
+/// other than `\s`, look-arounds or flags. Python's `jsonschema` refused `\p{L}`.
+#[test]
+fn every_pattern_in_the_schema_is_portable() {
+    fn patterns(value: &Value, into: &mut Vec<String>) {
+        match value {
+            Value::Object(map) => {
+                for (k, v) in map {
+                    match (k.as_str(), v) {
+                        ("pattern", Value::String(p)) => into.push(p.clone()),
+                        _ => patterns(v, into),
+                    }
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|v| patterns(v, into)),
+            _ => {}
+        }
+    }
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../ivr-scripts/schema.json"
+    ))
+    .unwrap();
+    let mut found = Vec::new();
+    patterns(&serde_json::from_str(&text).unwrap(), &mut found);
+    assert!(found.len() >= 4, "{found:?}");
+    for pattern in found {
+        let mut chars = pattern.chars();
+        while let Some(c) = chars.next() {
+            if c == '\\' {
+                let escaped = chars.next().unwrap_or(' ');
+                assert!(
+                    r"\[](){}.*+?^$|-/s".contains(escaped),
+                    "`\\{escaped}` in {pattern:?} is not portable"
+                );
+            }
+        }
+        assert!(
+            !pattern.contains("(?"),
+            "a look-around or flag in {pattern:?}"
+        );
+    }
+}
