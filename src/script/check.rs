@@ -9,6 +9,7 @@ use sha2::Digest;
 use super::{
     file::{ScriptFile, convert},
     model::*,
+    names::nearest,
 };
 
 impl Script {
@@ -226,15 +227,4 @@ fn mentioned(value: &serde_json::Value, into: &mut Vec<String>) {
         serde_json::Value::Object(map) => map.values().for_each(|v| mentioned(v, into)),
         _ => {}
     }
-}
-
-/// The known name closest to a misspelt `name`, if one is close enough to be what was meant:
-/// at most a quarter of its letters changed, swapped, added or dropped.
-pub(super) fn nearest<'a>(name: &str, known: impl Iterator<Item = &'a str>) -> Option<&'a str> {
-    let reach = (name.chars().count() / 4).max(1);
-    known
-        .map(|k| (strsim::damerau_levenshtein(name, k), k))
-        .filter(|(d, _)| *d <= reach)
-        .min()
-        .map(|(_, k)| k)
 }

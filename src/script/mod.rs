@@ -7,6 +7,7 @@ pub mod engine;
 pub mod file;
 mod gather;
 pub mod model;
+mod names;
 pub mod reload;
 pub mod speech;
 

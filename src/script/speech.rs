@@ -196,7 +196,7 @@ pub fn check_template(text: &str, link: bool) -> Result<(), String> {
         let name = &after[..close];
         if !allowed(name) {
             let known = PLACEHOLDERS.iter().copied().chain(link.then_some("link"));
-            return Err(match super::check::nearest(name, known) {
+            return Err(match super::names::nearest(name, known) {
                 Some(near) => format!("unknown placeholder {{{name}}}; did you mean {{{near}}}?"),
                 None => format!(
                     "unknown placeholder {{{name}}} (known: {})",
