@@ -284,4 +284,11 @@ mod tests {
         assert_eq!(forwarded_client("203.0.113.7", 2), None);
         assert_eq!(forwarded_client("not-an-address", 1), None);
     }
+
+    /// The whole page a phone downloads, uncompressed: it must stay small on a slow network.
+    #[test]
+    fn the_page_stays_within_its_40_kb_budget() {
+        let bytes = PAGE.len() + SCRIPT.len() + STYLE.len();
+        assert!(bytes <= 40 * 1024, "the page is {bytes} bytes");
+    }
 }
