@@ -255,6 +255,9 @@ async fn on_a_phone_the_customer_sees_the_charges_approves_and_both_sides_confir
         .unwrap();
     call.expect_gathering(SOON).await.unwrap();
     assert!(browser.visible("phone", "#approve").await);
+    // The call log follows the call but is not announced: a phone's screen reader would talk
+    // over the IVR. Only the outcome (a status) and refusals (an alert) are.
+    assert_eq!(browser.count("phone", "#call-log[aria-live]", "").await, 0);
     browser.record("phone", "page-charges.png").await;
 
     browser.tap("phone", "#approve").await;
