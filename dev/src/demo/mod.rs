@@ -156,10 +156,10 @@ async fn rounds(
          her card is held over two charges"
     ));
     screen.info("press Enter to call the bank from her phone (q and Enter quits)");
+    if !keyboard.go_on(screen).await {
+        return Ok(());
+    }
     loop {
-        if !keyboard.go_on(screen).await {
-            return Ok(());
-        }
         let call = phone.place_call(CUSTOMER, BANK).await;
         screen.info(
             "calling: type keys and Enter when the keypad opens (the card ends 4242); \
@@ -179,7 +179,6 @@ async fn rounds(
         // A newer alert for the same phone supersedes the last one, as the bank's would.
         raise_sample_alert(base, api_key).await?;
         screen.info("a new alert is raised for Dana Reyes");
-        keyboard.pending_go = true;
     }
 }
 
@@ -187,8 +186,6 @@ async fn rounds(
 struct Keyboard {
     lines: Lines<BufReader<Stdin>>,
     open: bool,
-    /// The next `go_on` is already answered (the user pressed Enter for it).
-    pending_go: bool,
 }
 
 impl Keyboard {
@@ -196,7 +193,6 @@ impl Keyboard {
         Self {
             lines: BufReader::new(tokio::io::stdin()).lines(),
             open: true,
-            pending_go: false,
         }
     }
 
@@ -216,9 +212,6 @@ impl Keyboard {
 
     /// Waits for Enter; `false` for q, Ctrl-C, or no keyboard at all.
     async fn go_on(&mut self, screen: &Screen) -> bool {
-        if std::mem::take(&mut self.pending_go) {
-            return true;
-        }
         if !self.open {
             screen.info("no keyboard: run `tandem demo --headless` to watch a call by itself");
             return false;
