@@ -130,9 +130,7 @@ async fn a_call_that_ended_with_its_status_callback_lost_is_closed_once_the_prov
     let mut page = Device::new()
         .open_page(&link, &app.base, &app.origin())
         .await;
-    let ended = page.expect("call_ended").await;
-    assert_eq!(ended["event"]["status"], "completed", "{ended}");
-    page.expect("session_closed").await;
+    sees_the_call_over(&mut page).await;
 }
 
 #[tokio::test]
@@ -149,9 +147,7 @@ async fn a_call_gone_while_gathering_with_its_status_callback_lost_is_closed_whe
     // The tap's live update finds no call: the provider is asked, and the session closes.
     page.tap("approve").await;
     page.expect("decided").await;
-    let ended = page.expect("call_ended").await;
-    assert_eq!(ended["event"]["status"], "completed", "{ended}");
-    page.expect("session_closed").await;
+    sees_the_call_over(&mut page).await;
 }
 
 #[tokio::test]
@@ -169,6 +165,11 @@ async fn a_call_gone_with_nothing_waiting_for_it_and_its_status_callback_lost_is
     // and no live update is tried. Its silence is what makes the node ask the provider.
     call.hang_up().await;
     call.expect_ended(SOON).await.unwrap();
+    sees_the_call_over(&mut page).await;
+}
+
+/// The page hears the call ended (as the provider reports it) and the session closed.
+async fn sees_the_call_over(page: &mut Page) {
     let ended = page.expect("call_ended").await;
     assert_eq!(ended["event"]["status"], "completed", "{ended}");
     page.expect("session_closed").await;

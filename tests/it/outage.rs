@@ -500,11 +500,19 @@ async fn a_key_press_while_redis_holds_writes_is_heard_as_the_decision_not_an_ap
 
 #[tokio::test]
 async fn a_texted_yes_while_redis_holds_writes_gets_its_true_answer() {
+    texted_yes_gets_its_true_answer_while(|app| Box::pin(pause_writes(app, 3000))).await;
+}
+
+/// A texted YES sent just after `fault` strikes the app's Redis is answered "approved", and
+/// the bank's alert says so.
+async fn texted_yes_gets_its_true_answer_while(
+    fault: impl for<'a> FnOnce(&'a TestApp) -> std::pin::Pin<Box<dyn Future<Output = ()> + 'a>>,
+) {
     let app = spawn_app().await;
     let from = caller();
     let alert = texted_question(&app, &from).await;
 
-    pause_writes(&app, 3000).await;
+    fault(&app).await;
     let (status, twiml) = app.phone.send_sms(&from, BANK_NUMBER, "YES").await.unwrap();
     assert_eq!(status, 200, "{twiml}");
     assert!(twiml.contains("approved"), "{twiml}");
@@ -578,13 +586,5 @@ async fn a_key_press_while_redis_sleeps_holds_the_call_and_is_then_applied_or_as
 
 #[tokio::test]
 async fn a_texted_yes_while_redis_sleeps_waits_for_it_and_gets_its_true_answer() {
-    let app = spawn_app().await;
-    let from = caller();
-    let alert = texted_question(&app, &from).await;
-
-    stall(&app, 3).await;
-    let (status, twiml) = app.phone.send_sms(&from, BANK_NUMBER, "YES").await.unwrap();
-    assert_eq!(status, 200, "{twiml}");
-    assert!(twiml.contains("approved"), "{twiml}");
-    assert_eq!(app.alert_status(&alert).await, "approved");
+    texted_yes_gets_its_true_answer_while(|app| Box::pin(stall(app, 3))).await;
 }

@@ -258,20 +258,15 @@ async fn run_call(
                 }
             }
             sms = phone.next_sms(CUSTOMER, Duration::from_secs(3600)) => {
-                timeline.catch_up(screen).await;
                 if let Some(sms) = sms {
                     // The link's text is sent just before the session records it as sent;
                     // wait (briefly) for that record, so the order is the same every run.
-                    if sms.body.contains("/s/") {
-                        let until = tokio::time::Instant::now() + Duration::from_secs(2);
-                        while !timeline.link_texted && tokio::time::Instant::now() < until {
-                            tokio::select! {
-                                _ = wakes.recv() => {}
-                                () = tokio::time::sleep_until(until) => {}
-                            }
-                            timeline.catch_up(screen).await;
-                        }
-                    }
+                    let link = sms.body.contains("/s/");
+                    timeline
+                        .catch_up_until(screen, &mut wakes, Duration::from_secs(2), |t| {
+                            !link || t.link_texted
+                        })
+                        .await;
                     screen.sms(&sms);
                 }
             }
@@ -317,15 +312,9 @@ async fn run_call(
     }
     // The call is over; its status callback closes the session. Show that too.
     timeline.phone_ended = true;
-    timeline.catch_up(screen).await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while !timeline.closed && tokio::time::Instant::now() < deadline {
-        tokio::select! {
-            _ = wakes.recv() => {}
-            () = tokio::time::sleep_until(deadline) => {}
-        }
-        timeline.catch_up(screen).await;
-    }
+    timeline
+        .catch_up_until(screen, &mut wakes, Duration::from_secs(5), |t| t.closed)
+        .await;
     match quit {
         true => Ended::Quit,
         false => Ended::Call,

@@ -78,4 +78,24 @@ impl Timeline {
             }
         }
     }
+
+    /// Catches up as the session changes until `done` holds or `within` has passed: for what
+    /// the session records just after the phone sees it.
+    pub async fn catch_up_until(
+        &mut self,
+        screen: &Screen,
+        wakes: &mut tokio::sync::broadcast::Receiver<tandem::store::Wake>,
+        within: std::time::Duration,
+        done: impl Fn(&Self) -> bool,
+    ) {
+        let until = tokio::time::Instant::now() + within;
+        self.catch_up(screen).await;
+        while !done(self) && tokio::time::Instant::now() < until {
+            tokio::select! {
+                _ = wakes.recv() => {}
+                () = tokio::time::sleep_until(until) => {}
+            }
+            self.catch_up(screen).await;
+        }
+    }
 }
