@@ -40,7 +40,7 @@ impl Broker {
                 Vec::new()
             }
         };
-        let Some(script) = self.scripts.for_call(alert.case.kind, &history, Utc::now()) else {
+        let Some(script) = self.scripts.for_call(&alert.case, &history, Utc::now()) else {
             tracing::warn!(
                 kind = alert.case.kind.as_str(),
                 "no voice script serves the alert"
@@ -108,7 +108,7 @@ impl Broker {
                     return stale(d, pressed.then_some(&*script));
                 }
                 let position = voice.position.clone();
-                match script::step(&script, &d.session, &position, input) {
+                match script::step(&script, &d.session, &position, input.clone()) {
                     Some(step) => advance(d, &script, step),
                     None => stale(d, None),
                 }
@@ -197,7 +197,7 @@ pub(super) fn stale(d: &Draft, pressed_in: Option<&Script>) -> Option<Answer> {
     let voice = d.session.voice.as_ref()?;
     let mut reply = voice.last_reply.clone()?;
     if let (Some(script), Some(_)) = (pressed_in, d.session.decision) {
-        let said = script::speech::render(&script.messages.already_decided, &d.session);
+        let said = script.words(&script.messages.already_decided, &d.session);
         reply.speech.insert(0, said.into());
     }
     Some(Answer::Reply {

@@ -45,6 +45,19 @@ pub enum Command {
     },
     /// The customer asks for a person.
     AskForPerson { session: Uuid, by: Channel },
+    /// A button on the page raised `name` on the screen shown at `screen` (its `seq`).
+    PageAction {
+        session: Uuid,
+        screen: u64,
+        name: String,
+    },
+    /// A form answered on the page, on the screen shown at `screen`.
+    PageSubmit {
+        session: Uuid,
+        screen: u64,
+        form: String,
+        values: std::collections::BTreeMap<String, String>,
+    },
     /// The customer texted us.
     TextReceived(InboundSms),
     /// The bank raises an alert; a journey that starts by text starts now.
@@ -78,4 +91,9 @@ pub enum Outcome {
     AlertRaised { alert: Alert, texted: Option<bool> },
     /// The session now has this many cases.
     CaseOpened { cases: usize },
+    /// The page's action or answer was not taken; nothing was recorded but a failed try.
+    PageRefused {
+        reason: super::PageRefusal,
+        errors: std::collections::BTreeMap<String, String>,
+    },
 }

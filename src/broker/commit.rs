@@ -224,8 +224,12 @@ impl Broker {
                 break;
             }
             let position = voice.position.clone();
-            let Some(step) = script::step(&script, &draft.session, &position, Input::Trigger(t))
-            else {
+            let Some(step) = script::step(
+                &script,
+                &draft.session,
+                &position,
+                Input::Trigger(t.clone()),
+            ) else {
                 continue;
             };
             let by = match t {
@@ -319,8 +323,11 @@ impl Broker {
         if draft.events.iter().any(|e| Record::due(&e.event)) {
             let s = &draft.session;
             let headline = match self.scripts.get(&s.script) {
-                Some(script) => script::speech::render(&script.messages.history, s),
-                None => script::model::Messages::default().history,
+                Some(script) => script.words(&script.messages.history, s),
+                None => script::model::Messages::default()
+                    .history
+                    .pick("en")
+                    .to_owned(),
             };
             for record in Record::all_of(s, draft.now, &headline) {
                 if let Err(e) = self
@@ -342,6 +349,8 @@ fn trigger(event: &EventKind) -> Option<Trigger> {
         EventKind::AgentRequested { .. } => Some(Trigger::AgentRequested),
         EventKind::AgentJoined { .. } => Some(Trigger::AgentJoined),
         EventKind::SmsReceived { .. } => Some(Trigger::SmsReply),
+        EventKind::PageAction { name, .. } => Some(Trigger::PageAction(name.clone())),
+        EventKind::PageSubmit { form, .. } => Some(Trigger::PageSubmit(form.clone())),
         _ => None,
     }
 }

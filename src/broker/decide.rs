@@ -15,9 +15,22 @@ impl Broker {
         decision: Decision,
         by: Channel,
     ) -> Result<Outcome, BrokerError> {
-        self.transact(id, |d| match d.decide(decision, by) {
-            Ok(()) => Outcome::Applied,
-            Err(refusal) => self.refusal(&d.session, refusal),
+        self.transact(id, |d| {
+            // The page decides only where its screen asks for a decision.
+            if by == Channel::Web
+                && d.session.is_open(d.now)
+                && d.session.decision.is_none()
+                && !self.offered(&d.session, |s| s.offers_decision())
+            {
+                return Outcome::PageRefused {
+                    reason: super::PageRefusal::NotOffered,
+                    errors: Default::default(),
+                };
+            }
+            match d.decide(decision, by) {
+                Ok(()) => Outcome::Applied,
+                Err(refusal) => self.refusal(&d.session, refusal),
+            }
         })
         .await
     }
@@ -28,9 +41,20 @@ impl Broker {
         id: Uuid,
         by: Channel,
     ) -> Result<Outcome, BrokerError> {
-        self.transact(id, |d| match d.request_agent(by) {
-            Ok(()) => Outcome::Applied,
-            Err(refusal) => self.refusal(&d.session, refusal),
+        self.transact(id, |d| {
+            if by == Channel::Web
+                && d.session.is_open(d.now)
+                && !self.offered(&d.session, |s| s.offers_agent())
+            {
+                return Outcome::PageRefused {
+                    reason: super::PageRefusal::NotOffered,
+                    errors: Default::default(),
+                };
+            }
+            match d.request_agent(by) {
+                Ok(()) => Outcome::Applied,
+                Err(refusal) => self.refusal(&d.session, refusal),
+            }
         })
         .await
     }
@@ -63,10 +87,20 @@ impl Broker {
     /// Stores the alert; when a text conversation serves its kind, that journey starts now.
     /// An alert no script serves is refused before anything is stored.
     pub(super) async fn raise_alert(&self, case: Case) -> Result<Outcome, BrokerError> {
-        let kind = case.kind;
-        let text = self.scripts.for_text(kind);
-        if text.is_none() && self.scripts.for_call(kind, &[], Utc::now()).is_none() {
-            return Err(BrokerError::Unserved(kind.as_str()));
+        let text = self.scripts.for_text(&case);
+        let call = self.scripts.for_call(&case, &[], Utc::now());
+        if text.is_none() && call.is_none() {
+            return Err(BrokerError::Unserved(match &case.script {
+                Some(name) => format!("no script is named `{name}`"),
+                None => format!("no script serves {} alerts", case.kind),
+            }));
+        }
+        // The data must be what the journey's script reads; nothing is stored otherwise.
+        let data = serde_json::Value::Object(case.data.clone());
+        for script in text.iter().chain(call.iter()) {
+            if let Err((field, problem)) = script.check_data(&data) {
+                return Err(BrokerError::InvalidData { field, problem });
+            }
         }
         let alert = Alert {
             id: Uuid::new_v4(),
@@ -75,7 +109,7 @@ impl Broker {
             case,
         };
         self.store.put_alert(&alert, self.config.alert_ttl).await?;
-        tracing::info!(alert_id = %alert.id, charges = alert.case.charges.len(), "alert raised");
+        tracing::info!(alert_id = %alert.id, kind = %alert.case.kind, "alert raised");
         let texted = match text {
             // The alert stands either way; `texted` tells the bank whether the question went out.
             Some(script) => Some(match self.start_text(&alert, &script).await {

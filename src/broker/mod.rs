@@ -9,6 +9,7 @@ mod commit;
 mod decide;
 mod hold;
 mod link;
+mod page;
 mod quiet;
 mod text;
 
@@ -23,6 +24,7 @@ use uuid::Uuid;
 
 pub use command::{Command, Outcome};
 pub use link::LinkFor;
+pub use page::PageRefusal;
 
 use crate::{
     config::Config,
@@ -41,8 +43,11 @@ pub enum BrokerError {
     NotFound,
     #[error("the session kept changing under us")]
     Contended,
-    #[error("no script serves {0} alerts")]
-    Unserved(&'static str),
+    #[error("{0}")]
+    Unserved(String),
+    /// The journey's data does not match what its script declared.
+    #[error("{field}: {problem}")]
+    InvalidData { field: String, problem: String },
     /// A change was sent but could not be confirmed or ruled out in time: it may still land.
     #[error("the change could not be confirmed yet")]
     Unknown,
@@ -176,6 +181,17 @@ impl Broker {
                 by,
             } => self.decide(session, decision, by).await,
             Command::AskForPerson { session, by } => self.ask_for_person(session, by).await,
+            Command::PageAction {
+                session,
+                screen,
+                name,
+            } => self.page_action(session, screen, &name).await,
+            Command::PageSubmit {
+                session,
+                screen,
+                form,
+                values,
+            } => self.page_submit(session, screen, &form, &values).await,
             Command::TextReceived(sms) => Ok(Outcome::Text(self.text_received(sms).await?)),
             Command::RaiseAlert(case) => self.raise_alert(case).await,
             Command::AgentJoined { session, name } => self.agent_joined(session, &name).await,
@@ -312,16 +328,17 @@ impl Broker {
 
     /// Why a command was refused, in the words of the session's script.
     fn refusal(&self, s: &Session, refusal: Refusal) -> Outcome {
-        let messages = self.scripts.get(&s.script);
+        let script = self.scripts.get(&s.script);
         let default = crate::script::model::Messages::default();
-        let messages = messages.as_ref().map_or(&default, |m| &m.messages);
+        let messages = script.as_ref().map_or(&default, |m| &m.messages);
         let template = match refusal {
             Refusal::AlreadyDecided(_) => &messages.already_decided,
             Refusal::Closed | Refusal::OtherDevice | Refusal::BadLink => &messages.ended,
         };
-        Outcome::Refused {
-            refusal,
-            message: crate::script::speech::render(template, s),
-        }
+        let message = match &script {
+            Some(script) => script.words(template, s),
+            None => crate::script::speech::render(template.pick("en"), s),
+        };
+        Outcome::Refused { refusal, message }
     }
 }

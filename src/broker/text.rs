@@ -109,12 +109,16 @@ impl Broker {
         let answer = self
             .transact(id, |d| {
                 let ended = |d: &crate::session::Draft| {
-                    let script = self.scripts.get(&d.session.script);
-                    let message = script.map_or_else(
-                        || script::model::Messages::default().texted_after_end,
-                        |s| s.messages.texted_after_end.clone(),
-                    );
-                    Answered::Closed(script::speech::render(&message, &d.session))
+                    let message = match self.scripts.get(&d.session.script) {
+                        Some(s) => s.words(&s.messages.texted_after_end, &d.session),
+                        None => script::speech::render(
+                            script::model::Messages::default()
+                                .texted_after_end
+                                .pick("en"),
+                            &d.session,
+                        ),
+                    };
+                    Answered::Closed(message)
                 };
                 if !d.session.is_open(d.now) {
                     return ended(d);

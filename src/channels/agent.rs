@@ -41,7 +41,8 @@ async fn context(
 ) -> Result<Response, ApiError> {
     let session = app.broker.session(id).await?;
     let events = app.broker.events_after(id, 0, HISTORY).await?;
-    Ok(Json(view(&session, json!(events))).into_response())
+    let screen = app.broker.screen(&session);
+    Ok(Json(view(&session, screen, json!(events))).into_response())
 }
 
 /// The agent's phone knows the call, not the session.
@@ -61,23 +62,26 @@ async fn context_by_call(
     context(State(app), key, Path(id)).await
 }
 
-fn view(s: &Session, events: Value) -> Value {
-    let page = PageView::of(s);
+fn view(s: &Session, screen: Option<Value>, events: Value) -> Value {
+    let page = PageView::of(s, screen);
     json!({
         "id": s.id,
         "status": s.status,
         "created_at": s.created_at,
         "alert_id": s.alert_id,
+        "kind": s.case.kind,
         "customer": { "id": s.case.customer.id, "name": s.case.customer.name, "phone": s.case.customer.phone },
-        "card": page.card,
-        "charges": page.charges,
+        "card": s.case.card().map(|c| json!({ "brand": c.brand, "masked": format!("•••• {}", c.last4) })),
+        "charges": s.case.charges(),
+        "data": s.case.data,
+        "answers": s.answers,
         "decision": page.decision,
         "agent_requested": s.agent_requested,
         "call": s.voice.as_ref().map(|v| json!({
             "call_id": v.call_id, "from": v.from, "to": v.to, "status": v.status,
             "script": s.script, "state": v.position.state,
         })),
-        "page": { "link_sent": s.link.is_some(), "opened": s.page_opened },
+        "page": { "link_sent": s.link.is_some(), "opened": s.page_opened, "screen": page.screen },
         "cases": s.cases,
         "events": events,
     })

@@ -12,7 +12,7 @@ use crate::state::AppState;
 
 /// The page loads only its own script and style, talks only to its own origin, and may not be
 /// framed; every other response has nothing to load at all.
-const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; \
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' https:; \
                    base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 /// A year, for a deployment served over https: browsers then never try plain http first.
 const HSTS: &str = "max-age=31536000; includeSubDomains";

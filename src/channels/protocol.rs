@@ -5,8 +5,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::session::{
-    CallStatus, Channel, Decision, DecisionRecord, Event, Session, SessionStatus, alert::Charge,
+use std::collections::BTreeMap;
+
+use crate::{
+    broker::PageRefusal,
+    session::{CallStatus, Channel, Decision, DecisionRecord, Event, Session, SessionStatus},
 };
 
 #[derive(Debug, Deserialize, PartialEq)]
@@ -17,6 +20,17 @@ pub enum ClientMsg {
     },
     /// The page's "Talk to someone" button.
     TalkToSomeone,
+    /// A button raised a named action on the screen shown at `screen` (its `seq`).
+    Action {
+        screen: u64,
+        name: String,
+    },
+    /// A form answered on the screen shown at `screen`.
+    Submit {
+        screen: u64,
+        form: String,
+        values: BTreeMap<String, String>,
+    },
 }
 
 impl ClientMsg {
@@ -31,10 +45,23 @@ impl ClientMsg {
 pub enum ServerMsg<'a> {
     /// The whole current state; always first after (re)connecting.
     Snapshot {
-        session: PageView<'a>,
+        session: PageView,
         last_seq: u64,
     },
     Event(&'a Event),
+    /// The screen the page shows now (after a `screen_shown` event, or a form answered).
+    Screen {
+        screen: &'a serde_json::Value,
+    },
+    /// An action or form the session did not take; nothing was recorded.
+    Refused {
+        reason: PageRefusal,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        form: Option<&'a str>,
+        /// Field → what is wrong with it, in the script's words.
+        #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+        errors: &'a BTreeMap<String, String>,
+    },
     DecisionRefused {
         reason: RefusalReason,
         message: &'a str,
@@ -64,27 +91,17 @@ pub enum ByeReason {
     Shutdown,
 }
 
-/// What the page may see of a session: no credentials, the card masked.
+/// What the page may see of a session: the screen its script draws, never the data itself
+/// (a page shows only what the screen names; credentials never).
 #[derive(Debug, Serialize)]
-pub struct PageView<'a> {
+pub struct PageView {
     pub id: Uuid,
     pub status: SessionStatus,
-    pub customer: CustomerView<'a>,
-    pub card: CardView<'a>,
-    pub charges: &'a [Charge],
     pub decision: Option<DecisionView>,
     pub call: Option<CallView>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct CustomerView<'a> {
-    pub first_name: &'a str,
-}
-
-#[derive(Debug, Serialize)]
-pub struct CardView<'a> {
-    pub brand: &'a str,
-    pub masked: String,
+    pub screen: Option<serde_json::Value>,
+    /// Whether the customer has asked for a person.
+    pub agent_requested: bool,
 }
 
 #[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
@@ -99,21 +116,16 @@ pub struct CallView {
     pub status: CallStatus,
 }
 
-impl<'a> PageView<'a> {
-    pub fn of(s: &'a Session) -> Self {
+impl PageView {
+    /// `screen`: the session's current screen as its script draws it.
+    pub fn of(s: &Session, screen: Option<serde_json::Value>) -> Self {
         Self {
             id: s.id,
             status: s.status,
-            customer: CustomerView {
-                first_name: s.case.first_name(),
-            },
-            card: CardView {
-                brand: &s.case.card.brand,
-                masked: format!("•••• {}", s.case.card.last4),
-            },
-            charges: &s.case.charges,
             decision: s.decision.map(DecisionView::from),
             call: s.voice.as_ref().map(|v| CallView { status: v.status }),
+            screen,
+            agent_requested: s.agent_requested,
         }
     }
 }

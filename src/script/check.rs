@@ -35,8 +35,9 @@ impl Script {
             }]
         })?;
         let mut problems = Vec::new();
+        let lines = Lines(text);
         let state_problem = |state: &str, message: String| ScriptError::State {
-            file: file.into(),
+            file: lines.at(file, "states", state),
             state: state.into(),
             message,
         };
@@ -46,10 +47,6 @@ impl Script {
         for (name, state) in raw.states {
             match convert(state, raw.channel) {
                 Ok(converted) => {
-                    // A bad placeholder is reported, but the state still leads where it says.
-                    if let Err(message) = super::speech::check_placeholders(&converted) {
-                        problems.push(state_problem(&name, message));
-                    }
                     states.insert(name, converted);
                 }
                 Err(message) => {
@@ -92,19 +89,23 @@ impl Script {
                 .unwrap_or(defaults.texted_after_end),
             history: raw.messages.history.unwrap_or(defaults.history),
         };
-        for text in [
-            &messages.already_decided,
-            &messages.ended,
-            &messages.texted_after_end,
-            &messages.history,
-        ] {
-            if let Err(message) = super::speech::check_template(text, false) {
-                problems.push(ScriptError::Script {
-                    file: file.into(),
-                    message: format!("`messages`: {message}"),
-                });
-            }
-        }
+        let locales = match raw.locales.is_empty() {
+            true => vec!["en".to_owned()],
+            false => raw.locales,
+        };
+        let data_check = match &raw.data {
+            None => None,
+            Some(schema) => match jsonschema::validator_for(schema) {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    problems.push(ScriptError::Script {
+                        file: lines.at(file, "", "data"),
+                        message: format!("`data` is not a JSON Schema this server can use: {e}"),
+                    });
+                    None
+                }
+            },
+        };
         let digest = sha2::Sha256::digest(text.as_bytes());
         let script = Script {
             name: raw.name,
@@ -120,7 +121,43 @@ impl Script {
                 on,
             },
             states,
+            locales,
+            data: raw.data,
+            data_check,
+            screens: raw.screens,
+            screen: raw.screen,
         };
+        // Words are checked once the whole script is known: placeholders may name its data
+        // and the answers its forms collect.
+        let known = super::speech::Known {
+            script: Some(&script),
+            item: None,
+        };
+        let mut names: Vec<&String> = script.states.keys().collect();
+        names.sort();
+        for name in names {
+            let state = &script.states[name];
+            // A bad placeholder is reported, but the state still leads where it says.
+            if let Err(message) = super::speech::check_placeholders(state, known) {
+                problems.push(state_problem(name, message));
+            }
+        }
+        for (what, text) in [
+            ("already_decided", &script.messages.already_decided),
+            ("ended", &script.messages.ended),
+            ("texted_after_end", &script.messages.texted_after_end),
+            ("history", &script.messages.history),
+        ] {
+            for words in text.all() {
+                if let Err(message) = super::speech::check_template(words, false, known) {
+                    problems.push(ScriptError::Script {
+                        file: lines.at(file, "messages", what),
+                        message: format!("`messages.{what}`: {message}"),
+                    });
+                }
+            }
+        }
+        problems.extend(super::check_screens::problems(&script, file, &lines));
         // Where an unreadable state leads is guessed from the names it mentions, so that what
         // it leads to is not called unreachable.
         let mut guessed: HashMap<String, Vec<String>> = HashMap::new();
@@ -133,7 +170,7 @@ impl Script {
                 guessed.insert(name.clone(), names);
             }
         }
-        problems.extend(script.link_problems(file, &unreadable, &guessed));
+        problems.extend(script.link_problems(file, &lines, &unreadable, &guessed));
         match problems.is_empty() {
             true => Ok(script),
             false => Err(problems),
@@ -147,6 +184,7 @@ impl Script {
     pub(super) fn link_problems(
         &self,
         file: &str,
+        lines: &Lines,
         unreadable: &BTreeSet<String>,
         guessed: &HashMap<String, Vec<String>>,
     ) -> Vec<ScriptError> {
@@ -180,7 +218,7 @@ impl Script {
                 .filter(|t| missing(t))
             {
                 problems.push(ScriptError::State {
-                    file: file.into(),
+                    file: lines.at(file, "states", name),
                     state: (*name).clone(),
                     message: not_found("goes to".into(), target),
                 });
@@ -210,7 +248,7 @@ impl Script {
         }
         for name in names.into_iter().filter(|n| !seen.contains(*n)) {
             problems.push(ScriptError::State {
-                file: file.into(),
+                file: lines.at(file, "states", name),
                 state: name.clone(),
                 message: "can never be reached".into(),
             });
@@ -227,4 +265,43 @@ fn mentioned(value: &serde_json::Value, into: &mut Vec<String>) {
         serde_json::Value::Object(map) => map.values().for_each(|v| mentioned(v, into)),
         _ => {}
     }
+}
+
+/// Where things are in a script's text, so a problem is reported with its line.
+pub(super) struct Lines<'a>(pub(super) &'a str);
+
+impl Lines<'_> {
+    /// `file:line` of the key `name` inside the object `section` (`""`: the top level), or
+    /// the bare file name when it cannot be found.
+    pub(super) fn at(&self, file: &str, section: &str, name: &str) -> String {
+        match self.line(section, name) {
+            Some(line) => format!("{file}:{line}"),
+            None => file.to_owned(),
+        }
+    }
+
+    fn line(&self, section: &str, name: &str) -> Option<usize> {
+        let text = self.0;
+        let from = match section {
+            "" => 0,
+            section => key(text, section, 0)?,
+        };
+        let at = key(text, name, from)?;
+        Some(text[..at].matches('\n').count() + 1)
+    }
+}
+
+/// The offset of the first `"name":` at or after `from`.
+fn key(text: &str, name: &str, from: usize) -> Option<usize> {
+    let quoted = format!("\"{name}\"");
+    let mut start = from;
+    while let Some(found) = text.get(start..)?.find(&quoted) {
+        let at = start + found;
+        let rest = text[at + quoted.len()..].trim_start();
+        if rest.starts_with(':') {
+            return Some(at);
+        }
+        start = at + quoted.len();
+    }
+    None
 }

@@ -11,7 +11,7 @@ use super::{
 /// Longest chain of states entered without waiting for the caller; a longer one is a loop.
 const MAX_HOPS: usize = 32;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Input<'a> {
     Start,
     /// Keys from a gather; empty when the caller pressed nothing.
@@ -106,6 +106,7 @@ pub fn step(script: &Script, session: &Session, at: &Position, input: Input) -> 
             let said = script
                 .messages
                 .already_decided
+                .pick(script.locale_for(session))
                 .replace("{decision}", d.past_tense());
             out.speech.push(speech::render(&said, session).into());
             Some(out.enter(script, session, state.on.get(&Trigger::Decided(d))?))
@@ -133,6 +134,8 @@ pub fn effect_at(script: &Script, session: &Session, at: &Position) -> Option<Ef
 pub(super) struct Builder {
     pub(super) speech: Vec<Prompt>,
     pub(super) log: Vec<EventKind>,
+    /// The screen this walk last put on the page, once it has named one.
+    screen: Option<String>,
 }
 
 impl Builder {
@@ -156,17 +159,24 @@ impl Builder {
                 break;
             };
             // An event that already happened counts: the page may have opened before we got here.
-            if let Some(target) = state
-                .on
-                .iter()
-                .find(|(t, _)| already(**t, s))
-                .map(|(_, n)| n)
-            {
+            if let Some(target) = state.on.iter().find(|(t, _)| already(t, s)).map(|(_, n)| n) {
                 name = target;
                 continue;
             }
+            if let Some(screen) = &state.screen {
+                let showing = self
+                    .screen
+                    .as_deref()
+                    .or(s.screen.as_ref().map(|at| at.name.as_str()));
+                if showing != Some(screen.as_str()) {
+                    self.log.push(EventKind::ScreenShown {
+                        screen: screen.clone(),
+                    });
+                    self.screen = Some(screen.clone());
+                }
+            }
             if let Some(say) = &state.say {
-                self.speech.push(speech::render(say, s).into());
+                self.speech.push(script.words(say, s).into());
             }
             if let Some(url) = &state.play {
                 self.speech.push(Prompt::Play { play: url.clone() });
@@ -193,15 +203,15 @@ impl Builder {
                         .map_or(otherwise, |a| &a.then);
                     continue;
                 }
-                StateKind::Gather(g) => (gather(script, g, speech::render(&g.prompt, s)), None),
+                StateKind::Gather(g) => (gather(script, g, script.words(&g.prompt, s)), None),
                 StateKind::Wait(w) => (
                     Then::Hold {
-                        hold_prompt: speech::render(&w.hold_prompt, s),
+                        hold_prompt: script.words(&w.hold_prompt, s),
                     },
                     Some(w.timeout),
                 ),
                 StateKind::Action { action, sms, .. } => {
-                    let text = sms.as_deref().map(|t| speech::render(t, s));
+                    let text = sms.as_ref().map(|t| script.words(t, s));
                     let effect = match action {
                         ActionKind::SendLink => Effect::SendLink {
                             text: text.unwrap_or_else(|| DEFAULT_LINK_TEXT.into()),
@@ -238,15 +248,19 @@ impl Builder {
     }
 }
 
-fn already(trigger: Trigger, s: &Session) -> bool {
+fn already(trigger: &Trigger, s: &Session) -> bool {
     match trigger {
         Trigger::PageOpened => s.page_opened,
         Trigger::AgentRequested => s.agent_requested,
         // An agent who joined earlier was waiting for someone else's request; not this one.
         Trigger::AgentJoined => false,
-        Trigger::Decided(d) => s.decision.map(|r| r.decision) == Some(d),
+        Trigger::Decided(d) => s.decision.map(|r| r.decision) == Some(*d),
         // A text answers the question asked when it arrives, not one asked later.
         Trigger::SmsReply => false,
+        // A form answered (on the page or by voice) stays answered; a tap answers the screen
+        // it was made on.
+        Trigger::PageSubmit(form) => s.answers.contains_key(form),
+        Trigger::PageAction(_) => false,
     }
 }
 
@@ -270,6 +284,7 @@ fn hints(script: &Script, g: &Gather) -> Vec<String> {
     let own: Vec<&String> = match &g.choice {
         Choice::Options(map) => map.keys().collect(),
         Choice::Decide(map) => map.keys().collect(),
+        Choice::Fill { values, .. } => values.keys().collect(),
         Choice::Expect { .. } => Vec::new(),
     };
     own.into_iter()

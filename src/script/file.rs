@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::model::*;
+use super::{model::*, screen::Screen, text::Text};
 use crate::session::{Decision, alert::AlertKind};
 use serde::Deserialize;
 
@@ -30,15 +30,25 @@ pub(super) struct ScriptFile {
     #[serde(default)]
     pub(super) anywhere: AnywhereFile,
     pub(super) states: BTreeMap<String, StateFile>,
+    /// The languages of its words (`["en", "es"]`); the first is the default.
+    #[serde(default)]
+    pub(super) locales: Vec<String>,
+    /// The JSON Schema of the data the bank sends to start this journey.
+    pub(super) data: Option<serde_json::Value>,
+    /// What the page can show, by name.
+    #[serde(default)]
+    pub(super) screens: BTreeMap<String, Screen>,
+    /// The screen a page shows before any state names one.
+    pub(super) screen: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct MessagesFile {
-    pub(super) already_decided: Option<String>,
-    pub(super) ended: Option<String>,
-    pub(super) texted_after_end: Option<String>,
-    pub(super) history: Option<String>,
+    pub(super) already_decided: Option<Text>,
+    pub(super) ended: Option<Text>,
+    pub(super) texted_after_end: Option<Text>,
+    pub(super) history: Option<Text>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -64,7 +74,9 @@ enum TransferFile {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct StateFile {
-    say: Option<String>,
+    /// The screen the page shows from here on.
+    screen: Option<String>,
+    say: Option<Text>,
     /// An audio file (https URL) played after `say`.
     play: Option<String>,
     /// Seconds of silence (1-10) after `say` and `play`.
@@ -74,7 +86,7 @@ pub(super) struct StateFile {
     wait: Option<Wait>,
     action: Option<ActionKind>,
     /// The text of `send_sms`, or of `send_link` (which must then hold `{link}`).
-    sms: Option<String>,
+    sms: Option<Text>,
     on_ok: Option<String>,
     on_error: Option<String>,
     #[serde(default)]
@@ -94,7 +106,7 @@ pub(super) struct StateFile {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct GatherFile {
-    prompt: String,
+    prompt: Text,
     /// Keys to collect; voice only.
     digits: Option<u8>,
     /// The key that ends entry early (`#` unless told; `""` for none); voice only.
@@ -103,19 +115,21 @@ struct GatherFile {
     timeout: Option<u32>,
     #[serde(default = "default_retries")]
     retries: u8,
-    reprompt: Option<String>,
+    reprompt: Option<Text>,
     /// Mask the keys in the log and on the page (credentials).
     #[serde(default)]
     secret: bool,
     /// Said after silence (instead of `reprompt`).
-    no_input: Option<String>,
+    no_input: Option<Text>,
     /// Where silence on the last try leads; default `on_fail`.
     on_no_input: Option<String>,
     /// Compare the keys with this piece of session data, e.g. `customer.verify.card_last4`.
     expect: Option<String>,
     on_match: Option<String>,
-    /// Key → next state.
+    /// Key → next state; with `fills`, key → the field's value.
     options: Option<BTreeMap<String, String>>,
+    /// `form.field`: the answer fills this field of a page form, as if the page had sent it.
+    fills: Option<String>,
     /// Key → decision recorded for the session.
     decide: Option<BTreeMap<String, Decision>>,
     on_fail: String,
@@ -149,16 +163,17 @@ pub(super) fn convert(s: StateFile, channel: ScriptChannel) -> Result<State, Str
         let (Some(on_ok), Some(on_error)) = (s.on_ok, s.on_error) else {
             return Err("an action needs both on_ok and on_error".into());
         };
+        let any = |text: &Text, test: &dyn Fn(&str) -> bool| text.all().into_iter().any(test);
         match (action, &s.sms) {
             (ActionKind::SendSms, None) => return Err("send_sms needs the `sms` text".into()),
-            (ActionKind::SendLink, Some(text)) if !text.contains("{link}") => {
+            (ActionKind::SendLink, Some(text)) if any(text, &|t| !t.contains("{link}")) => {
                 return Err("the `sms` of send_link must hold `{link}`".into());
             }
-            (ActionKind::SendSms, Some(text)) if text.contains("{link}") => {
+            (ActionKind::SendSms, Some(text)) if any(text, &|t| t.contains("{link}")) => {
                 return Err("`{link}` belongs in a send_link action".into());
             }
             (ActionKind::SendSms | ActionKind::SendLink, Some(text))
-                if text.chars().count() > 320 =>
+                if any(text, &|t| t.chars().count() > 320) =>
             {
                 return Err("an `sms` is over 320 characters (two text segments)".into());
             }
@@ -227,6 +242,7 @@ pub(super) fn convert(s: StateFile, channel: ScriptChannel) -> Result<State, Str
         return Err("only gather and wait states can react to `on` events".into());
     }
     Ok(State {
+        screen: s.screen,
         say: s.say,
         play: s.play,
         pause: s.pause,
@@ -296,6 +312,20 @@ fn convert_gather(g: GatherFile, channel: ScriptChannel) -> Result<Gather, Strin
     let options = g.options.map(|m| fold(m, channel));
     let decide = g.decide.map(|m| fold(m, channel));
     let choice = match (g.expect, g.on_match, options, decide) {
+        (None, None, Some(values), None) if g.fills.is_some() => {
+            let fills = g.fills.unwrap_or_default();
+            let Some((form, field)) = fills.split_once('.') else {
+                return Err(format!("fills `{fills}` must name form.field"));
+            };
+            Choice::Fill {
+                form: form.to_owned(),
+                field: field.to_owned(),
+                values,
+            }
+        }
+        _ if g.fills.is_some() => {
+            return Err("a gather that fills a form field takes `options` (answer → value)".into());
+        }
         (Some(path), Some(on_match), None, None) => Choice::Expect { path, on_match },
         (None, None, Some(options), None) => Choice::Options(options),
         (None, None, None, Some(decide)) => Choice::Decide(decide),

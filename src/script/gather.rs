@@ -1,11 +1,11 @@
 //! A gather's answer: keys, spoken words or silence, matched against what the state expects,
 //! with retries; and the call's gather built from a state.
 
-use crate::session::{EventKind, Position, Session};
+use crate::session::{Channel, EventKind, Position, Session};
 
 use super::{
     engine::{Builder, Effect, Next, Step, gather, is_word},
-    model::{Choice, Gather, Script},
+    model::{Choice, Gather, Script, Trigger},
     speech,
 };
 
@@ -37,7 +37,7 @@ impl Builder {
         }
         match &g.choice {
             Choice::Expect { path, on_match } => {
-                if speech::lookup(path, s) == Some(keys) {
+                if speech::lookup(path, s).as_deref() == Some(keys) {
                     self.log.push(EventKind::Verified);
                     self.enter(script, s, on_match)
                 } else {
@@ -47,16 +47,18 @@ impl Builder {
                     self.retry(script, s, at, g)
                 }
             }
-            Choice::Options(_) | Choice::Decide(_) => match self.choose(script, s, at, g, keys) {
-                Ok(step) => step,
-                Err(me) => me.retry(script, s, at, g),
-            },
+            Choice::Options(_) | Choice::Decide(_) | Choice::Fill { .. } => {
+                match self.choose(script, s, at, g, keys) {
+                    Ok(step) => step,
+                    Err(me) => me.retry(script, s, at, g),
+                }
+            }
         }
     }
 
     /// The gather's own answer for `answer` (keys or a word), if it has one.
     fn choose(
-        self,
+        mut self,
         script: &Script,
         s: &Session,
         at: &Position,
@@ -72,6 +74,34 @@ impl Builder {
                 Some(d) => Ok(self.finish(&at.state, at.tries, Next::Effect(Effect::Decide(*d)))),
                 None => Err(self),
             },
+            Choice::Fill {
+                form,
+                field,
+                values,
+            } => {
+                let Some(value) = values.get(answer) else {
+                    return Err(self);
+                };
+                // First answer wins: a form the page already sent is not answered again.
+                if !s.answers.contains_key(form) {
+                    let screen = s.screen.as_ref().map(|at| at.seq).unwrap_or(0);
+                    self.log.push(EventKind::PageSubmit {
+                        screen,
+                        form: form.clone(),
+                        values: [(field.clone(), value.clone())].into(),
+                        by: Channel::Voice,
+                    });
+                }
+                let trigger = Trigger::PageSubmit(form.clone());
+                let state = script.states.get(&at.state);
+                match state
+                    .and_then(|st| st.on.get(&trigger))
+                    .or_else(|| script.anywhere.on.get(&trigger))
+                {
+                    Some(target) => Ok(self.enter(script, s, target)),
+                    None => Err(self),
+                }
+            }
             Choice::Expect { .. } => Err(self),
         }
     }
@@ -109,6 +139,7 @@ impl Builder {
         let own = match &g.choice {
             Choice::Options(map) => map.keys().find(|k| is_word(k) && says(k)),
             Choice::Decide(map) => map.keys().find(|k| is_word(k) && says(k)),
+            Choice::Fill { values, .. } => values.keys().find(|k| is_word(k) && says(k)),
             Choice::Expect { .. } => None,
         };
         let me = match own {
@@ -132,7 +163,7 @@ impl Builder {
         }
         match &g.no_input {
             Some(words) => {
-                let then = gather(script, g, speech::render(words, s));
+                let then = gather(script, g, script.words(words, s));
                 self.finish(
                     &at.state,
                     at.tries + 1,
@@ -155,7 +186,7 @@ impl Builder {
         let then = gather(
             script,
             g,
-            speech::render(g.reprompt.as_deref().unwrap_or(&g.prompt), s),
+            script.words(g.reprompt.as_ref().unwrap_or(&g.prompt), s),
         );
         self.finish(
             &at.state,

@@ -2,14 +2,20 @@
 //! pure engine that steps a call through them.
 
 pub mod check;
+mod check_screens;
+pub mod data;
 pub mod drive;
 pub mod engine;
 pub mod file;
+pub mod form;
 mod gather;
 pub mod model;
 mod names;
 pub mod reload;
+pub mod screen;
 pub mod speech;
+pub mod text;
+pub mod view;
 
 use std::{
     collections::HashMap,
@@ -23,7 +29,7 @@ pub use model::{Script, ScriptChannel, ScriptError, Trigger};
 
 use chrono::{DateTime, Utc};
 
-use crate::session::{alert::AlertKind, history::Record};
+use crate::session::{Case, alert::AlertKind, history::Record};
 
 /// Every loaded script: the current version of each by name, and every version ever loaded
 /// by `name@version`, so calls in progress keep theirs when a file changes.
@@ -95,15 +101,23 @@ impl Scripts {
     /// else the one serving it with no `when`.
     pub fn for_call(
         &self,
-        kind: AlertKind,
+        case: &Case,
         history: &[Record],
         now: DateTime<Utc>,
     ) -> Option<Arc<Script>> {
         let book = self.book.read().unwrap_or_else(|p| p.into_inner());
+        if let Some(name) = &case.script {
+            return book
+                .current
+                .get(name)
+                .filter(|s| s.channel == ScriptChannel::Voice)
+                .cloned();
+        }
+        let kind = &case.kind;
         let mut candidates: Vec<&Arc<Script>> = book
             .current
             .values()
-            .filter(|s| s.channel == ScriptChannel::Voice && s.serves.contains(&kind))
+            .filter(|s| s.channel == ScriptChannel::Voice && s.serves.contains(kind))
             .filter(|s| s.when.is_none_or(|w| w.holds(history, now)))
             .collect();
         // A flow chosen by history wins over the usual one; among equals, by name.
@@ -112,11 +126,18 @@ impl Scripts {
     }
 
     /// The text conversation an alert of `kind` starts as soon as it is raised, if any.
-    pub fn for_text(&self, kind: AlertKind) -> Option<Arc<Script>> {
+    pub fn for_text(&self, case: &Case) -> Option<Arc<Script>> {
         let book = self.book.read().unwrap_or_else(|p| p.into_inner());
+        if let Some(name) = &case.script {
+            return book
+                .current
+                .get(name)
+                .filter(|s| s.channel == ScriptChannel::Sms)
+                .cloned();
+        }
         book.current
             .values()
-            .find(|s| s.channel == ScriptChannel::Sms && s.serves.contains(&kind))
+            .find(|s| s.channel == ScriptChannel::Sms && s.serves.contains(&case.kind))
             .cloned()
     }
 
@@ -145,7 +166,7 @@ fn check_serving(dir: &Path, scripts: &[Script]) -> Result<(), ScriptError> {
     let mut usual: HashMap<(ScriptChannel, AlertKind), &str> = HashMap::new();
     for s in scripts.iter().filter(|s| s.when.is_none()) {
         for kind in &s.serves {
-            if let Some(other) = usual.insert((s.channel, *kind), &s.name) {
+            if let Some(other) = usual.insert((s.channel, kind.clone()), &s.name) {
                 return Err(ScriptError::Script {
                     file: dir.display().to_string(),
                     message: format!(

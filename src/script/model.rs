@@ -8,22 +8,24 @@ use serde::Deserialize;
 use chrono::{DateTime, Utc};
 
 use crate::session::{
-    Decision,
+    Decision, Session,
     alert::AlertKind,
     history::{Record, RecordKind},
 };
+
+use super::{screen::Screen, text::Text};
 
 /// The flow's words for refusals, heard on the call, shown on the page and texted alike.
 #[derive(Debug)]
 pub struct Messages {
     /// A decision came after another channel's: `{decision}` is the one that stands.
-    pub already_decided: String,
+    pub already_decided: Text,
     /// A command reached a session that is over.
-    pub ended: String,
+    pub ended: Text,
     /// The customer texted after the session was over.
-    pub texted_after_end: String,
+    pub texted_after_end: Text,
     /// How a finished session opens its line in the customer's history.
-    pub history: String,
+    pub history: Text,
 }
 
 impl Default for Messages {
@@ -135,7 +137,7 @@ pub enum ActionKind {
 pub struct Wait {
     /// Seconds before `on_timeout` is taken.
     pub timeout: u32,
-    pub hold_prompt: String,
+    pub hold_prompt: Text,
     pub on_timeout: String,
 }
 
@@ -152,6 +154,14 @@ pub struct Script {
     pub start: String,
     pub anywhere: Anywhere,
     pub states: HashMap<String, State>,
+    /// The languages its words come in; the first is the default.
+    pub locales: Vec<String>,
+    /// The JSON Schema the journey's data must match (`None`: the script reads no data).
+    pub data: Option<serde_json::Value>,
+    pub(super) data_check: Option<jsonschema::Validator>,
+    pub screens: BTreeMap<String, Screen>,
+    /// The screen a page shows before any state names one.
+    pub screen: Option<String>,
 }
 
 /// Ways out that work wherever the call is.
@@ -167,7 +177,9 @@ pub struct Anywhere {
 
 #[derive(Debug)]
 pub struct State {
-    pub say: Option<String>,
+    /// The screen the page shows from this state on, until another state names one.
+    pub screen: Option<String>,
+    pub say: Option<Text>,
     pub play: Option<String>,
     pub pause: Option<u32>,
     pub open_case: Option<CaseTemplate>,
@@ -183,7 +195,7 @@ pub enum StateKind {
     Action {
         action: ActionKind,
         /// The text an SMS action sends, before placeholders are filled.
-        sms: Option<String>,
+        sms: Option<Text>,
         on_ok: String,
         on_error: String,
     },
@@ -199,16 +211,16 @@ pub enum StateKind {
 
 #[derive(Debug)]
 pub struct Gather {
-    pub prompt: String,
+    pub prompt: Text,
     pub digits: u8,
     pub finish_on_key: String,
     pub timeout: u32,
     pub retries: u8,
-    pub reprompt: Option<String>,
+    pub reprompt: Option<Text>,
     pub secret: bool,
     pub on_fail: String,
     /// Said after silence instead of the reprompt.
-    pub no_input: Option<String>,
+    pub no_input: Option<Text>,
     /// Where silence on the last try leads (default: `on_fail`).
     pub on_no_input: Option<String>,
     pub choice: Choice,
@@ -216,13 +228,23 @@ pub struct Gather {
 
 #[derive(Debug)]
 pub enum Choice {
-    Expect { path: String, on_match: String },
+    Expect {
+        path: String,
+        on_match: String,
+    },
     Options(BTreeMap<String, String>),
     Decide(BTreeMap<String, Decision>),
+    /// Answers the page's question by voice: each answer is a value of `field` in `form`, and
+    /// the call goes on as it would had the page sent the form (first answer wins, once).
+    Fill {
+        form: String,
+        field: String,
+        values: BTreeMap<String, String>,
+    },
 }
 
 /// Session events a state may wait on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Trigger {
     PageOpened,
     Decided(Decision),
@@ -230,13 +252,24 @@ pub enum Trigger {
     AgentJoined,
     /// The customer texted back (what they wrote is `{"sms_reply": …}` in a branch).
     SmsReply,
+    /// A button on the page raised this action.
+    PageAction(String),
+    /// This form was answered, on the page or by voice.
+    PageSubmit(String),
 }
 
 impl Trigger {
-    pub(super) const KNOWN: &str =
-        "page_opened, decided.approve, decided.decline, agent_requested, agent_joined, sms_reply";
+    pub(super) const KNOWN: &str = "page_opened, decided.approve, decided.decline, agent_requested, agent_joined, sms_reply, page.action.<name>, page.submit.<form>";
 
     pub(super) fn parse(s: &str) -> Option<Self> {
+        let named = |name: &str| {
+            (!name.is_empty()
+                && name.len() <= 40
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'))
+            .then(|| name.to_owned())
+        };
         match s {
             "page_opened" => Some(Self::PageOpened),
             "decided.approve" => Some(Self::Decided(Decision::Approve)),
@@ -244,7 +277,12 @@ impl Trigger {
             "agent_requested" => Some(Self::AgentRequested),
             "agent_joined" => Some(Self::AgentJoined),
             "sms_reply" => Some(Self::SmsReply),
-            _ => None,
+            _ => {
+                if let Some(name) = s.strip_prefix("page.action.") {
+                    return named(name).map(Self::PageAction);
+                }
+                named(s.strip_prefix("page.submit.")?).map(Self::PageSubmit)
+            }
         }
     }
 }
@@ -273,6 +311,89 @@ impl Script {
     pub fn key(&self) -> String {
         format!("{}@{}", self.name, self.version)
     }
+
+    /// The language this session hears and sees: the customer's, where the script has it.
+    pub fn locale_for(&self, s: &Session) -> &str {
+        super::text::choose(&self.locales, s.case.customer.locale.as_deref())
+    }
+
+    /// A text in the session's language with its placeholders filled for the ear.
+    pub fn words(&self, text: &Text, s: &Session) -> String {
+        super::speech::render(text.pick(self.locale_for(s)), s)
+    }
+
+    /// The screen the session's page shows now, with the sequence number it was shown at.
+    pub fn current_screen(&self, s: &Session) -> Option<(&str, &Screen, u64)> {
+        let (name, seq) = match &s.screen {
+            Some(at) => (at.name.as_str(), at.seq),
+            None => (self.screen.as_deref()?, 0),
+        };
+        let screen = self.screens.get(name)?;
+        Some((self.screens.get_key_value(name)?.0.as_str(), screen, seq))
+    }
+
+    /// A form by id, on whichever screen holds it.
+    pub fn form(&self, id: &str) -> Option<&super::screen::Form> {
+        self.screens.values().find_map(|s| s.form(id))
+    }
+
+    /// Checks `data` against the script's schema; the first mismatch names its field.
+    pub fn check_data(&self, data: &serde_json::Value) -> Result<(), (String, String)> {
+        let Some(validator) = &self.data_check else {
+            return Ok(());
+        };
+        match validator.validate(data) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                let at = e.instance_path().to_string();
+                let field = at
+                    .trim_start_matches('/')
+                    .split('/')
+                    .filter(|p| !p.is_empty())
+                    .fold(String::from("data"), |mut out, part| {
+                        match part.parse::<usize>() {
+                            Ok(i) => out.push_str(&format!("[{i}]")),
+                            Err(_) => {
+                                out.push('.');
+                                out.push_str(part);
+                            }
+                        }
+                        out
+                    });
+                // The validator quotes the value: a huge one must not come back whole.
+                let mut problem = e.to_string();
+                if problem.chars().count() > 200 {
+                    problem = problem.chars().take(200).collect::<String>() + "…";
+                }
+                Err((field, problem))
+            }
+        }
+    }
+
+    /// The label of a choice the customer made, in their language.
+    pub fn choice_label(
+        &self,
+        form: &str,
+        field: &str,
+        value: &str,
+        s: &Session,
+    ) -> Option<String> {
+        let field = self.form(form)?.field(field)?;
+        let locale = self.locale_for(s);
+        if let Some(options) = &field.options {
+            return options
+                .iter()
+                .find(|o| o.value == value)
+                .map(|o| o.label.pick(locale).to_owned());
+        }
+        let from = field.options_from.as_ref()?;
+        let items = super::data::resolve(&from.items, s, None, None)?;
+        items.as_array()?.iter().find_map(|item| {
+            let v = super::view::plain_text(&from.value, s, Some(item), None);
+            (v == value)
+                .then(|| super::view::plain_text(from.label.pick(locale), s, Some(item), None))
+        })
+    }
 }
 
 impl Choice {
@@ -282,6 +403,7 @@ impl Choice {
             Choice::Expect { .. } => false,
             Choice::Options(map) => map.contains_key(keys),
             Choice::Decide(map) => map.contains_key(keys),
+            Choice::Fill { values, .. } => values.contains_key(keys),
         }
     }
 }
@@ -309,7 +431,7 @@ impl State {
                 match &g.choice {
                     Choice::Expect { on_match, .. } => out.push(on_match),
                     Choice::Options(map) => out.extend(map.values().map(String::as_str)),
-                    Choice::Decide(_) => {}
+                    Choice::Decide(_) | Choice::Fill { .. } => {}
                 }
             }
             StateKind::Wait(w) => out.push(&w.on_timeout),

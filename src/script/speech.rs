@@ -1,8 +1,14 @@
 //! Filling `{placeholders}` in prompts with session data, worded for the ear.
 
+use serde_json::Value;
+
 use crate::session::{Session, alert::Charge, history::RecordKind};
 
-use super::model::{ActionKind, Choice, State, StateKind};
+use super::{
+    data::{self, FORMATS, Placeholder},
+    model::{ActionKind, Choice, Script, State, StateKind},
+    text::Text,
+};
 
 const PLACEHOLDERS: &[&str] = &[
     "customer.first_name",
@@ -17,10 +23,13 @@ const PLACEHOLDERS: &[&str] = &[
     "charge.location",
     "history.stolen_report_date",
 ];
-const EXPECT_PATHS: &[&str] = &["customer.verify.card_last4", "card.last4"];
-
 /// Replaces every `{name}` with its spoken value; unknown names were refused at load.
 pub fn render(template: &str, session: &Session) -> String {
+    render_with(template, session, None)
+}
+
+/// [`render`], reading a choice the customer made on the page as its label from `script`.
+pub fn render_with(template: &str, session: &Session, script: Option<&Script>) -> String {
     let mut out = String::with_capacity(template.len() + 32);
     let mut rest = template;
     while let Some(open) = rest.find('{') {
@@ -28,7 +37,7 @@ pub fn render(template: &str, session: &Session) -> String {
         let after = &rest[open + 1..];
         match after.find('}') {
             Some(close) => {
-                out.push_str(&value(&after[..close], session));
+                out.push_str(&value(&after[..close], session, script));
                 rest = &after[close + 1..];
             }
             None => {
@@ -41,35 +50,38 @@ pub fn render(template: &str, session: &Session) -> String {
     out
 }
 
-fn value(name: &str, s: &Session) -> String {
+fn value(name: &str, s: &Session, script: Option<&Script>) -> String {
     let case = &s.case;
     match name {
         "customer.first_name" => case.first_name().to_owned(),
         "customer.name" => case.customer.name.clone(),
-        "card.brand" => case.card.brand.clone(),
-        "card.last4" => one_by_one(&case.card.last4),
-        "charges.count" => match case.charges.len() {
+        "card.brand" => case.card().map(|c| c.brand).unwrap_or_default(),
+        "card.last4" => case
+            .card()
+            .map(|c| one_by_one(&c.last4))
+            .unwrap_or_default(),
+        "charges.count" => match case.charges().len() {
             1 => "one charge".into(),
             n => format!("{n} charges"),
         },
         "charges.spoken" => case
-            .charges
+            .charges()
             .iter()
             .map(spoken_charge)
             .collect::<Vec<_>>()
             .join(" "),
         "charge.amount" => case
-            .charges
+            .charges()
             .first()
             .map(|c| money(&c.amount, &c.currency))
             .unwrap_or_default(),
         "charge.merchant" => case
-            .charges
+            .charges()
             .first()
             .map(|c| c.merchant.clone())
             .unwrap_or_default(),
         "charge.location" => case
-            .charges
+            .charges()
             .first()
             .map(|c| c.location.clone())
             .unwrap_or_default(),
@@ -86,15 +98,48 @@ fn value(name: &str, s: &Session) -> String {
             .map(|d| d.decision.past_tense())
             .unwrap_or("not decided")
             .into(),
-        _ => String::new(),
+        _ => spoken_data(&Placeholder::parse(name), s, script),
     }
 }
 
-/// Data a gather may compare keys against.
-pub fn lookup<'a>(path: &str, s: &'a Session) -> Option<&'a str> {
-    match path {
-        "customer.verify.card_last4" => Some(&s.case.customer.verify.card_last4),
-        "card.last4" => Some(&s.case.card.last4),
+/// A data path's value worded for the ear.
+fn spoken_data(p: &Placeholder, s: &Session, script: Option<&Script>) -> String {
+    let Some(value) = data::resolve(p.path, s, None, script) else {
+        return String::new();
+    };
+    let text = data::plain(&value);
+    match p.format {
+        Some("money") => money(&text, &data::currency(p, s, None)),
+        Some("date" | "day") => spoken_date(&text),
+        Some("digits") => one_by_one(&text),
+        Some("if") => {
+            let pick = if data::truthy(&value) { 0 } else { 1 };
+            p.args.get(pick).copied().unwrap_or_default().to_owned()
+        }
+        _ => text,
+    }
+}
+
+/// "Saturday, November 21" from a timestamp or a date.
+fn spoken_date(text: &str) -> String {
+    if let Ok(at) = chrono::DateTime::parse_from_rfc3339(text) {
+        return at.format("%A, %B %-d").to_string();
+    }
+    match chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        Ok(day) => day.format("%A, %B %-d").to_string(),
+        Err(_) => text.to_owned(),
+    }
+}
+
+/// Data a gather or a form field may compare an answer against: a credential the bank sent
+/// (`customer.verify.<name>`) or a string in the data.
+pub fn lookup(path: &str, s: &Session) -> Option<String> {
+    if let Some(name) = path.strip_prefix("customer.verify.") {
+        return s.case.customer.verify.get(name).cloned();
+    }
+    match data::resolve(path, s, None, None)?.as_ref() {
+        Value::String(v) => Some(v.clone()),
+        Value::Number(n) => Some(n.to_string()),
         _ => None,
     }
 }
@@ -139,19 +184,61 @@ fn spoken_charge(c: &Charge) -> String {
     )
 }
 
+/// What a script's placeholders may name besides the built-in words: the data its schema
+/// declares, the answers its forms collect, and inside a list the item being drawn.
+#[derive(Clone, Copy, Default)]
+pub struct Known<'a> {
+    pub script: Option<&'a Script>,
+    /// The schema of one element of the list being drawn.
+    pub item: Option<&'a Value>,
+}
+
+impl Known<'_> {
+    fn path_known(&self, path: &str) -> bool {
+        let parts: Vec<&str> = path.split('.').collect();
+        match parts[..] {
+            ["item", ref rest @ ..] => self
+                .item
+                .is_some_and(|schema| rest.is_empty() || data::in_schema(schema, rest).is_some()),
+            ["answers", form, field] => self
+                .script
+                .and_then(|s| s.form(form))
+                .is_some_and(|f| f.field(field).is_some_and(|f| !f.secret)),
+            ["customer", "first_name" | "name"] => true,
+            _ => self
+                .script
+                .and_then(|s| s.data.as_ref())
+                .is_some_and(|schema| data::in_schema(schema, &parts).is_some()),
+        }
+    }
+
+    fn suggestions(&self) -> Vec<String> {
+        let mut out: Vec<String> = PLACEHOLDERS.iter().map(|p| (*p).to_owned()).collect();
+        if let Some(schema) = self.script.and_then(|s| s.data.as_ref()) {
+            data::schema_paths(schema, "", &mut out);
+        }
+        if let Some(item) = self.item {
+            let mut inner = Vec::new();
+            data::schema_paths(item, "item", &mut inner);
+            out.extend(inner);
+        }
+        out
+    }
+}
+
 /// Reports the first placeholder or data path that names nothing known.
-pub fn check_placeholders(state: &State) -> Result<(), String> {
-    let mut texts: Vec<&str> = state.say.iter().map(String::as_str).collect();
+pub fn check_placeholders(state: &State, known: Known) -> Result<(), String> {
+    let mut texts: Vec<&Text> = state.say.iter().collect();
     match &state.kind {
         StateKind::Gather(g) => {
             texts.push(&g.prompt);
-            texts.extend(g.reprompt.as_deref());
+            texts.extend(g.reprompt.as_ref());
+            texts.extend(g.no_input.as_ref());
             if let Choice::Expect { path, .. } = &g.choice
-                && !EXPECT_PATHS.contains(&path.as_str())
+                && !expect_known(path, known)
             {
                 return Err(format!(
-                    "expect names unknown data `{path}` (known: {})",
-                    EXPECT_PATHS.join(", ")
+                    "expect names unknown data `{path}` (a credential such as customer.verify.card_last4, or a path the data schema declares)"
                 ));
             }
         }
@@ -163,7 +250,7 @@ pub fn check_placeholders(state: &State) -> Result<(), String> {
             action: ActionKind::SendLink,
             sms: Some(text),
             ..
-        } => Some(text.as_str()),
+        } => Some(text),
         _ => None,
     };
     if let StateKind::Action {
@@ -175,17 +262,29 @@ pub fn check_placeholders(state: &State) -> Result<(), String> {
         texts.push(text);
     }
     for text in texts {
-        check_template(text, false)?;
+        for words in text.all() {
+            check_template(words, false, known)?;
+        }
     }
     match link_text {
-        Some(text) => check_template(text, true),
+        Some(text) => text
+            .all()
+            .into_iter()
+            .try_for_each(|words| check_template(words, true, known)),
         None => Ok(()),
     }
 }
 
+/// Whether a gather may compare keys with `path`.
+pub fn expect_known(path: &str, known: Known) -> bool {
+    path.strip_prefix("customer.verify.")
+        .is_some_and(|name| !name.is_empty() && !name.contains('.'))
+        || path == "card.last4"
+        || known.path_known(path)
+}
+
 /// Reports the first unknown placeholder in one text; `{link}` only where a link goes.
-pub fn check_template(text: &str, link: bool) -> Result<(), String> {
-    let allowed = |name: &str| PLACEHOLDERS.contains(&name) || (link && name == "link");
+pub fn check_template(text: &str, link: bool, known: Known) -> Result<(), String> {
     if text.chars().count() > 600 {
         return Err("a prompt is over 600 characters; callers lose the thread".into());
     }
@@ -194,17 +293,38 @@ pub fn check_template(text: &str, link: bool) -> Result<(), String> {
         let after = &rest[open + 1..];
         let close = after.find('}').ok_or("a `{` is never closed")?;
         let name = &after[..close];
-        if !allowed(name) {
-            let known = PLACEHOLDERS.iter().copied().chain(link.then_some("link"));
-            return Err(match super::names::nearest(name, known) {
-                Some(near) => format!("unknown placeholder {{{name}}}; did you mean {{{near}}}?"),
-                None => format!(
-                    "unknown placeholder {{{name}}} (known: {})",
-                    PLACEHOLDERS.join(", ")
-                ),
-            });
-        }
         rest = &after[close + 1..];
+        if PLACEHOLDERS.contains(&name) || (link && name == "link") {
+            continue;
+        }
+        let p = Placeholder::parse(name);
+        if let Some(format) = p.format
+            && !FORMATS.contains(&format)
+        {
+            return Err(format!(
+                "unknown format `{format}` in {{{name}}} (known: {})",
+                FORMATS.join(", ")
+            ));
+        }
+        if p.path.starts_with("customer.verify") {
+            return Err(format!(
+                "{{{name}}} would say or show a credential; credentials are only compared"
+            ));
+        }
+        if known.path_known(p.path) {
+            continue;
+        }
+        let suggestions = known.suggestions();
+        let near = super::names::nearest(p.path, suggestions.iter().map(String::as_str));
+        return Err(match near {
+            Some(near) => format!("unknown placeholder {{{name}}}; did you mean {{{near}}}?"),
+            None if p.path.starts_with("item.") => format!(
+                "unknown placeholder {{{name}}}: `item` is only known inside a list, for fields its data schema declares"
+            ),
+            None => format!(
+                "unknown placeholder {{{name}}}: not a built-in word and not in the script's data schema"
+            ),
+        });
     }
     Ok(())
 }

@@ -1,20 +1,26 @@
-//! The bank's alert: a held card with its suspected charges, validated where it enters.
+//! What the bank asks tandem to take up with a customer: who they are and the journey's data,
+//! validated where it enters. A held card with its suspected charges is one journey's data.
+
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use uuid::Uuid;
 
-/// An alert as the bank posts it. Unknown fields are refused so a typo never passes silently.
+/// A journey as stored: the customer tandem must recognise and verify, and the data the
+/// journey's script declared (its words, screens and checks read it by path).
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Case {
-    /// What the bank wants: a held card reviewed on a call (default) or one purchase
-    /// confirmed by text.
     #[serde(default)]
     pub kind: AlertKind,
+    /// The script the bank named; else the one serving `kind` is chosen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub script: Option<String>,
     pub customer: Customer,
-    pub card: Card,
-    pub charges: Vec<Charge>,
+    #[serde(default)]
+    pub data: Map<String, Value>,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
@@ -23,14 +29,26 @@ pub struct Customer {
     pub id: String,
     pub name: String,
     pub phone: String,
-    pub verify: Verify,
+    /// Credentials the caller must repeat (`card_last4`, `ssn_last4`, …); never shown on the
+    /// page, to an agent or in the log.
+    #[serde(default)]
+    pub verify: BTreeMap<String, String>,
+    /// The customer's language (`en`, `es`, `es-US`); the script's first when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locale: Option<String>,
 }
 
-/// Credentials the caller must repeat; never shown on the page or written to the log.
+/// The held-card alert as the bank posts it to `/api/v1/alerts`. Unknown fields are refused so
+/// a typo never passes silently. Becomes a [`Case`] whose data is `{card, charges}`.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
-pub struct Verify {
-    pub card_last4: String,
+pub struct CardAlert {
+    /// A held card reviewed on a call (default) or one purchase confirmed by text.
+    #[serde(default)]
+    pub kind: AlertKind,
+    pub customer: Customer,
+    pub card: Card,
+    pub charges: Vec<Charge>,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
@@ -53,22 +71,61 @@ pub struct Charge {
     pub card_present: bool,
 }
 
-#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq, Hash)]
-#[serde(rename_all = "snake_case")]
-pub enum AlertKind {
-    #[default]
-    CardHold,
-    /// Ask about the first charge by text: YES approves, NO declines.
-    ConfirmPurchase,
+/// What kind of journey an alert starts (`card_hold`, `confirm_purchase`, `address_change`):
+/// any name a script declares in `serves`.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[serde(try_from = "String", into = "String")]
+pub struct AlertKind(String);
+
+impl Default for AlertKind {
+    fn default() -> Self {
+        Self::CARD_HOLD.into()
+    }
 }
 
 impl AlertKind {
+    pub const CARD_HOLD: &str = "card_hold";
+    pub const CONFIRM_PURCHASE: &str = "confirm_purchase";
+
     /// The kind as the API and script files spell it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AlertKind::CardHold => "card_hold",
-            AlertKind::ConfirmPurchase => "confirm_purchase",
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&str> for AlertKind {
+    /// For names known to be well formed (constants, tests); input goes through `try_from`.
+    fn from(s: &str) -> Self {
+        Self(s.to_owned())
+    }
+}
+
+impl TryFrom<String> for AlertKind {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Self, String> {
+        let ok = (1..=40).contains(&s.len())
+            && s.starts_with(|c: char| c.is_ascii_lowercase())
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        match ok {
+            true => Ok(Self(s)),
+            false => Err(format!(
+                "`{s}` is not a kind: use 1 to 40 lower-case letters, digits and _"
+            )),
         }
+    }
+}
+
+impl From<AlertKind> for String {
+    fn from(k: AlertKind) -> Self {
+        k.0
+    }
+}
+
+impl std::fmt::Display for AlertKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
     }
 }
 
@@ -105,31 +162,77 @@ pub enum AlertStatus {
 #[error("{field}: {problem}")]
 pub struct InvalidCase {
     pub field: String,
-    pub problem: &'static str,
+    pub problem: String,
 }
 
 const MAX_CHARGES: usize = 20;
+const MAX_VERIFY: usize = 8;
 
-impl Case {
+impl Customer {
     /// Checks every field's shape and size; the first problem is reported by its JSON path.
     pub fn validate(&self) -> Result<(), InvalidCase> {
-        let c = &self.customer;
-        text("customer.id", &c.id, 64)?;
-        if !c
+        text("customer.id", &self.id, 64)?;
+        if !self
             .id
             .chars()
             .all(|ch| ch.is_ascii_alphanumeric() || "-_.:".contains(ch))
         {
             return invalid("customer.id", "may hold only letters, digits and - _ . :");
         }
-        text("customer.name", &c.name, 100)?;
-        if !is_e164(&c.phone) {
+        text("customer.name", &self.name, 100)?;
+        if !is_e164(&self.phone) {
             return invalid(
                 "customer.phone",
                 "must be an E.164 number such as +14155550100",
             );
         }
-        digits("customer.verify.card_last4", &c.verify.card_last4, 4)?;
+        if self.verify.len() > MAX_VERIFY {
+            return invalid("customer.verify", "may hold at most 8 credentials");
+        }
+        for (key, value) in &self.verify {
+            let field = format!("customer.verify.{key}");
+            let named = (1..=32).contains(&key.len())
+                && key
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+            if !named {
+                return invalid(
+                    &field,
+                    "names a credential with lower-case letters, digits and _",
+                );
+            }
+            text(&field, value, 64)?;
+        }
+        if let Some(locale) = &self.locale {
+            let b = locale.as_bytes();
+            let ok = match b.len() {
+                2 => b.iter().all(u8::is_ascii_lowercase),
+                5 => {
+                    b[..2].iter().all(u8::is_ascii_lowercase)
+                        && b[2] == b'-'
+                        && b[3..].iter().all(u8::is_ascii_uppercase)
+                }
+                _ => false,
+            };
+            if !ok {
+                return invalid(
+                    "customer.locale",
+                    "must be a language tag such as en or es-US",
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+impl CardAlert {
+    /// Checks every field's shape and size; the first problem is reported by its JSON path.
+    pub fn validate(&self) -> Result<(), InvalidCase> {
+        self.customer.validate()?;
+        match self.customer.verify.get("card_last4") {
+            Some(last4) => digits("customer.verify.card_last4", last4, 4)?,
+            None => return invalid("customer.verify.card_last4", "is missing"),
+        }
         text("card.brand", &self.card.brand, 32)?;
         digits("card.last4", &self.card.last4, 4)?;
         if self.charges.is_empty() || self.charges.len() > MAX_CHARGES {
@@ -141,12 +244,46 @@ impl Case {
         Ok(())
     }
 
+    /// The journey this alert starts: its card and charges are the data.
+    pub fn into_case(self) -> Case {
+        let mut data = Map::new();
+        data.insert(
+            "card".into(),
+            serde_json::to_value(self.card).unwrap_or_default(),
+        );
+        data.insert(
+            "charges".into(),
+            serde_json::to_value(self.charges).unwrap_or_default(),
+        );
+        Case {
+            kind: self.kind,
+            script: None,
+            customer: self.customer,
+            data,
+        }
+    }
+}
+
+impl Case {
     pub fn first_name(&self) -> &str {
         self.customer
             .name
             .split_whitespace()
             .next()
             .unwrap_or(&self.customer.name)
+    }
+
+    /// The held card, when the journey's data has one.
+    pub fn card(&self) -> Option<Card> {
+        serde_json::from_value(self.data.get("card")?.clone()).ok()
+    }
+
+    /// The suspected charges, when the journey's data has them.
+    pub fn charges(&self) -> Vec<Charge> {
+        self.data
+            .get("charges")
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+            .unwrap_or_default()
     }
 }
 
@@ -169,10 +306,10 @@ impl Charge {
     }
 }
 
-fn invalid(field: &str, problem: &'static str) -> Result<(), InvalidCase> {
+fn invalid(field: &str, problem: &str) -> Result<(), InvalidCase> {
     Err(InvalidCase {
         field: field.to_owned(),
-        problem,
+        problem: problem.to_owned(),
     })
 }
 
@@ -205,7 +342,7 @@ fn is_amount(s: &str) -> bool {
 }
 
 /// A customer with two suspected charges, for the demo, the benchmark and tests.
-pub fn sample(phone: &str) -> Case {
+pub fn sample(phone: &str) -> CardAlert {
     let charge =
         |id: &str, merchant: &str, amount: &str, at: &str, location: &str, card_present| Charge {
             id: id.into(),
@@ -216,15 +353,14 @@ pub fn sample(phone: &str) -> Case {
             location: location.into(),
             card_present,
         };
-    Case {
-        kind: AlertKind::CardHold,
+    CardAlert {
+        kind: AlertKind::default(),
         customer: Customer {
             id: "c-1001".into(),
             name: "Dana Reyes".into(),
             phone: phone.into(),
-            verify: Verify {
-                card_last4: "4242".into(),
-            },
+            verify: [("card_last4".to_owned(), "4242".to_owned())].into(),
+            locale: None,
         },
         card: Card {
             brand: "Amex".into(),
@@ -276,7 +412,7 @@ mod tests {
     }
     use super::*;
 
-    fn sample() -> Case {
+    fn sample() -> CardAlert {
         serde_json::from_str(
             r#"{"customer":{"id":"c-1001","name":"Dana Reyes","phone":"+14155550100","verify":{"card_last4":"4242"}},"card":{"brand":"Amex","last4":"4242"},"charges":[{"id":"ch_1","merchant":"Bistro Lumiere","amount":"212.40","currency":"USD","at":"2026-11-21T19:02:00Z","location":"San Francisco, CA","card_present":false}]}"#,
         )
@@ -286,7 +422,7 @@ mod tests {
     #[test]
     fn the_sample_alert_is_valid() {
         assert_eq!(sample().validate(), Ok(()));
-        assert_eq!(sample().first_name(), "Dana");
+        assert_eq!(sample().into_case().first_name(), "Dana");
     }
 
     #[test]

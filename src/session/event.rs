@@ -59,6 +59,22 @@ pub enum EventKind {
     SmsReceived {
         text: String,
     },
+    /// The page shows this screen of the script from now on; its `seq` names this showing.
+    ScreenShown {
+        screen: String,
+    },
+    /// A button on the page raised an action on the screen shown at `screen` (its `seq`).
+    PageAction {
+        screen: u64,
+        name: String,
+    },
+    /// A form was answered, on the page or by voice; secret values are masked.
+    PageSubmit {
+        screen: u64,
+        form: String,
+        values: std::collections::BTreeMap<String, String>,
+        by: Channel,
+    },
     Transferred,
     CallEnded {
         status: super::CallStatus,

@@ -6,6 +6,8 @@ pub mod event;
 pub mod history;
 pub mod voice;
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -40,12 +42,29 @@ pub struct Session {
     /// The customer's latest text, trimmed and in capitals, for scripts to branch on.
     #[serde(default)]
     pub sms_reply: Option<String>,
+    /// The screen the page shows, once a state named one.
+    #[serde(default)]
+    pub screen: Option<ScreenAt>,
+    /// Forms answered (form → field → value; secret values masked), each once.
+    #[serde(default)]
+    pub answers: BTreeMap<String, BTreeMap<String, String>>,
     /// `seq` of the last event in the log.
     pub seq: u64,
     /// The ids of the latest commits, newest last: a writer whose commit timed out reads
     /// them to learn whether it was applied.
     #[serde(default)]
     pub recent_commits: Vec<Uuid>,
+}
+
+/// A screen on the page: its name, and the `seq` of the event that showed it (a page answers
+/// one showing; an answer to an earlier one is stale).
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+pub struct ScreenAt {
+    pub name: String,
+    pub seq: u64,
+    /// Actions already raised on this showing: a second tap repeats, it does not act again.
+    #[serde(default)]
+    pub raised: Vec<String>,
 }
 
 /// A text conversation with the customer.
@@ -125,6 +144,8 @@ impl Session {
             agent_requested: false,
             cases: Vec::new(),
             sms_reply: None,
+            screen: None,
+            answers: BTreeMap::new(),
             seq: 0,
             recent_commits: Vec::new(),
         }
@@ -165,6 +186,27 @@ impl Draft {
         }
         self.session.seq += 1;
         let seq = self.session.seq;
+        match &event {
+            EventKind::ScreenShown { screen } => {
+                self.session.screen = Some(ScreenAt {
+                    name: screen.clone(),
+                    seq,
+                    raised: Vec::new(),
+                });
+            }
+            EventKind::PageSubmit { form, values, .. } => {
+                self.session
+                    .answers
+                    .entry(form.clone())
+                    .or_insert_with(|| values.clone());
+            }
+            EventKind::PageAction { name, .. } => {
+                if let Some(at) = self.session.screen.as_mut() {
+                    at.raised.push(name.clone());
+                }
+            }
+            _ => {}
+        }
         self.events.push(Event {
             seq,
             at: self.now,

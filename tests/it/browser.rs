@@ -263,7 +263,7 @@ async fn on_a_phone_the_customer_sees_the_charges_approves_and_both_sides_confir
     browser.tap("phone", "#approve").await;
     browser.wait_text("phone", "#outcome", "approved").await;
     browser
-        .wait_text("phone", "#call-log", "Charges approved on this page")
+        .wait_text("phone", "#call-log", "Approved on this page")
         .await;
     call.expect_said("approved", SOON).await.unwrap();
     browser.record("phone", "page-approved.png").await;
@@ -325,12 +325,12 @@ async fn the_page_reconnects_to_the_other_node_when_its_node_is_killed() {
     browser.wait_text("phone", "#outcome", "approved").await;
     call.expect_said("approved", SOON).await.unwrap();
     browser
-        .wait_text("phone", "#call-log", "Charges approved")
+        .wait_text("phone", "#call-log", "Approved on this page")
         .await;
     // Resumed from the last event seen: nothing shown twice.
     for line in [
         "Page opened",
-        "Charges approved",
+        "Approved on this page",
         "Link sent by text message",
     ] {
         assert_eq!(

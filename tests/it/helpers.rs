@@ -22,12 +22,14 @@ pub const AGENT_NUMBER: &str = "+14155550199";
 /// Deadline for anything that should happen "at once"; only reached when a test fails.
 pub const SOON: Duration = Duration::from_secs(10);
 
+/// The held-card journey as stored: the sample alert's card and charges as its data.
 pub fn sample_case(phone: &str) -> Case {
-    tandem::session::alert::sample(phone)
+    tandem::session::alert::sample(phone).into_case()
 }
 
+/// The sample held-card alert as the bank posts it.
 pub fn alert_json(phone: &str) -> Value {
-    serde_json::to_value(sample_case(phone)).unwrap()
+    serde_json::to_value(tandem::session::alert::sample(phone)).unwrap()
 }
 
 /// A distinct caller number per test, so parallel tests never share an alert.
@@ -370,7 +372,33 @@ pub async fn ws_connect(url: &str, cookie: Option<&str>, origin: Option<&str>) -
     }
 }
 
+/// The component with `id` on a drawn screen (`Value::Null` when there is none).
+pub fn component<'a>(screen: &'a Value, id: &str) -> &'a Value {
+    screen["components"]
+        .as_array()
+        .and_then(|cs| cs.iter().find(|c| c["id"] == id))
+        .unwrap_or(&Value::Null)
+}
+
 impl Page {
+    /// The screen the snapshot drew.
+    pub fn screen(&self) -> &Value {
+        &self.snapshot["session"]["screen"]
+    }
+
+    /// A button's action on the screen shown at `seq`, as the page sends it.
+    pub async fn act(&mut self, seq: u64, name: &str) {
+        let msg = serde_json::json!({ "type": "action", "screen": seq, "name": name });
+        self.send_text(&msg.to_string()).await;
+    }
+
+    /// A form's answer on the screen shown at `seq`, as the page sends it.
+    pub async fn submit(&mut self, seq: u64, form: &str, values: Value) {
+        let msg =
+            serde_json::json!({ "type": "submit", "screen": seq, "form": form, "values": values });
+        self.send_text(&msg.to_string()).await;
+    }
+
     /// Sends any text, as a hostile or broken page might.
     pub async fn send_text(&mut self, text: &str) {
         self.inner

@@ -1,5 +1,6 @@
 //! Journey 1 end to end: a signed Twilio call, the texted link, the page's websocket, on Redis.
 
+use serde_json::json;
 use tandem_dev::phone::EndReason;
 
 use crate::helpers::*;
@@ -15,10 +16,18 @@ async fn approving_on_the_page_is_heard_on_the_call_at_once_and_resolves_the_ale
 
     let mut device = Device::new();
     let mut page = device.open_page(&link, &app.base, &app.origin()).await;
-    let session = &page.snapshot["session"];
-    assert_eq!(session["card"]["masked"], "•••• 4242");
-    assert_eq!(session["charges"][0]["merchant"], "Bistro Lumiere");
-    assert_eq!(session["customer"]["first_name"], "Dana");
+    // The page shows what the script's screen names, drawn from the alert's data.
+    let screen = page.screen();
+    assert_eq!(screen["title"], "Review suspected charges");
+    assert_eq!(component(screen, "card-line")["text"], "Amex •••• 4242");
+    let charges = &component(screen, "charges")["items"];
+    assert_eq!(charges[0]["title"], "Bistro Lumiere");
+    assert_eq!(
+        charges[1]["value"],
+        json!([{"money": {"amount": "1299.00", "currency": "USD"}}])
+    );
+    assert_eq!(charges[1]["fields"][1]["value"], "Portland, OR · In person");
+    assert_eq!(component(screen, "actions")["approve"], "Approve charges");
     assert!(
         !page.snapshot.to_string().contains("verify"),
         "credentials never reach the page"

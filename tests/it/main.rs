@@ -1,3 +1,4 @@
+#![recursion_limit = "512"]
 //! The one integration test binary: real nodes on random ports, real redis-servers, a
 //! simulated Twilio that signs its webhooks and follows TwiML, and websocket page clients.
 

@@ -481,7 +481,7 @@ async fn markup_in_a_customer_name_or_merchant_is_spoken_and_shown_as_text() {
         .await;
     // The page receives it as a JSON string, and sets it only as text (no innerHTML).
     assert_eq!(
-        page.snapshot["session"]["charges"][0]["merchant"],
+        component(page.screen(), "charges")["items"][0]["title"],
         "<img src=x onerror=alert(1)>"
     );
     assert!(!include_str!("../../web/app.js").contains("innerHTML"));

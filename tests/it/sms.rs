@@ -123,7 +123,8 @@ async fn the_texted_page_link_shows_the_purchase_and_a_tap_there_answers_the_que
         .open_page(&link_in(&question.body), &app.base, &app.origin())
         .await;
     assert_eq!(
-        page.snapshot["session"]["charges"][0]["merchant"], "Apple Store Portland",
+        component(page.screen(), "charges")["items"][0]["title"],
+        "Apple Store Portland",
         "{}",
         page.snapshot
     );

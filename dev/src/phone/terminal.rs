@@ -260,6 +260,18 @@ pub fn describe_event(event: &tandem::session::EventKind) -> String {
             serde_json::json!(status).as_str().unwrap_or("?")
         ),
         E::SessionClosed { reason } => format!("session closed ({reason})"),
+        E::ScreenShown { screen } => format!("page shows {screen}"),
+        E::PageAction { name, .. } => format!("tapped {name} on the page"),
+        E::PageSubmit {
+            form, values, by, ..
+        } => {
+            let values: Vec<String> = values.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            format!(
+                "{form} answered on {}: {}",
+                channel_name(*by),
+                values.join(", ")
+            )
+        }
     }
 }
 

@@ -23,8 +23,9 @@ use crate::{
     store::Versioned,
 };
 
-/// Small: the page only ever sends one short command at a time.
-const MAX_MESSAGE: usize = 4 * 1024;
+/// A page sends one command at a time: a form of a few fields of at most 1000 characters each
+/// fits well within this. A larger frame closes the socket (1009) before it is read.
+const MAX_MESSAGE: usize = 16 * 1024;
 /// What each idle socket keeps for reading: most of its memory, times thousands of sockets.
 const READ_BUFFER: usize = 512;
 /// Events replayed to a page that (re)connects.
@@ -169,7 +170,7 @@ type Sink = futures_util::stream::SplitSink<WebSocket, Message>;
 async fn greet(app: &AppState, loaded: Box<Versioned>, after: u64, tx: &mut Sink) -> Option<u64> {
     let session = &loaded.session;
     let snapshot = ServerMsg::Snapshot {
-        session: PageView::of(session),
+        session: PageView::of(session, app.broker.screen(session)),
         last_seq: session.seq,
     }
     .to_json();
@@ -191,12 +192,26 @@ async fn forward(app: &AppState, id: Uuid, cursor: &mut u64, tx: &mut Sink) -> R
         Err(_) => return Ok(false),
     };
     let mut closed = false;
+    let mut redraw = false;
     for event in &events {
         tx.send(Message::text(ServerMsg::Event(event).to_json()))
             .await
             .map_err(drop)?;
         *cursor = event.seq;
         closed |= matches!(event.event, EventKind::SessionClosed { .. });
+        redraw |= matches!(
+            event.event,
+            EventKind::ScreenShown { .. } | EventKind::PageSubmit { .. }
+        );
+    }
+    // The screen as it stands after these events (a replay of several draws only the last).
+    if redraw
+        && !closed
+        && let Ok(session) = app.broker.session(id).await
+        && let Some(screen) = app.broker.screen(&session)
+    {
+        let msg = ServerMsg::Screen { screen: &screen }.to_json();
+        tx.send(Message::text(msg)).await.map_err(drop)?;
     }
     Ok(closed)
 }
@@ -213,15 +228,42 @@ async fn command(app: &AppState, id: Uuid, text: &str) -> Option<String> {
             session: id,
             by: Channel::Web,
         },
+        Some(ClientMsg::Action { screen, name }) => Command::PageAction {
+            session: id,
+            screen,
+            name,
+        },
+        Some(ClientMsg::Submit {
+            screen,
+            form,
+            values,
+        }) => Command::PageSubmit {
+            session: id,
+            screen,
+            form,
+            values,
+        },
         None => {
             let msg = ServerMsg::Error {
-                message: "unknown message; expected {\"type\":\"decide\",\"decision\":\"approve\"|\"decline\"} or {\"type\":\"talk_to_someone\"}",
+                message: "unknown message; expected decide, talk_to_someone, action or submit (see the protocol)",
             };
             return Some(msg.to_json());
         }
     };
     let deciding = matches!(command, Command::Decide { .. });
+    let form = match &command {
+        Command::PageSubmit { form, .. } => Some(form.clone()),
+        _ => None,
+    };
     let (reason, message, decision) = match app.broker.apply(command).await {
+        Ok(Outcome::PageRefused { reason, errors }) => {
+            let msg = ServerMsg::Refused {
+                reason,
+                form: form.as_deref(),
+                errors: &errors,
+            };
+            return Some(msg.to_json());
+        }
         Ok(Outcome::Refused {
             refusal: Refusal::AlreadyDecided(existing),
             message,
@@ -234,7 +276,10 @@ async fn command(app: &AppState, id: Uuid, text: &str) -> Option<String> {
         Ok(_) => return None,
         Err(BrokerError::NotFound) => (
             RefusalReason::SessionClosed,
-            crate::script::model::Messages::default().ended,
+            crate::script::model::Messages::default()
+                .ended
+                .pick("en")
+                .to_owned(),
             None,
         ),
         // Sent but not confirmed: it may still land, so the page must not say nothing changed;

@@ -15,10 +15,11 @@ fn script() -> Script {
 }
 
 fn session() -> Session {
-    let case = serde_json::from_str(
+    let case = serde_json::from_str::<crate::session::alert::CardAlert>(
         r#"{"customer":{"id":"c-1","name":"Dana Reyes","phone":"+14155550100","verify":{"card_last4":"4242"}},"card":{"brand":"Amex","last4":"4242"},"charges":[{"id":"ch_1","merchant":"Bistro Lumiere","amount":"212.40","currency":"USD","at":"2026-11-21T19:02:00Z","location":"San Francisco, CA","card_present":false}]}"#,
     )
-    .unwrap();
+    .unwrap()
+    .into_case();
     let alert = Alert {
         id: Uuid::new_v4(),
         created_at: Utc::now(),
