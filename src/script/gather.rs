@@ -82,25 +82,39 @@ impl Builder {
                 let Some(value) = values.get(answer) else {
                     return Err(self);
                 };
-                // First answer wins: a form the page already sent is not answered again.
-                if !s.answers.contains_key(form) {
-                    let screen = s.screen.as_ref().map(|at| at.seq).unwrap_or(0);
-                    self.log.push(EventKind::PageSubmit {
-                        screen,
-                        form: form.clone(),
-                        values: [(field.clone(), value.clone())].into(),
-                        by: Channel::Voice,
-                    });
+                // A key for an option this customer's data does not offer is no answer.
+                let offered = script
+                    .form(form)
+                    .and_then(|f| f.field(field))
+                    .map(|f| super::view::options(script, f, s, script.locale_for(s)))
+                    .is_some_and(|options| options.iter().any(|(v, _)| v == value));
+                if !offered {
+                    return Err(self);
                 }
                 let trigger = Trigger::PageSubmit(form.clone());
                 let state = script.states.get(&at.state);
-                match state
+                let Some(target) = state
                     .and_then(|st| st.on.get(&trigger))
                     .or_else(|| script.anywhere.on.get(&trigger))
-                {
-                    Some(target) => Ok(self.enter(script, s, target)),
-                    None => Err(self),
+                else {
+                    return Err(self);
+                };
+                // First answer wins: a form the page already sent is not answered again.
+                if s.answers.contains_key(form) {
+                    return Ok(self.enter(script, s, target));
                 }
+                let values: std::collections::BTreeMap<String, String> =
+                    [(field.clone(), value.clone())].into();
+                self.log.push(EventKind::PageSubmit {
+                    screen: s.screen.as_ref().map(|at| at.seq).unwrap_or(0),
+                    form: form.clone(),
+                    values: values.clone(),
+                    by: Channel::Voice,
+                });
+                // What follows speaks of the answer, so it reads a session that has it.
+                let mut answered = s.clone();
+                answered.answers.insert(form.clone(), values);
+                Ok(self.enter(script, &answered, target))
             }
             Choice::Expect { .. } => Err(self),
         }

@@ -319,7 +319,7 @@ impl Script {
 
     /// A text in the session's language with its placeholders filled for the ear.
     pub fn words(&self, text: &Text, s: &Session) -> String {
-        super::speech::render(text.pick(self.locale_for(s)), s)
+        super::speech::render_with(text.pick(self.locale_for(s)), s, Some(self))
     }
 
     /// The screen the session's page shows now, with the sequence number it was shown at.

@@ -248,12 +248,23 @@ pub fn plain_text(
                     &data::plain(&v),
                     &data::currency(&p, s, item),
                 )),
-                (Some("date" | "day"), Some(v)) => out.push_str(&data::plain(&v)),
+                (Some("date" | "day"), Some(v)) => out.push_str(&read_date(&data::plain(&v))),
                 _ => out.push_str(&read(name, s, item, script)),
             }
         }
     });
     out
+}
+
+/// "Nov 21, 2026" from a timestamp or a date, for text the page shows as it is.
+fn read_date(text: &str) -> String {
+    if let Ok(at) = chrono::DateTime::parse_from_rfc3339(text) {
+        return at.format("%b %-d, %Y").to_string();
+    }
+    match chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        Ok(day) => day.format("%b %-d, %Y").to_string(),
+        Err(_) => text.to_owned(),
+    }
 }
 
 enum Piece<'a> {

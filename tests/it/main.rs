@@ -17,6 +17,7 @@ mod outage;
 mod phone;
 mod redis;
 mod schema;
+mod screens;
 mod scripts;
 mod security;
 mod sms;
