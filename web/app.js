@@ -354,7 +354,9 @@
       const target = f.type === 'choice' ? fid(c.id, f.name) + '-0' : fid(c.id, f.name);
       a.href = '#' + target;
       a.addEventListener('click', (ev) => { ev.preventDefault(); const t = $(target); if (t) t.focus(); });
-      ul.append(make('li')).append(a);
+      const li = make('li');
+      li.append(a);
+      ul.append(li);
     }
     summary.append(ul);
     summary.focus();
@@ -401,6 +403,7 @@
     w = WORDS[lang];
     document.documentElement.lang = lang;
     $('call-title').textContent = w.onCall;
+    if (socket && socket.readyState === WebSocket.OPEN && !closedForGood) $('link-state').textContent = w.live;
   }
 
   function drawScreen(s, first) {

@@ -171,6 +171,9 @@ impl Script {
             }
         }
         problems.extend(script.link_problems(file, &lines, &unreadable, &guessed));
+        // A text wrong in each of its languages is one problem.
+        let mut seen = BTreeSet::new();
+        problems.retain(|p| seen.insert(p.to_string()));
         match problems.is_empty() {
             true => Ok(script),
             false => Err(problems),

@@ -61,6 +61,25 @@ pub(super) fn problems(script: &Script, file: &str, lines: &Lines) -> Vec<super:
         )),
         _ => {}
     }
+    for (what, text) in [
+        ("already_decided", &script.messages.already_decided),
+        ("ended", &script.messages.ended),
+        ("texted_after_end", &script.messages.texted_after_end),
+        ("history", &script.messages.history),
+    ] {
+        // Only a language with no words counts here: the defaults come in more than a script needs.
+        let missing: Vec<String> = text
+            .gaps(&script.locales)
+            .into_iter()
+            .filter(|g| !g.contains(' '))
+            .collect();
+        if !missing.is_empty() {
+            out.push(super::ScriptError::Script {
+                file: lines.at(file, "messages", what),
+                message: format!("`messages.{what}`: no words for {}", missing.join(", ")),
+            });
+        }
+    }
     // Every text in every language.
     let mut gaps = |section: &str, name: &str, what: &str, text: &Text| {
         let missing = text.gaps(&script.locales);
@@ -78,17 +97,6 @@ pub(super) fn problems(script: &Script, file: &str, lines: &Lines) -> Vec<super:
         let what = format!("state `{name}`");
         for text in state_texts(state) {
             gaps("states", name, &what, text);
-        }
-    }
-    for (what, text) in [
-        ("already_decided", &script.messages.already_decided),
-        ("ended", &script.messages.ended),
-        ("texted_after_end", &script.messages.texted_after_end),
-        ("history", &script.messages.history),
-    ] {
-        // The defaults are English: a script in other languages words its own.
-        if script.locales.len() > 1 || script.locales.first().is_some_and(|l| l != "en") {
-            gaps("messages", what, &format!("`messages.{what}`"), text);
         }
     }
     for (name, screen) in &script.screens {

@@ -251,6 +251,15 @@ pub fn message(script: &Script, f: &Field, rule: Rule, s: &Session, locale: &str
         (Rule::Broken, FieldKind::Choice, true) => {
             format!("Seleccione una de las opciones de {lower}")
         }
+        (Rule::Broken, FieldKind::Text, es) if f.pattern.is_none() => {
+            let max = f.max_length.unwrap_or(DEFAULT_MAX_LENGTH);
+            match (f.min_length.filter(|m| *m > 0), es) {
+                (Some(min), false) => format!("{label} must be {min} to {max} characters"),
+                (Some(min), true) => format!("{label} debe tener de {min} a {max} caracteres"),
+                (None, false) => format!("{label} must be {max} characters or fewer"),
+                (None, true) => format!("{label} debe tener {max} caracteres o menos"),
+            }
+        }
         (Rule::Broken, _, false) => format!("{label} must be written as asked"),
         (Rule::Broken, _, true) => format!("{label} debe escribirse como se indica"),
     }

@@ -29,12 +29,28 @@ pub struct Messages {
 }
 
 impl Default for Messages {
+    /// In English and Spanish, so a script in either needs to word none of them.
     fn default() -> Self {
+        let both = |en: &str, es: &str| {
+            Text::Each(
+                [
+                    ("en".to_owned(), en.to_owned()),
+                    ("es".to_owned(), es.to_owned()),
+                ]
+                .into(),
+            )
+        };
         Self {
-            already_decided: "That was already {decision}.".into(),
-            ended: "This session has ended, so nothing was changed.".into(),
-            texted_after_end: "This question has already been answered. Thank you.".into(),
-            history: "Contacted us".into(),
+            already_decided: both("That was already {decision}.", "Eso ya quedó: {decision}."),
+            ended: both(
+                "This session has ended, so nothing was changed.",
+                "Esta sesión terminó, así que no se cambió nada.",
+            ),
+            texted_after_end: both(
+                "This question has already been answered. Thank you.",
+                "Esta pregunta ya tiene respuesta. Gracias.",
+            ),
+            history: both("Contacted us", "Nos contactó"),
         }
     }
 }

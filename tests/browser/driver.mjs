@@ -121,6 +121,16 @@ const ops = {
     await p.emulateMedia({ colorScheme: 'light' });
     return { violations };
   },
+  // Types into a field as a person does (replacing what it held).
+  async fill({ name, selector, value }) {
+    await page(name).fill(selector, value, { timeout: 10000 });
+    return {};
+  },
+  // Ticks a checkbox or chooses a radio button by tapping it.
+  async check({ name, selector }) {
+    await page(name).check(selector, { timeout: 10000 });
+    return {};
+  },
   // Focuses an element and presses a key on it, as a keyboard user does.
   async press({ name, selector, key }) {
     const p = page(name);

@@ -118,6 +118,19 @@ impl Browser {
         out["focused"].as_str().unwrap_or_default().to_owned()
     }
 
+    async fn fill(&mut self, device: &str, selector: &str, value: &str) {
+        self.op(
+            "fill",
+            json!({ "name": device, "selector": selector, "value": value }),
+        )
+        .await;
+    }
+
+    async fn check(&mut self, device: &str, selector: &str) {
+        self.op("check", json!({ "name": device, "selector": selector }))
+            .await;
+    }
+
     async fn tap(&mut self, device: &str, selector: &str) {
         self.op("tap", json!({ "name": device, "selector": selector }))
             .await;
@@ -196,6 +209,20 @@ impl Rig {
         let mut call = self.phone.place_call(&from, BANK_NUMBER).await;
         let link = to_link(&self.phone, &mut call, &from).await;
         (call, link)
+    }
+
+    /// A journey started by script name with its data, and the customer's call to it.
+    async fn journey(&self, script: &str, customer: Value, data: Value) -> tandem_dev::phone::Call {
+        let from = customer["phone"].as_str().unwrap().to_owned();
+        let res = http_client()
+            .post(format!("{}/api/v1/journeys", self.public))
+            .bearer_auth(API_KEY)
+            .json(&json!({ "script": script, "customer": customer, "data": data }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201);
+        self.phone.place_call(&from, BANK_NUMBER).await
     }
 
     /// The session as the bank's API shows it.
@@ -438,4 +465,227 @@ async fn another_site_cannot_decide_for_the_customer() {
     open_charges(&mut browser, "phone", &page_url).await;
     browser.tap("phone", "#approve").await;
     call.expect_said("approved", SOON).await.unwrap();
+}
+
+/// Opens a texted link on `device`: one tap on Open claims it, then the page goes live.
+async fn open_texted(browser: &mut Browser, rig: &Rig, device: &str, from: &str) {
+    let sms = rig
+        .phone
+        .next_sms(from, SOON)
+        .await
+        .expect("the link is texted");
+    let link = link_in(&sms.body);
+    let shown = browser.open(device, &link).await;
+    assert_eq!(shown["title"], "Your secure page", "{shown}");
+    browser
+        .op("submit", json!({ "name": device, "selector": "#open" }))
+        .await;
+    browser.wait_text(device, "#link-state", "").await;
+    browser.wait_text(device, "#screen", "").await;
+}
+
+#[tokio::test]
+async fn an_address_change_in_spanish_with_errors_then_confirmed_on_a_phone() {
+    let rig = rig().await;
+    let mut browser = Browser::start().await;
+    let from = caller();
+    let who = crate::screens::customer(&from, "Ana", json!({"ssn_last4": "6789"}), Some("es"));
+    let mut call = rig
+        .journey(
+            "address-change",
+            who,
+            crate::screens::address("12 Mission St", "San Francisco"),
+        )
+        .await;
+    call.expect_said("Hola Ana", SOON).await.unwrap();
+    call.press("6789");
+    open_texted(&mut browser, &rig, "phone", &from).await;
+    browser
+        .wait_text("phone", "#title", "Cambie su dirección postal")
+        .await;
+    browser.wait_text("phone", "#link-state", "En vivo").await;
+    browser
+        .wait_text("phone", "#current", "12 Mission St")
+        .await;
+    assert_eq!(
+        browser
+            .op("text", json!({"name": "phone", "selector": "html"}))
+            .await["text"]
+            .as_str()
+            .map(|t| t.contains("6789")),
+        Some(false),
+        "the credential never reaches the page"
+    );
+    browser.record("phone", "journey-address.png").await;
+
+    // Sent empty: the page says what to fix, in Spanish, and takes the focus to the summary.
+    browser
+        .tap("phone", "#form-address button[type=submit]")
+        .await;
+    browser
+        .wait_text("phone", "#form-address .summary", "Hay un problema")
+        .await;
+    browser
+        .wait_text("phone", "#f-address-zip-error", "Ingrese su código postal")
+        .await;
+    assert_eq!(
+        browser.count("phone", "#form-address .summary a", "").await,
+        4
+    );
+    browser.record("phone", "journey-address-errors.png").await;
+
+    browser
+        .fill("phone", "#f-address-line1", "500 Oak St")
+        .await;
+    browser.fill("phone", "#f-address-city", "Daly City").await;
+    browser.fill("phone", "#f-address-state", "CA").await;
+    browser.fill("phone", "#f-address-zip", "94014").await;
+    browser
+        .tap("phone", "#form-address button[type=submit]")
+        .await;
+    browser
+        .wait_text("phone", "#title", "Revise su dirección nueva")
+        .await;
+    assert_eq!(
+        browser.focused("phone").await,
+        "title",
+        "focus moves to the new screen"
+    );
+    browser.wait_text("phone", "#new", "500 Oak St").await;
+    call.expect_said("La dirección nueva es 500 Oak St", SOON)
+        .await
+        .unwrap();
+    browser.record("phone", "journey-address-check.png").await;
+
+    browser.tap("phone", "#confirm").await;
+    browser
+        .wait_text("phone", "#title", "Dirección cambiada")
+        .await;
+    call.expect_said("quedó guardada", SOON).await.unwrap();
+    call.expect_ended(SOON).await.unwrap();
+    browser
+        .wait_text("phone", "#outcome", "Esta llamada terminó")
+        .await;
+    browser.record("phone", "journey-address-done.png").await;
+}
+
+#[tokio::test]
+async fn a_payment_plan_chosen_on_the_keypad_and_paid_on_the_page_of_a_phone() {
+    let rig = rig().await;
+    let mut browser = Browser::start().await;
+    let from = caller();
+    let who = crate::screens::customer(&from, "Dana", json!({"zip": "94110"}), None);
+    let mut call = rig
+        .journey("payment-arrangement", who, crate::screens::plans())
+        .await;
+    call.expect_said("balance of $1,200.00", SOON)
+        .await
+        .unwrap();
+    call.press("94110");
+    open_texted(&mut browser, &rig, "phone", &from).await;
+    browser
+        .wait_text("phone", "#title", "Choose a payment plan")
+        .await;
+    browser
+        .wait_text("phone", "#form-plan", "6 months, $200.00 a month")
+        .await;
+    browser.wait_text("phone", "#account", "$1,200.00").await;
+    browser.record("phone", "journey-plans.png").await;
+
+    // The keypad answers the page's question; the page follows the call.
+    call.expect_gathering(SOON).await.unwrap();
+    call.press("2");
+    browser
+        .wait_text("phone", "#title", "Your first payment")
+        .await;
+    call.expect_said("You chose 6 months", SOON).await.unwrap();
+    browser.record("phone", "journey-payment.png").await;
+
+    browser.fill("phone", "#f-payment-amount", "5").await;
+    browser
+        .tap("phone", "#form-payment button[type=submit]")
+        .await;
+    browser
+        .wait_text(
+            "phone",
+            "#f-payment-amount-error",
+            "must be between $25.00 and $1,200.00",
+        )
+        .await;
+    let start = (chrono::Utc::now().date_naive() + chrono::Days::new(3)).to_string();
+    browser.fill("phone", "#f-payment-amount", "250").await;
+    browser.fill("phone", "#f-payment-start", &start).await;
+    browser.check("phone", "#f-payment-agree").await;
+    browser
+        .tap("phone", "#form-payment button[type=submit]")
+        .await;
+    browser
+        .wait_text("phone", "#title", "Check your plan")
+        .await;
+    browser.wait_text("phone", "#summary", "$250.00").await;
+    call.expect_said("with a first payment of $250.00", SOON)
+        .await
+        .unwrap();
+    browser.record("phone", "journey-plan-review.png").await;
+
+    browser.tap("phone", "#confirm").await;
+    browser.wait_text("phone", "#title", "Plan set up").await;
+    call.expect_said("Your plan is set up", SOON).await.unwrap();
+    browser.record("phone", "journey-plan-done.png").await;
+}
+
+#[tokio::test]
+async fn a_dispute_chosen_and_explained_on_a_phone_opens_a_case() {
+    let rig = rig().await;
+    let mut browser = Browser::start().await;
+    let from = caller();
+    let who = crate::screens::customer(&from, "Dana", json!({"card_last4": "1881"}), None);
+    let mut call = rig
+        .journey("dispute-intake", who, crate::screens::transactions())
+        .await;
+    call.expect_said("dispute a charge", SOON).await.unwrap();
+    call.press("1881");
+    open_texted(&mut browser, &rig, "phone", &from).await;
+    browser
+        .wait_text("phone", "#title", "Dispute a charge")
+        .await;
+    browser
+        .wait_text("phone", "#form-dispute", "Skyline Electronics, $1,299.00")
+        .await;
+    browser.record("phone", "journey-dispute.png").await;
+
+    browser.check("phone", "#f-dispute-charge-1").await;
+    browser.check("phone", "#f-dispute-reason-2").await;
+    browser
+        .fill(
+            "phone",
+            "#f-dispute-note",
+            "Ordered a TV <script>alert(1)</script>, never came",
+        )
+        .await;
+    browser
+        .tap("phone", "#form-dispute button[type=submit]")
+        .await;
+    browser
+        .wait_text("phone", "#title", "Dispute received")
+        .await;
+    browser
+        .wait_text(
+            "phone",
+            "#received",
+            "Skyline Electronics, $1,299.00, Nov 22, 2026: I didn't receive what I paid for",
+        )
+        .await;
+    call.expect_said("We've opened a dispute for Skyline Electronics", SOON)
+        .await
+        .unwrap();
+    browser.record("phone", "journey-dispute-filed.png").await;
+    let session = rig.session(&call).await;
+    assert!(
+        session["cases"][0]["note"]
+            .as_str()
+            .unwrap()
+            .contains("<script>alert(1)</script>"),
+        "{session}"
+    );
 }

@@ -229,3 +229,97 @@ async fn the_bank_is_told_plainly_when_no_flow_serves_its_alert_and_nothing_is_s
         .await
         .unwrap();
 }
+
+#[test]
+fn check_reports_screen_problems_with_their_line_in_plain_words() {
+    let dir = scripts_dir();
+    let bad = dir.join("screens.json");
+    let text = r#"{
+  "name": "screens",
+  "locales": ["en", "es"],
+  "data": {"type": "object", "properties": {"plans": {"type": "array", "items": {"type": "object", "properties": {"name": {"type": "string"}}}}}},
+  "screen": "main",
+  "screens": {
+    "main": {
+      "title": {"en": "Plans", "es": "Planes"},
+      "components": [
+        {"type": "list", "items": "plans", "title": {"en": "{item.nme}", "es": "{item.name}"}, "empty": {"en": "None", "es": "Ninguno"}},
+        {"type": "text", "text": {"en": "Owed {balance|money}", "es": "Debe {balance|money}"}},
+        {"type": "button", "label": {"en": "More"}, "action": "more"},
+        {"type": "form", "id": "pick", "submit": {"en": "Go", "es": "Ir"}, "fields": [
+          {"name": "zip", "type": "digits", "label": {"en": "ZIP", "es": "Código"}}]}
+      ]
+    }
+  },
+  "start": "a",
+  "states": {
+    "a": {"screen": "mian", "say": {"en": "Hi", "es": "Hola"}, "wait": {"timeout": 5, "hold_prompt": {"en": "Wait", "es": "Espere"}, "on_timeout": "b"},
+          "on": {"page.action.help": "b", "page.submit.pick": "b"}},
+    "b": {"say": "Bye", "hangup": true}
+  }
+}"#;
+    std::fs::write(&bad, text).unwrap();
+    let unknown = dir.join("unknown.json");
+    std::fs::write(
+        &unknown,
+        "{\"name\": \"u\", \"screens\": {\"s\": {\"title\": \"t\",\n \"components\": [{\"type\": \"carousel\"}]}},\n \"start\": \"a\", \"states\": {\"a\": {\"hangup\": true}}}",
+    )
+    .unwrap();
+    let unlabelled = dir.join("unlabelled.json");
+    std::fs::write(
+        &unlabelled,
+        "{\"name\": \"l\", \"screens\": {\"s\": {\"title\": \"t\", \"components\": [\n{\"type\": \"form\", \"id\": \"f\", \"submit\": \"Go\",\n \"fields\": [{\"name\": \"a\", \"type\": \"text\"}]}]}},\n \"start\": \"a\", \"states\": {\"a\": {\"hangup\": true}}}",
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tandem"))
+        .arg("check")
+        .args([&bad, &unknown, &unlabelled])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let file = bad.display().to_string();
+    for expected in [
+        // The state names a screen that is not there.
+        format!(
+            "{file}:20: state `a`: shows screen `mian`, which does not exist; did you mean `main`?"
+        ),
+        // A list item's field the data schema does not declare.
+        format!(
+            "{file}:7: screen `main`: list (component 1): unknown placeholder {{item.nme}}; did you mean {{item.name}}?"
+        ),
+        // A placeholder with no data behind it.
+        format!(
+            "{file}:7: screen `main`: text (component 2): unknown placeholder {{balance|money}}: not a built-in word and not in the script's data schema"
+        ),
+        // A button whose action no state waits on, and a state waiting on one no button raises.
+        format!(
+            "{file}:7: screen `main`: the button for `more` raises an action no state waits on (`page.action.more`)"
+        ),
+        format!(
+            "{file}:20: state `a`: waits on `page.action.help`, which no screen's button raises"
+        ),
+        // Locale gaps, wherever they are.
+        format!("{file}:7: screen `main`: no words for es"),
+        format!("{file}:22: state `b`: no words for en, es"),
+        // A digits field without its length.
+        format!(
+            "{file}:7: screen `main`: form `pick`, field `zip`: a digits field needs `length` (or `max_length`)"
+        ),
+    ] {
+        assert!(stdout.contains(&expected), "{expected:?} in\n{stdout}");
+    }
+    // Shapes the language does not have are refused where they are written.
+    let unknown = unknown.display().to_string();
+    let unlabelled = unlabelled.display().to_string();
+    assert!(
+        stdout.contains(&format!("{unknown}: line 2, column"))
+            && stdout.contains("unknown variant `carousel`"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("{unlabelled}: line 3, column"))
+            && stdout.contains("missing field `label`"),
+        "{stdout}"
+    );
+}

@@ -372,3 +372,54 @@ fn plain_texts_finish_keys_and_decisions_are_actions_a_flow_can_take() {
         assert!(err.contains(why), "{bad}: {err}");
     }
 }
+
+/// A form that checks a credential: the answer is compared, recorded as verified or not, and
+/// kept only masked.
+#[test]
+fn a_secret_field_is_compared_with_the_credential_and_kept_masked() {
+    let text = r#"{"name": "id-check", "screen": "id",
+      "screens": {"id": {"title": "Confirm it's you", "components": [
+        {"type": "form", "id": "identity", "submit": "Continue", "fields": [
+          {"name": "card", "type": "digits", "length": 4, "secret": true, "expect": "customer.verify.card_last4",
+           "label": "Last 4 digits of your card", "errors": {"invalid": "Those digits don't match our records"}},
+          {"name": "nickname", "type": "text", "required": false, "label": "Nickname", "max_length": 10}]}]}},
+      "start": "wait",
+      "states": {"wait": {"wait": {"timeout": 60, "hold_prompt": "Waiting", "on_timeout": "bye"},
+                          "on": {"page.submit.identity": "bye"}},
+                 "bye": {"say": "Bye", "hangup": true}}}"#;
+    let script = Script::parse("id-check.json", text).unwrap();
+    let mut s = session();
+    s.case.customer.locale = None;
+    let form = script.form("identity").unwrap();
+    let today = chrono::NaiveDate::from_ymd_opt(2026, 12, 2).unwrap();
+    let given = |card: &str, nick: &str| -> std::collections::BTreeMap<String, String> {
+        [
+            ("card".to_owned(), card.to_owned()),
+            ("nickname".to_owned(), nick.to_owned()),
+        ]
+        .into()
+    };
+
+    let ok = super::super::form::check(&script, form, &given("42 42", ""), &s, today).unwrap();
+    assert_eq!(ok.verified, Some(true));
+    assert_eq!(ok.values.get("card").map(String::as_str), Some("••••"));
+    assert!(
+        !ok.values.contains_key("nickname"),
+        "an empty optional field is left out"
+    );
+
+    let wrong = super::super::form::check(&script, form, &given("1234", "x"), &s, today);
+    let super::super::form::Refused::Fields(errors) = wrong.unwrap_err() else {
+        panic!("a wrong credential is a field error")
+    };
+    assert_eq!(errors["card"], "Those digits don't match our records");
+
+    let long = super::super::form::check(&script, form, &given("4242", "eleven chars"), &s, today);
+    let super::super::form::Refused::Fields(errors) = long.unwrap_err() else {
+        panic!("a broken rule is a field error")
+    };
+    assert_eq!(
+        errors["nickname"],
+        "Nickname must be 10 characters or fewer"
+    );
+}
