@@ -44,4 +44,10 @@ tmux capture-pane -e -p -t "$session" -S - > "$out/.terminal.ansi"
 node tests/browser/shots.mjs terminal "$out/.terminal.ansi" "$PWD/$out/terminal-phone.png"
 rm -f "$out/.terminal.ansi"
 key q
-echo "screenshots retaken in $out/"
+echo "demo screenshots retaken in $out/"
+# The other journeys, as the real-browser tests leave them (a phone at 390×844, axe-checked).
+cargo test --locked --quiet -p tandem-dev --test it -- browser::an_address browser::a_payment browser::a_dispute >/dev/null
+for shot in journey-address-errors journey-address-check journey-plan-review journey-payment journey-dispute journey-dispute-filed; do
+  cp "tests/artifacts/screenshots/$shot.png" "$out/"
+done
+echo "journey screenshots copied to $out/"

@@ -58,6 +58,8 @@ pub enum Answer {
         session: Uuid,
         turn: u32,
         hold_prompt: String,
+        /// The language of the hold prompt, when not English.
+        language: Option<String>,
     },
     /// The store is away while the call holds: a moment's pause, then the hold loop again,
     /// carrying when the outage was first seen (`since`, unix ms). A Redis restart takes

@@ -141,13 +141,14 @@
       return img;
     },
     button: (c) => {
-      const b = make('button', 'talk', txt(c.label));
+      const b = make('button', c.style === 'primary' ? 'approve' : 'talk', txt(c.label));
       b.type = 'button';
       if (c.request === 'agent') {
         b.disabled = session.agent_requested || session.status !== 'open';
         b.dataset.request = 'agent';
         b.addEventListener('click', () => send({ type: 'talk_to_someone' }));
       } else {
+        b.dataset.action = c.action;
         b.addEventListener('click', () => {
           if (send({ type: 'action', screen: screen.seq, name: c.action })) b.disabled = true;
         });
@@ -392,7 +393,7 @@
     closedForGood = true;
     session.status = 'closed';
     $('outcome').textContent = ($('outcome').textContent ? $('outcome').textContent + ' ' : '') + w.ended;
-    const controls = [...$('screen').querySelectorAll('.actions, button.talk')];
+    const controls = [...$('screen').querySelectorAll('.actions, button[data-action], button[data-request]')];
     $('screen').querySelectorAll('input, textarea, button').forEach((el) => { el.disabled = true; });
     hide(controls);
     $('link-state').textContent = w.callEnded;
@@ -491,7 +492,7 @@
     if (form && msg.reason === 'already_answered') return answered(form);
     if (form) form.querySelector('button[type="submit"]').disabled = false;
     if (form && c && msg.reason === 'invalid') showErrors(form, c, msg.errors || {});
-    $('screen').querySelectorAll('button.talk:not([data-request])').forEach((b) => { b.disabled = false; });
+    $('screen').querySelectorAll('button[data-action]').forEach((b) => { b.disabled = false; });
   }
 
   function onDecisionRefused(msg) {

@@ -63,6 +63,7 @@ fuzz_target!(|input: Input| {
     let reply = Reply {
         speech: speech.clone(),
         then: then.clone(),
+        language: None,
     };
     let doc = render(&reply, &links, holding);
     // XML 1.0's Char production: anything else makes the document unreadable to Twilio.

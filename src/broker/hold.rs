@@ -92,14 +92,15 @@ impl Broker {
             .voice
             .and_then(|v| v.last_reply)
             .and_then(|r| match r.then {
-                Then::Hold { hold_prompt } => Some(hold_prompt),
+                Then::Hold { hold_prompt } => Some((hold_prompt, r.language)),
                 _ => None,
             });
         match hold_prompt {
-            Some(hold_prompt) => Answer::Holding {
+            Some((hold_prompt, language)) => Answer::Holding {
                 session: id,
                 turn,
                 hold_prompt,
+                language,
             },
             None => Answer::Apology,
         }

@@ -19,6 +19,8 @@ pub trait Leg {
     }
     /// Words to pass on before whatever comes next.
     fn hear(&mut self, speech: Vec<Prompt>);
+    /// The script's language for this session (`en`, `es`), before anything is said.
+    fn speak_in(&mut self, _locale: &str) {}
     /// The script wants the customer's answer, or is done: the walk ends here.
     fn reply(
         &mut self,
@@ -45,6 +47,7 @@ pub fn drive<L: Leg>(
     mut step_: Step,
     leg: &mut L,
 ) -> Option<L::Given> {
+    leg.speak_in(script.locale_for(&d.session));
     loop {
         for event in std::mem::take(&mut step_.log) {
             if leg.keeps(&event) {
@@ -77,6 +80,7 @@ pub fn drive<L: Leg>(
 pub struct Call {
     by: Channel,
     speech: Vec<Prompt>,
+    language: Option<String>,
 }
 
 impl Call {
@@ -85,6 +89,7 @@ impl Call {
         Self {
             by,
             speech: Vec::new(),
+            language: None,
         }
     }
 }
@@ -101,6 +106,10 @@ impl Leg for Call {
         self.speech.append(&mut speech);
     }
 
+    fn speak_in(&mut self, locale: &str) {
+        self.language = voice_language(locale);
+    }
+
     fn reply(
         &mut self,
         d: &mut Draft,
@@ -111,6 +120,7 @@ impl Leg for Call {
         let reply = Reply {
             speech: std::mem::take(&mut self.speech),
             then,
+            language: self.language.clone(),
         };
         let turn = d.give_call(position, reply.clone(), wait_secs);
         Some((turn, reply))
@@ -238,5 +248,15 @@ impl Leg for Texts<'_> {
             // Loading refuses plain texts inside a texted conversation: every text is a reply.
             Effect::SendSms { .. } | Effect::Decide(_) => Err(None),
         }
+    }
+}
+
+/// The language tag a voice provider speaks and listens in for a script locale; `None` for
+/// English, the providers' default, so English replies stay as they always were.
+pub fn voice_language(locale: &str) -> Option<String> {
+    match locale {
+        "en" | "en-US" => None,
+        l if l.len() == 2 => Some(format!("{l}-US")),
+        l => Some(l.to_owned()),
     }
 }

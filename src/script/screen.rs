@@ -59,6 +59,9 @@ pub enum Component {
         label: Text,
         action: Option<String>,
         request: Option<Request>,
+        /// `primary` for the one thing the screen is for; `secondary` (the default) otherwise.
+        #[serde(default)]
+        style: ButtonStyle,
     },
     /// Approve and decline, first writer wins with the call and texts; once decided (from
     /// any channel) the buttons give way to `approved` or `declined`.
@@ -85,6 +88,14 @@ pub enum Tone {
     Info,
     Warning,
     Success,
+}
+
+#[derive(Clone, Copy, Debug, Default, Deserialize, serde::Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ButtonStyle {
+    Primary,
+    #[default]
+    Secondary,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]

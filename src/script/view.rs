@@ -71,8 +71,12 @@ fn draw(script: &Script, name: &str, screen: &Screen, seq: u64, s: &Session) -> 
                     label,
                     action,
                     request,
+                    style,
                     ..
-                } => json!({ "label": t(label), "action": action, "request": request.map(|_| "agent") }),
+                } => json!({
+                    "label": t(label), "action": action, "request": request.map(|_| "agent"),
+                    "style": style,
+                }),
                 Component::Decision {
                     approve,
                     decline,

@@ -72,6 +72,9 @@ pub struct Position {
 pub struct Reply {
     pub speech: Vec<Prompt>,
     pub then: Then,
+    /// The language to speak and listen in (`es-US`), when not the provider's default English.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]

@@ -56,10 +56,12 @@ fn render(app: &AppState, answer: Answer) -> Response {
             session,
             turn,
             hold_prompt,
+            language,
         } => {
             let reply = Reply {
                 speech: vec![],
                 then: Then::Hold { hold_prompt },
+                language,
             };
             twiml::render(
                 &reply,

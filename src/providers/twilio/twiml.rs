@@ -31,6 +31,8 @@ impl Links<'_> {
 #[derive(Default)]
 pub struct Twiml {
     body: String,
+    /// `language` for every `<Say>` (and the gather's recognition), when not English.
+    language: Option<String>,
 }
 
 /// Twilio reads at most 4,096 characters in one `<Say>`, and 3,000 with Polly voices: a
@@ -59,16 +61,20 @@ fn say_pieces(text: &str) -> Vec<&str> {
     pieces
 }
 
-/// One `<Say>` per piece of `text`.
-fn write_say(body: &mut String, text: &str) {
+/// One `<Say>` per piece of `text`, in `language` when one is given.
+fn write_say(body: &mut String, text: &str, language: Option<&str>) {
+    let open = match language {
+        Some(l) => format!(r#"<Say language="{}">"#, escape(l)),
+        None => "<Say>".to_owned(),
+    };
     for piece in say_pieces(text) {
-        let _ = write!(body, "<Say>{}</Say>", escape(piece));
+        let _ = write!(body, "{open}{}</Say>", escape(piece));
     }
 }
 
 impl Twiml {
     pub fn say(mut self, text: &str) -> Self {
-        write_say(&mut self.body, text);
+        write_say(&mut self.body, text, self.language.as_deref());
         self
     }
 
@@ -133,10 +139,14 @@ impl Twiml {
 /// The document for a reply. `holding` marks a hold-loop answer with nothing new to say, so
 /// the caller hears the hold prompt before the loop goes round again.
 pub fn render(reply: &Reply, links: &Links, holding: bool) -> String {
+    let start = Twiml {
+        language: reply.language.clone(),
+        ..Twiml::default()
+    };
     let mut doc = reply
         .speech
         .iter()
-        .fold(Twiml::default(), |doc, prompt| doc.prompt(prompt));
+        .fold(start, |doc, prompt| doc.prompt(prompt));
     match &reply.then {
         Then::Gather {
             prompt,
@@ -145,13 +155,16 @@ pub fn render(reply: &Reply, links: &Links, holding: bool) -> String {
             timeout_secs,
             hints,
         } => {
-            let input = match hints.is_empty() {
+            let mut input = match hints.is_empty() {
                 true => r#"input="dtmf""#.to_owned(),
                 false => format!(
                     r#"input="dtmf speech" speechTimeout="auto" hints="{}""#,
                     escape(&hints.join(", "))
                 ),
             };
+            if let Some(language) = &reply.language {
+                let _ = write!(input, r#" language="{}""#, escape(language));
+            }
             // actionOnEmptyResult: silence comes back to us too, so retries stay in the script.
             let _ = write!(
                 doc.body,
@@ -159,7 +172,7 @@ pub fn render(reply: &Reply, links: &Links, holding: bool) -> String {
                 escape(finish_on_key),
                 escape(&links.url("gather")),
             );
-            write_say(&mut doc.body, prompt);
+            write_say(&mut doc.body, prompt, doc.language.as_deref());
             doc.body.push_str("</Gather>");
             doc.finish()
         }
@@ -236,6 +249,7 @@ mod tests {
         let reply = Reply {
             speech: vec!["Bistro <Lumiere> & \"Co\"\u{7}".into()],
             then: Then::Hangup,
+            language: None,
         };
         let public = PublicUrl::parse("https://ivr.example.com").unwrap();
         let links = Links {
@@ -247,6 +261,39 @@ mod tests {
         let doc = render(&reply, &links, false);
         assert!(
             doc.contains("<Say>Bistro &lt;Lumiere&gt; &amp; &quot;Co&quot; </Say><Hangup/>"),
+            "{doc}"
+        );
+    }
+
+    /// A Spanish session is spoken and heard in Spanish: every `<Say>` and the gather say so.
+    #[test]
+    fn a_reply_in_another_language_names_it_on_every_say_and_the_gather() {
+        let reply = Reply {
+            speech: vec!["Hola Ana.".into()],
+            then: Then::Gather {
+                prompt: "Marque 1.".into(),
+                digits: 1,
+                finish_on_key: "#".into(),
+                timeout_secs: 5,
+                hints: vec!["agente".into()],
+            },
+            language: Some("es-US".into()),
+        };
+        let public = PublicUrl::parse("https://ivr.example.com").unwrap();
+        let links = Links {
+            public: &public,
+            session: Uuid::nil(),
+            turn: 1,
+            agent: None,
+        };
+        let doc = render(&reply, &links, false);
+        assert!(
+            doc.contains(r#"<Say language="es-US">Hola Ana.</Say>"#),
+            "{doc}"
+        );
+        assert!(doc.contains(r#"hints="agente" language="es-US""#), "{doc}");
+        assert!(
+            doc.contains(r#"<Say language="es-US">Marque 1.</Say></Gather>"#),
             "{doc}"
         );
     }
@@ -280,6 +327,7 @@ mod tests {
                 timeout_secs: 5,
                 hints: vec![],
             },
+            language: None,
         };
         let public = PublicUrl::parse("https://ivr.example.com").unwrap();
         let links = Links {
@@ -305,6 +353,7 @@ mod tests {
                 "Hi".into(),
             ],
             then: Then::Hangup,
+            language: None,
         };
         let public = PublicUrl::parse("https://ivr.example.com").unwrap();
         let links = Links {

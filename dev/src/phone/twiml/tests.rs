@@ -18,6 +18,7 @@ fn the_servers_audio_pauses_and_words_are_twiml_the_phone_can_run() {
             "Hi".into(),
         ],
         then: Then::Hangup,
+        language: None,
     };
     let public = PublicUrl::parse("https://ivr.example.com").unwrap();
     let links = Links {
