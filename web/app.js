@@ -28,6 +28,8 @@
       invalid: 'Check the answers below.',
       already_answered: 'That question was already answered, so nothing was changed.',
       session_closed: 'This session has ended, so nothing was changed.',
+      unavailable: "We couldn't record that just now. Nothing was changed; try again.",
+      unconfirmed: "We couldn't confirm that just now. If it went through, this page will show it in a moment.",
       by: { web: ' on this page', voice: ' on the call', sms: ' by text message', api: ' by the bank' },
       log: {
         call_started: 'Call connected', said: 'IVR: ', digits: 'You pressed ', speech_heard: 'You said: ',
@@ -53,6 +55,8 @@
       invalid: 'Revise las respuestas de abajo.',
       already_answered: 'Esa pregunta ya tenía respuesta, así que no se cambió nada.',
       session_closed: 'Esta sesión terminó, así que no se cambió nada.',
+      unavailable: 'No pudimos registrarlo en este momento. No se cambió nada; inténtelo de nuevo.',
+      unconfirmed: 'No pudimos confirmarlo en este momento. Si se registró, esta página lo mostrará en un momento.',
       by: { web: ' en esta página', voice: ' en la llamada', sms: ' por mensaje de texto', api: ' por el banco' },
       log: {
         call_started: 'Llamada conectada', said: 'IVR: ', digits: 'Usted marcó ', speech_heard: 'Usted dijo: ',

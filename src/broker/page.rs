@@ -29,6 +29,11 @@ pub enum PageRefusal {
     /// The form was answered already (on the page or by voice): the first answer stands.
     AlreadyAnswered,
     SessionClosed,
+    /// The store is away: nothing was recorded; the page may send it again.
+    Unavailable,
+    /// Sent to the store but not confirmed in time: it may still land, and the page will see
+    /// it as an event if it does.
+    Unconfirmed,
 }
 
 impl Broker {

@@ -78,9 +78,10 @@ impl Browser {
     }
 
     async fn op(&mut self, op: &str, args: Value) -> Value {
+        let asked = args.to_string();
         self.try_op(op, args)
             .await
-            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|e| panic!("{e} (asked {asked})"))
     }
 
     async fn open(&mut self, device: &str, url: &str) -> Value {
@@ -688,4 +689,92 @@ async fn a_dispute_chosen_and_explained_on_a_phone_opens_a_case() {
             .contains("<script>alert(1)</script>"),
         "{session}"
     );
+}
+
+#[tokio::test]
+async fn the_screens_a_journey_ends_on_when_the_customer_says_no_are_clean_too() {
+    let rig = rig().await;
+    let mut browser = Browser::start().await;
+    // Ben keeps his address: he answers the page's question on the keypad.
+    let ben = caller();
+    let who = crate::screens::customer(&ben, "Ben", json!({"ssn_last4": "1111"}), None);
+    let mut call = rig
+        .journey(
+            "address-change",
+            who,
+            crate::screens::address("99 Pine Rd", "Oakland"),
+        )
+        .await;
+    call.expect_said("Hello Ben", SOON).await.unwrap();
+    call.press("1111");
+    open_texted(&mut browser, &rig, "ben", &ben).await;
+    browser.fill("ben", "#f-address-line1", "7 Elm Ct").await;
+    browser.fill("ben", "#f-address-city", "Berkeley").await;
+    browser.fill("ben", "#f-address-state", "CA").await;
+    browser.fill("ben", "#f-address-zip", "94704").await;
+    browser
+        .tap("ben", "#form-address button[type=submit]")
+        .await;
+    browser
+        .wait_text("ben", "#title", "Check your new address")
+        .await;
+    call.expect_gathering(SOON).await.unwrap();
+    call.press("2");
+    browser.wait_text("ben", "#title", "Nothing changed").await;
+    browser
+        .wait_text("ben", "#unchanged", "We kept the address we had")
+        .await;
+    browser.record("ben", "journey-address-kept.png").await;
+
+    // Dana does not set up the plan she chose.
+    let dana = caller();
+    let who = crate::screens::customer(&dana, "Dana", json!({"zip": "94110"}), None);
+    let mut call = rig
+        .journey("payment-arrangement", who, crate::screens::plans())
+        .await;
+    call.expect_said("balance of", SOON).await.unwrap();
+    call.press("94110");
+    open_texted(&mut browser, &rig, "dana", &dana).await;
+    browser.check("dana", "#f-plan-plan-0").await;
+    browser.tap("dana", "#form-plan button[type=submit]").await;
+    browser
+        .wait_text("dana", "#title", "Your first payment")
+        .await;
+    let start = chrono::Utc::now().date_naive().to_string();
+    browser.fill("dana", "#f-payment-amount", "25").await;
+    browser.fill("dana", "#f-payment-start", &start).await;
+    browser.check("dana", "#f-payment-agree").await;
+    browser
+        .tap("dana", "#form-payment button[type=submit]")
+        .await;
+    browser.wait_text("dana", "#title", "Check your plan").await;
+    browser.tap("dana", "#cancel").await;
+    browser.wait_text("dana", "#title", "No plan set up").await;
+    call.expect_said("we haven't set up a plan", SOON)
+        .await
+        .unwrap();
+    browser.record("dana", "journey-plan-cancelled.png").await;
+
+    // The texted purchase question's page, with no call at all.
+    let eve = caller();
+    let mut alert = alert_json(&eve);
+    alert["kind"] = json!("confirm_purchase");
+    let res = http_client()
+        .post(format!("{}/api/v1/alerts", rig.public))
+        .bearer_auth(API_KEY)
+        .json(&alert)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    open_texted(&mut browser, &rig, "eve", &eve).await;
+    browser
+        .wait_text("eve", "#title", "Confirm a purchase")
+        .await;
+    browser.wait_text("eve", "#charges", "Bistro Lumiere").await;
+    browser.record("eve", "purchase-confirm.png").await;
+    browser.tap("eve", "#approve").await;
+    browser
+        .wait_text("eve", "#outcome", "The purchase is approved")
+        .await;
 }

@@ -214,6 +214,19 @@ impl TestApp {
         req.send().await.unwrap()
     }
 
+    /// Starts a journey by script name with its data (`POST /api/v1/journeys`).
+    pub async fn start_journey(&self, script: &str, customer: Value, data: Value) {
+        let res = self
+            .http
+            .post(format!("{}/api/v1/journeys", self.base))
+            .bearer_auth(API_KEY)
+            .json(&serde_json::json!({ "script": script, "customer": customer, "data": data }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201, "journey accepted");
+    }
+
     pub async fn alert_status(&self, id: &str) -> String {
         api_get(&format!("{}/api/v1/alerts/{id}", self.base)).await["status"]
             .as_str()

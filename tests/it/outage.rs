@@ -588,3 +588,116 @@ async fn a_key_press_while_redis_sleeps_holds_the_call_and_is_then_applied_or_as
 async fn a_texted_yes_while_redis_sleeps_waits_for_it_and_gets_its_true_answer() {
     texted_yes_gets_its_true_answer_while(|app| Box::pin(stall(app, 3))).await;
 }
+
+/// A dispute journey whose page is open on its form: the call, the page and the form's `seq`.
+async fn at_dispute_form(app: &TestApp, from: &str) -> (tandem_dev::phone::Call, Page, u64) {
+    let who = crate::screens::customer(
+        from,
+        "Dana",
+        serde_json::json!({"card_last4": "1881"}),
+        None,
+    );
+    app.start_journey("dispute-intake", who, crate::screens::transactions())
+        .await;
+    let mut call = app.place_call(from).await;
+    call.expect_said("dispute a charge", SOON).await.unwrap();
+    call.press("1881");
+    let sms = app
+        .phone
+        .next_sms(from, SOON)
+        .await
+        .expect("the link is texted");
+    let page = Device::new()
+        .open_page(&link_in(&sms.body), &app.base, &app.origin())
+        .await;
+    call.expect_said("tap Send", SOON).await.unwrap();
+    let seq = page.screen()["seq"].as_u64().unwrap();
+    (call, page, seq)
+}
+
+fn dispute() -> serde_json::Value {
+    serde_json::json!({"charge": "t1", "reason": "wrong_amount"})
+}
+
+#[tokio::test]
+async fn a_form_sent_while_redis_sleeps_is_recorded_or_truthfully_refused_never_both() {
+    let app = spawn_app().await;
+    let from = caller();
+    let (mut call, mut page, seq) = at_dispute_form(&app, &from).await;
+
+    stall(&app, 3).await;
+    page.submit(seq, "dispute", dispute()).await;
+    let first = loop {
+        let m = page.next().await;
+        if m["type"] == "refused" || m["event"]["kind"] == "page_submit" {
+            break m;
+        }
+    };
+    if first["type"] == "refused" {
+        assert!(
+            first["reason"] == "unavailable" || first["reason"] == "unconfirmed",
+            "{first}"
+        );
+        let path = format!("/api/v1/sessions/{}", page.session);
+        let deadline = Instant::now() + SOON;
+        let session = loop {
+            let (status, session) = context(&app, &path).await;
+            if status == 200 {
+                break session;
+            }
+            assert!(Instant::now() < deadline, "redis never woke");
+        };
+        // Refused as unavailable means nothing was written; unconfirmed may have landed.
+        if first["reason"] == "unavailable" {
+            assert_eq!(
+                session["answers"],
+                serde_json::json!({}),
+                "refused yet applied"
+            );
+        }
+        if session["answers"] == serde_json::json!({}) {
+            page.submit(seq, "dispute", dispute()).await;
+            page.expect("page_submit").await;
+        }
+    }
+    call.expect_said("We've opened a dispute for Bistro Lumiere", SOON)
+        .await
+        .unwrap();
+    call.expect_ended(SOON).await.unwrap();
+    let (_, session) = context(&app, &format!("/api/v1/sessions/{}", page.session)).await;
+    assert_eq!(
+        session["cases"].as_array().unwrap().len(),
+        1,
+        "one dispute, once"
+    );
+}
+
+#[tokio::test]
+async fn a_form_sent_while_redis_holds_writes_is_settled_not_refused_and_the_call_hears_it() {
+    let app = spawn_app().await;
+    let from = caller();
+    let (mut call, mut page, seq) = at_dispute_form(&app, &from).await;
+
+    pause_writes(&app, 3000).await;
+    page.submit(seq, "dispute", dispute()).await;
+    let seen = page.collect_until("page_submit").await;
+    assert!(
+        !seen.iter().any(|m| m["type"] == "refused"),
+        "the page was told its answer was refused: {seen:?}"
+    );
+    call.expect_said(
+        "We've opened a dispute for Bistro Lumiere",
+        Duration::from_secs(6),
+    )
+    .await
+    .unwrap();
+    // Sent again by an impatient customer: the first answer stands.
+    page.submit(seq, "dispute", dispute()).await;
+    let again = page.expect("refused").await;
+    assert!(
+        again["reason"] == "stale_screen"
+            || again["reason"] == "already_answered"
+            || again["reason"] == "session_closed",
+        "{again}"
+    );
+}

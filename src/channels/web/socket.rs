@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::{PageError, bound};
 use crate::{
-    broker::{BrokerError, Command, Outcome},
+    broker::{BrokerError, Command, Outcome, PageRefusal},
     channels::protocol::{ByeReason, ClientMsg, PageView, RefusalReason, ServerMsg},
     hub::Listener,
     session::{Channel, EventKind, Refusal},
@@ -251,11 +251,33 @@ async fn command(app: &AppState, id: Uuid, text: &str) -> Option<String> {
         }
     };
     let deciding = matches!(command, Command::Decide { .. });
+    let on_screen = matches!(
+        command,
+        Command::PageAction { .. } | Command::PageSubmit { .. }
+    );
     let form = match &command {
         Command::PageSubmit { form, .. } => Some(form.clone()),
         _ => None,
     };
-    let (reason, message, decision) = match app.broker.apply(command).await {
+    let outcome = app.broker.apply(command).await;
+    // What a screen sends is refused in the screen's terms, whatever went wrong.
+    if on_screen && let Err(e) = &outcome {
+        let reason = match e {
+            BrokerError::NotFound => PageRefusal::SessionClosed,
+            BrokerError::Unknown => PageRefusal::Unconfirmed,
+            e => {
+                tracing::warn!(error = %e, "page answer not recorded");
+                PageRefusal::Unavailable
+            }
+        };
+        let msg = ServerMsg::Refused {
+            reason,
+            form: form.as_deref(),
+            errors: &Default::default(),
+        };
+        return Some(msg.to_json());
+    }
+    let (reason, message, decision) = match outcome {
         Ok(Outcome::PageRefused { reason, errors }) => {
             let msg = ServerMsg::Refused {
                 reason,
