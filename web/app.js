@@ -76,7 +76,8 @@
   let socket = null;
   let backoff = 250;
   let closedForGood = false;
-  let session = { decision: null, status: 'open', agent_requested: false };
+  // Until the socket's snapshot says otherwise, nothing on the page can act.
+  let session = { decision: null, status: 'connecting', agent_requested: false };
   let screen = null;
   let pending = null;
 
@@ -426,8 +427,7 @@
     root.replaceChildren(...parts);
     root.hidden = false;
     $('loading').hidden = true;
-    if (session.decision) showDecided(session.decision.decision);
-    else setDecision(session.status === 'open');
+    applySession();
     if (!first) $('title').focus();
   }
 
@@ -481,11 +481,22 @@
     }
   }
 
+  // A snapshot without a screen means the one shown is still current.
   function onSnapshot(s) {
     session = s;
-    if (s.screen) drawScreen(s.screen, true);
+    if (s.screen) drawScreen(s.screen, !screen);
+    else if (screen) applySession();
     else $('loading').hidden = true;
     if (s.status === 'closed') showEnded();
+  }
+
+  // The session's state on the screen already drawn, leaving what the customer typed alone.
+  function applySession() {
+    if (session.decision) showDecided(session.decision.decision);
+    else setDecision(session.status === 'open');
+    document.querySelectorAll('button[data-request="agent"]').forEach((b) => {
+      b.disabled = session.agent_requested || session.status !== 'open';
+    });
   }
 
   function onRefused(msg) {
@@ -525,7 +536,8 @@
 
   function connect() {
     const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
-    socket = new WebSocket(scheme + '://' + location.host + sessionPath + '/ws?after=' + lastSeq);
+    const having = screen ? '&screen=' + screen.seq : '';
+    socket = new WebSocket(scheme + '://' + location.host + sessionPath + '/ws?after=' + lastSeq + having);
     socket.addEventListener('open', () => { backoff = 250; $('link-state').textContent = w.live; });
     socket.addEventListener('message', onMessage);
     socket.addEventListener('close', (ev) => {
@@ -542,5 +554,12 @@
     });
   }
 
-  document.addEventListener('DOMContentLoaded', connect);
+  document.addEventListener('DOMContentLoaded', () => {
+    // The page arrives with its first screen: shown before the socket is even open.
+    try {
+      const first = JSON.parse($('first-screen').textContent);
+      if (first) drawScreen(first, true);
+    } catch (_) { /* the snapshot brings it */ }
+    connect();
+  });
 })();

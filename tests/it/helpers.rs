@@ -310,6 +310,8 @@ pub struct Device {
 /// The page, opened and connected.
 pub struct Page {
     inner: page::PageSocket,
+    /// The device the page is open on, for another socket from it.
+    device: page::Device,
     pub session: String,
     pub snapshot: Value,
 }
@@ -352,9 +354,21 @@ impl Device {
                 .unwrap()
                 .contains("default-src 'none'")
         );
-        self.connect(node, &path, origin, 0)
+        assert_eq!(html.headers()["cache-control"], "no-store");
+        let screen = page::first_screen(&html.text().await.unwrap());
+        match self
+            .inner
+            .connect_having(node, &path, origin, 0, screen)
             .await
-            .expect("the page's socket connects")
+        {
+            Ok(inner) => Page {
+                session: inner.session.clone(),
+                snapshot: inner.snapshot.clone(),
+                inner,
+                device: self.inner.clone(),
+            },
+            Err(e) => panic!("the page's socket failed: {e}"),
+        }
     }
 
     pub async fn connect(
@@ -369,6 +383,7 @@ impl Device {
                 session: inner.session.clone(),
                 snapshot: inner.snapshot.clone(),
                 inner,
+                device: self.inner.clone(),
             }),
             Err(PageError::Refused { status, .. }) => Err(status),
             Err(e) => panic!("the page's socket failed: {e}"),
@@ -394,9 +409,9 @@ pub fn component<'a>(screen: &'a Value, id: &str) -> &'a Value {
 }
 
 impl Page {
-    /// The screen the snapshot drew.
+    /// The screen the page shows: the one it arrived with, or the snapshot's.
     pub fn screen(&self) -> &Value {
-        &self.snapshot["session"]["screen"]
+        &self.inner.screen
     }
 
     /// A button's action on the screen shown at `seq`, as the page sends it.
@@ -410,6 +425,15 @@ impl Page {
         let msg =
             serde_json::json!({ "type": "submit", "screen": seq, "form": form, "values": values });
         self.send_text(&msg.to_string()).await;
+    }
+
+    /// Opens a second socket for this page's device, holding `screen`: its snapshot.
+    pub async fn reconnect(&self, node: &str, path: &str, origin: &str, screen: Value) -> Value {
+        self.device
+            .connect_having(node, path, origin, 0, screen)
+            .await
+            .expect("the page's socket connects")
+            .snapshot
     }
 
     /// Sends any text, as a hostile or broken page might.

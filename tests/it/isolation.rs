@@ -49,7 +49,8 @@ async fn journey(
     } else {
         call.press("2");
     }
-    let mut seen = vec![page.snapshot.clone()];
+    // Everything the page was given: the screen it arrived with, the snapshot, every message.
+    let mut seen = vec![page.snapshot.clone(), page.screen().clone()];
     seen.extend(page.collect_until("bye").await);
     call.expect_ended(SOON).await.unwrap();
     (merchant, seen, call.transcript())

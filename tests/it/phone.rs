@@ -545,3 +545,52 @@ async fn tandem_phone_runs_a_scenario_file_against_a_running_server() {
     assert!(stdout.contains("tapped approve on the page"), "{stdout}");
     assert_eq!(app.alert_status(&alert).await, "approved");
 }
+
+#[tokio::test]
+async fn tandem_phone_runs_a_journey_on_screens_from_a_scenario_file() {
+    let port = crate::redis::free_port();
+    let app = crate::helpers::spawn_app_with(crate::helpers::Options {
+        api_base: Some(format!("http://127.0.0.1:{port}")),
+        ..crate::helpers::Options::default()
+    })
+    .await;
+    // The documented request, as the bank sends it.
+    let journey: serde_json::Value =
+        serde_json::from_str(include_str!("../../docs/sample-journey.json")).unwrap();
+    app.start_journey(
+        journey["script"].as_str().unwrap(),
+        journey["customer"].clone(),
+        journey["data"].clone(),
+    )
+    .await;
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_tandem"))
+        .args([
+            "phone",
+            "--server",
+            &app.base,
+            "--api-listen",
+            &format!("127.0.0.1:{port}"),
+            "--mute",
+        ])
+        .args([
+            "--scenario",
+            concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/..",
+                "/scenarios/address-change.json"
+            ),
+        ])
+        .env("TANDEM_TWILIO_ACCOUNT_SID", ACCOUNT_SID)
+        .env("TANDEM_TWILIO_AUTH_TOKEN", AUTH_TOKEN)
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("address answered on the page"), "{stdout}");
+    assert!(stdout.contains("tapped confirm on the page"), "{stdout}");
+}

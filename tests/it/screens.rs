@@ -611,3 +611,25 @@ async fn markup_in_an_answer_is_shown_on_the_page_kept_for_the_agent_and_spoken_
         line1
     );
 }
+
+#[tokio::test]
+async fn the_page_arrives_with_its_screen_and_the_snapshot_carries_it_only_when_the_page_lacks_it()
+{
+    let rig = rig().await;
+    let from = caller();
+    let (_call, page, seq) = at_address_form(&rig, &from).await;
+    // The page came with the screen; the socket's snapshot did not repeat it.
+    assert_eq!(page.screen()["name"], "address");
+    assert_eq!(
+        page.snapshot["session"]["screen"],
+        Value::Null,
+        "{}",
+        page.snapshot
+    );
+    // A page holding an older showing, or none, gets the current one in the snapshot.
+    let path = format!("/p/{}", page.session);
+    for held in [Value::Null, json!({"seq": seq + 7})] {
+        let fresh = page.reconnect(&rig.b.base, &path, PUBLIC, held).await;
+        assert_eq!(fresh["session"]["screen"]["name"], "address", "{fresh}");
+    }
+}

@@ -197,8 +197,14 @@ pub(super) async fn idle(
             let path = device
                 .open_link(&link.replacen(&rig.public, rig.page_node(&from), 1))
                 .await?;
+            // As a browser does: the page (with its first screen) from node A, then its socket.
             let started = Instant::now();
-            let page = device.connect(&node_a, &path, &rig.public, 0).await?;
+            let html = device.load(&node_a, &path).await?;
+            let screen = crate::phone::page::first_screen(&html);
+            anyhow::ensure!(!screen.is_null(), "the page came without its screen");
+            let page = device
+                .connect_having(&node_a, &path, &rig.public, 0, screen)
+                .await?;
             rec.record("page_connect", Instant::now(), started.elapsed());
             bar.inc(1);
             anyhow::Ok(page)

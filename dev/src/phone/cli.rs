@@ -131,6 +131,11 @@ pub async fn run_scenario(
             scenario::Step::Press(keys) => screen.you(&format!("pressed {keys}")),
             scenario::Step::OpenLink => screen.you("opened the texted link (headless page)"),
             scenario::Step::Tap(decision) => screen.you(&format!("tapped {decision} on the page")),
+            scenario::Step::Act(action) => screen.you(&format!("tapped {action} on the page")),
+            scenario::Step::Submit { form, .. } => {
+                screen.you(&format!("{form} answered on the page"))
+            }
+            scenario::Step::PageShows(name) => screen.you(&format!("the page shows {name}")),
             scenario::Step::Hangup => screen.you("hung up"),
             _ => {}
         }

@@ -30,6 +30,7 @@ fn broken(e: impl std::fmt::Display) -> PageError {
 }
 
 /// One device: its HTTP client and the cookie the server bound the link to.
+#[derive(Clone)]
 pub struct Device {
     pub cookie: Option<String>,
     http: reqwest::Client,
@@ -52,6 +53,8 @@ pub struct PageSocket {
     pub snapshot: Value,
     /// Highest event `seq` received.
     pub last_seq: u64,
+    /// The screen the page shows now (from the snapshot, then each `screen` message).
+    pub screen: Value,
     ws: Ws,
 }
 
@@ -127,9 +130,23 @@ impl Device {
         origin: &str,
     ) -> Result<PageSocket, PageError> {
         let path = self.open_link(link).await?;
-        self.connect(node, &path, origin, 0).await
+        let html = self.load(node, &path).await?;
+        self.connect_having(node, &path, origin, 0, first_screen(&html))
+            .await
     }
 
+    /// Loads the page itself (`/p/<session>`), as a browser does before its socket.
+    pub async fn load(&self, node: &str, path: &str) -> Result<String, PageError> {
+        let res = self.request(self.http.get(format!("{node}{path}"))).await?;
+        let status = res.status().as_u16();
+        let body = res.text().await.map_err(broken)?;
+        match status {
+            200 => Ok(body),
+            status => Err(PageError::Refused { status, body }),
+        }
+    }
+
+    /// Connects with no screen in hand: the snapshot brings the current one.
     pub async fn connect(
         &self,
         node: &str,
@@ -137,7 +154,28 @@ impl Device {
         origin: &str,
         after: u64,
     ) -> Result<PageSocket, PageError> {
-        let url = format!("{}{path}/ws?after={after}", node.replacen("http", "ws", 1));
+        self.connect_having(node, path, origin, after, Value::Null)
+            .await
+    }
+
+    /// Connects holding `screen` (the one the page came with, or drew before): the snapshot
+    /// leaves it out while it is current, as it does for the browser.
+    pub async fn connect_having(
+        &self,
+        node: &str,
+        path: &str,
+        origin: &str,
+        after: u64,
+        screen: Value,
+    ) -> Result<PageSocket, PageError> {
+        let having = match screen["seq"].as_u64() {
+            Some(seq) => format!("&screen={seq}"),
+            None => String::new(),
+        };
+        let url = format!(
+            "{}{path}/ws?after={after}{having}",
+            node.replacen("http", "ws", 1)
+        );
         let ws = connect(&url, self.cookie.as_deref(), Some(origin)).await?;
         let session = path.trim_start_matches("/p/").to_owned();
         let mut page = PageSocket {
@@ -145,14 +183,28 @@ impl Device {
             ws,
             snapshot: Value::Null,
             last_seq: after,
+            screen: Value::Null,
         };
         let snapshot = page.next(Duration::from_secs(10)).await?;
         if snapshot["type"] != "snapshot" {
             return Err(broken(format!("expected a snapshot first, got {snapshot}")));
         }
+        page.screen = match &snapshot["session"]["screen"] {
+            Value::Null => screen,
+            fresh => fresh.clone(),
+        };
         page.snapshot = snapshot;
         Ok(page)
     }
+}
+
+/// The screen a page arrived with: the JSON data block the server puts in it.
+pub fn first_screen(html: &str) -> Value {
+    html.split(r#"<script type="application/json" id="first-screen">"#)
+        .nth(1)
+        .and_then(|rest| rest.split("</script>").next())
+        .and_then(|json| serde_json::from_str(json).ok())
+        .unwrap_or(Value::Null)
 }
 
 /// Opens a websocket with the given cookie and origin; an HTTP refusal comes back as its status.
@@ -191,6 +243,9 @@ impl PageSocket {
                 Some(Err(e)) => return Err(broken(e)),
             };
             let value: Value = serde_json::from_str(&text).map_err(broken)?;
+            if value["type"] == "screen" {
+                self.screen = value["screen"].clone();
+            }
             if let Some(seq) = value["seq"].as_u64() {
                 if seq <= self.last_seq {
                     return Err(broken(format!(
@@ -218,6 +273,21 @@ impl PageSocket {
 
     pub async fn tap(&mut self, decision: &str) -> Result<(), PageError> {
         let msg = json!({"type": "decide", "decision": decision}).to_string();
+        self.ws.send(Message::text(msg)).await.map_err(broken)
+    }
+
+    /// Taps the button that raises `action` on the screen shown now.
+    pub async fn act(&mut self, action: &str) -> Result<(), PageError> {
+        let seq = self.screen["seq"].as_u64().unwrap_or(0);
+        let msg = json!({"type": "action", "screen": seq, "name": action}).to_string();
+        self.ws.send(Message::text(msg)).await.map_err(broken)
+    }
+
+    /// Sends `form` with `values` on the screen shown now.
+    pub async fn submit(&mut self, form: &str, values: &Value) -> Result<(), PageError> {
+        let seq = self.screen["seq"].as_u64().unwrap_or(0);
+        let msg =
+            json!({"type": "submit", "screen": seq, "form": form, "values": values}).to_string();
         self.ws.send(Message::text(msg)).await.map_err(broken)
     }
 

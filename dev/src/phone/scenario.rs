@@ -38,6 +38,15 @@ pub enum Step {
     OpenLink,
     /// Tap `approve` or `decline` on the opened page.
     Tap(String),
+    /// Tap the button that raises this action on the page's screen (e.g. `confirm`).
+    Act(String),
+    /// Send a form on the page's screen: `{"form": "address", "values": {"zip": "94014"}}`.
+    Submit {
+        form: String,
+        values: serde_json::Value,
+    },
+    /// Wait until the page shows a screen of this name.
+    PageShows(String),
     /// Wait until the page shows an event of this kind (e.g. `decided`).
     PageSees(String),
     Hangup,
@@ -142,6 +151,32 @@ pub async fn run(
                     .as_mut()
                     .ok_or_else(|| fail("no page is open".into()))?;
                 page.tap(decision).await.map_err(|e| fail(e.to_string()))?;
+            }
+            Step::Act(action) => {
+                let page = page
+                    .as_mut()
+                    .ok_or_else(|| fail("no page is open".into()))?;
+                page.act(action).await.map_err(|e| fail(e.to_string()))?;
+            }
+            Step::Submit { form, values } => {
+                let page = page
+                    .as_mut()
+                    .ok_or_else(|| fail("no page is open".into()))?;
+                page.submit(form, values)
+                    .await
+                    .map_err(|e| fail(e.to_string()))?;
+            }
+            Step::PageShows(name) => {
+                let page = page
+                    .as_mut()
+                    .ok_or_else(|| fail("no page is open".into()))?;
+                let deadline = tokio::time::Instant::now() + within;
+                while page.screen["name"] != name.as_str() {
+                    let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+                    page.next(left).await.map_err(|e| {
+                        fail(format!("{e}; the page shows {}", page.screen["name"]))
+                    })?;
+                }
             }
             Step::PageSees(kind) => {
                 let page = page

@@ -249,6 +249,9 @@ pub(super) async fn bound(
         .ok_or(PageError::InvalidLink)
 }
 
+/// The page, with the screen the session shows now inside it: the customer sees it at once,
+/// and the socket's snapshot need not carry it (every socket keeps a send buffer as large as
+/// the largest message it sent, for as long as it lives).
 async fn page(
     State(app): State<AppState>,
     Path(id): Path<Uuid>,
@@ -256,11 +259,36 @@ async fn page(
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
     match bound(&app, id, &headers).await {
-        Ok(_) => Ok(Html(PAGE).into_response()),
+        Ok(loaded) => {
+            let screen = app.broker.screen(&loaded.session);
+            let mut res = Html(with_screen(screen.as_ref())).into_response();
+            // It shows one customer's data: no shared cache keeps it.
+            res.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            Ok(res)
+        }
         Err(PageError::InvalidLink) => Err(failed(&app, &client).await),
         Err(e) => Err(e),
     }
 }
+
+/// The page with `screen` as a JSON data block, which scripts may read and never run. `<`,
+/// `>` and `&` are escaped inside it, so no value can end the block or start markup.
+fn with_screen(screen: Option<&serde_json::Value>) -> String {
+    let json = screen.map_or_else(|| "null".to_owned(), serde_json::Value::to_string);
+    let json = json
+        .replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026");
+    PAGE.replacen(
+        SCREEN_SLOT,
+        &format!(r#"<script type="application/json" id="first-screen">{json}</script>"#),
+        1,
+    )
+}
+
+/// Where the page's first screen goes in `web/index.html`.
+const SCREEN_SLOT: &str = "<!-- first screen -->";
 
 #[cfg(test)]
 mod tests {
@@ -283,6 +311,22 @@ mod tests {
         // A list shorter than the proxies did not come through them: the connection decides.
         assert_eq!(forwarded_client("203.0.113.7", 2), None);
         assert_eq!(forwarded_client("not-an-address", 1), None);
+    }
+
+    #[test]
+    fn the_first_screen_goes_in_the_page_as_data_that_can_never_end_its_block() {
+        let screen = serde_json::json!({"title": "</script><script>alert(1)</script> & more"});
+        let page = with_screen(Some(&screen));
+        assert!(!page.contains(SCREEN_SLOT));
+        let block = page
+            .split(r#"<script type="application/json" id="first-screen">"#)
+            .nth(1)
+            .and_then(|rest| rest.split("</script>").next())
+            .unwrap();
+        assert!(!block.contains('<') && !block.contains('&'), "{block}");
+        let back: serde_json::Value = serde_json::from_str(block).unwrap();
+        assert_eq!(back, screen);
+        assert!(with_screen(None).contains(r#"id="first-screen">null</script>"#));
     }
 
     /// The whole page a phone downloads, uncompressed: it must stay small on a slow network.

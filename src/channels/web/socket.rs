@@ -74,6 +74,9 @@ impl Budget {
 pub(super) struct Resume {
     #[serde(default)]
     after: u64,
+    /// The `seq` of the screen the page already shows (from the page itself, or drawn before
+    /// a reconnect): the snapshot leaves it out when it is still current.
+    screen: Option<u64>,
 }
 
 pub(super) async fn socket(
@@ -111,14 +114,14 @@ pub(super) async fn socket(
         .max_write_buffer_size(256 * 1024)
         .max_message_size(MAX_MESSAGE)
         .max_frame_size(MAX_MESSAGE)
-        .on_upgrade(move |ws| live(app, Box::new(loaded), resume.after, Box::new(ws), listener))
+        .on_upgrade(move |ws| live(app, Box::new(loaded), resume, Box::new(ws), listener))
 }
 
 #[tracing::instrument(skip_all, fields(session_id = %loaded.session.id))]
 async fn live(
     app: AppState,
     loaded: Box<Versioned>,
-    after: u64,
+    resume: Resume,
     ws: Box<WebSocket>,
     mut listener: Listener,
 ) {
@@ -127,7 +130,7 @@ async fn live(
     let mut budget = Budget::new();
     // Thousands of these wait idle at once, so the waiting state must stay small: the work
     // between waits runs boxed, and the session document is gone once the snapshot is sent.
-    let Some(mut cursor) = Box::pin(greet(&app, loaded, after, &mut tx)).await else {
+    let Some(mut cursor) = Box::pin(greet(&app, loaded, resume, &mut tx)).await else {
         return;
     };
     loop {
@@ -167,13 +170,24 @@ async fn live(
 type Sink = futures_util::stream::SplitSink<WebSocket, Message>;
 
 /// Sends the snapshot and records the page as opened; the cursor to forward events from.
-async fn greet(app: &AppState, loaded: Box<Versioned>, after: u64, tx: &mut Sink) -> Option<u64> {
+async fn greet(
+    app: &AppState,
+    loaded: Box<Versioned>,
+    resume: Resume,
+    tx: &mut Sink,
+) -> Option<u64> {
     let session = &loaded.session;
+    let shown = session.screen.as_ref().map_or(0, |at| at.seq);
+    let screen = match resume.screen == Some(shown) {
+        true => None,
+        false => app.broker.screen(session),
+    };
     let snapshot = ServerMsg::Snapshot {
-        session: PageView::of(session, app.broker.screen(session)),
+        session: PageView::of(session, screen),
         last_seq: session.seq,
     }
     .to_json();
+    let after = resume.after;
     tx.send(Message::text(snapshot)).await.ok()?;
     let cursor = after.min(session.seq);
     if !session.page_opened
