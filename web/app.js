@@ -409,7 +409,7 @@
     w = WORDS[lang];
     document.documentElement.lang = lang;
     $('call-title').textContent = w.onCall;
-    if (socket && socket.readyState === WebSocket.OPEN && !closedForGood) $('link-state').textContent = w.live;
+    if (!closedForGood) $('link-state').textContent = socket && socket.readyState === WebSocket.OPEN ? w.live : w.connecting;
   }
 
   function drawScreen(s, first) {

@@ -7,8 +7,8 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 
 use super::{
-    check::Lines,
     data,
+    lines::Lines,
     model::{ActionKind, Choice, Script, ScriptChannel, StateKind, Trigger},
     screen::{Component, Field, FieldKind, Form, MAX_VALUE, Screen},
     speech::{Known, check_template},
@@ -622,7 +622,7 @@ fn field_problem(script: &Script, f: &Field) -> Option<String> {
                 Amount => [&f.min, &f.max]
                     .into_iter()
                     .flatten()
-                    .find(|v| !(super::form::is_decimal(v) || is_path(v)))
+                    .find(|v| !(super::fields::is_decimal(v) || is_path(v)))
                     .map(|v| {
                         format!(
                             "min/max `{v}` must be a decimal such as 25.00 or a data path in braces"
@@ -631,7 +631,9 @@ fn field_problem(script: &Script, f: &Field) -> Option<String> {
                 Date => [&f.min, &f.max]
                     .into_iter()
                     .flatten()
-                    .find(|v| super::form::date_bound(v, chrono::Utc::now().date_naive()).is_none())
+                    .find(|v| {
+                        super::fields::date_bound(v, chrono::Utc::now().date_naive()).is_none()
+                    })
                     .map(|v| {
                         format!("min/max `{v}` must be today, today+N, today-N or YYYY-MM-DD")
                     }),

@@ -8,7 +8,19 @@ use serde_json::{Value, json};
 
 use crate::session::Session;
 
-use super::model::Script;
+/// How an answer to a choice reads (its option's label), for whoever can tell.
+pub trait Labels {
+    fn label(&self, form: &str, field: &str, value: &str, s: &Session) -> Option<String>;
+}
+
+/// For words that name no answer, or where values are wanted as sent.
+pub struct NoLabels;
+
+impl Labels for NoLabels {
+    fn label(&self, _: &str, _: &str, _: &str, _: &Session) -> Option<String> {
+        None
+    }
+}
 
 /// One `{path|format:arg:arg}`.
 #[derive(Debug, PartialEq, Eq)]
@@ -42,7 +54,7 @@ pub fn resolve<'a>(
     path: &str,
     s: &'a Session,
     item: Option<&'a Value>,
-    script: Option<&Script>,
+    labels: &dyn Labels,
 ) -> Option<Cow<'a, Value>> {
     let mut parts = path.split('.');
     let head = parts.next()?;
@@ -52,7 +64,7 @@ pub fn resolve<'a>(
         "answers" => {
             let [form, field] = rest[..] else { return None };
             let value = s.answers.get(form)?.get(field)?;
-            let label = script.and_then(|sc| sc.choice_label(form, field, value, s));
+            let label = labels.label(form, field, value, s);
             Some(Cow::Owned(Value::String(
                 label.unwrap_or_else(|| value.clone()),
             )))
@@ -75,7 +87,9 @@ pub fn currency<'a>(p: &Placeholder<'_>, s: &'a Session, item: Option<&'a Value>
     let parent = p.path.rsplit_once('.').map(|(parent, _)| parent);
     let beside = parent.and_then(|parent| {
         let at = format!("{parent}.currency");
-        resolve(&at, s, item, None)?.as_str().map(str::to_owned)
+        resolve(&at, s, item, &NoLabels)?
+            .as_str()
+            .map(str::to_owned)
     });
     beside.unwrap_or_else(|| "USD".into())
 }

@@ -186,8 +186,8 @@ impl Builder {
             }
             if let Some(case) = &state.open_case {
                 let (note, expectation) = (
-                    speech::render_with(&case.note, s, Some(script)),
-                    speech::render_with(&case.expectation, s, Some(script)),
+                    speech::render_with(&case.note, s, script),
+                    speech::render_with(&case.expectation, s, script),
                 );
                 self.log.push(EventKind::CaseOpened { note, expectation });
             }

@@ -9,10 +9,9 @@ use chrono::NaiveDate;
 use crate::session::Session;
 
 use super::{
+    fields::{Rule, amount_bound, cents, cents_of, date_bound, message, options},
     model::Script,
     screen::{DEFAULT_MAX_LENGTH, Field, FieldKind, Form, MAX_VALUE},
-    text::Text,
-    view,
 };
 
 /// What an answer that passed leaves in the session.
@@ -88,13 +87,6 @@ pub fn check(
     }
 }
 
-/// Which rule a value broke.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Rule {
-    Missing,
-    Broken,
-}
-
 fn is_yes(v: &str) -> bool {
     matches!(v, "yes" | "true" | "on")
 }
@@ -142,7 +134,7 @@ fn clean(
             }
         }
         FieldKind::Choice => {
-            let options = view::options(script, f, s, script.locale_for(s));
+            let options = options(script, f, s, script.locale_for(s));
             match options.iter().any(|(value, _)| value == raw) {
                 true => Ok(raw.to_owned()),
                 false => Err(Rule::Broken),
@@ -152,7 +144,7 @@ fn clean(
             let cents = cents(raw).ok_or(Rule::Broken)?;
             let bound = |b: &Option<String>| {
                 b.as_deref()
-                    .and_then(|b| view::amount_bound(b, s))
+                    .and_then(|b| amount_bound(b, s))
                     .and_then(|b| cents_of(&b))
             };
             let (min, max) = (bound(&f.min), bound(&f.max));
@@ -162,141 +154,5 @@ fn clean(
             }
         }
         FieldKind::Consent => Ok("yes".into()),
-    }
-}
-
-/// Cents from what a person types: `1,234.5`, `$1234.50`, `1234`.
-pub fn cents(raw: &str) -> Option<i64> {
-    let kept: String = raw
-        .chars()
-        .filter(|c| !matches!(c, ',' | ' ' | '$' | '€' | '£' | '\u{a0}'))
-        .collect();
-    cents_of(&kept)
-}
-
-fn cents_of(s: &str) -> Option<i64> {
-    let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
-    if whole.is_empty() || whole.len() > 12 || frac.len() > 2 {
-        return None;
-    }
-    if !whole.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let frac = format!("{frac:0<2}");
-    Some(whole.parse::<i64>().ok()? * 100 + frac.parse::<i64>().ok()?)
-}
-
-pub fn is_decimal(s: &str) -> bool {
-    cents_of(s).is_some()
-}
-
-/// `today`, `today+30`, `today-1` or `2026-12-31`.
-pub fn date_bound(b: &str, today: NaiveDate) -> Option<NaiveDate> {
-    if b == "today" {
-        return Some(today);
-    }
-    if let Some(days) = b.strip_prefix("today+") {
-        return today.checked_add_days(chrono::Days::new(days.parse().ok()?));
-    }
-    if let Some(days) = b.strip_prefix("today-") {
-        return today.checked_sub_days(chrono::Days::new(days.parse().ok()?));
-    }
-    NaiveDate::parse_from_str(b, "%Y-%m-%d").ok()
-}
-
-/// The words for a broken rule: the script's own, else plain defaults in the customer's language.
-pub fn message(script: &Script, f: &Field, rule: Rule, s: &Session, locale: &str) -> String {
-    let own: Option<&Text> = f.errors.as_ref().and_then(|e| match rule {
-        Rule::Missing => e.missing.as_ref(),
-        Rule::Broken => e.invalid.as_ref(),
-    });
-    if let Some(text) = own {
-        return view::plain_text(text.pick(locale), s, None, Some(script));
-    }
-    let label = view::plain_text(f.label.pick(locale), s, None, Some(script));
-    let lower = lower_first(&label);
-    let es = locale.starts_with("es");
-    match (rule, f.kind, es) {
-        (Rule::Missing, FieldKind::Choice, false) => format!("Select {lower}"),
-        (Rule::Missing, FieldKind::Choice, true) => format!("Seleccione {lower}"),
-        (Rule::Missing, FieldKind::Consent, false) => format!("Tick the box to confirm: {lower}"),
-        (Rule::Missing, FieldKind::Consent, true) => {
-            format!("Marque la casilla para confirmar: {lower}")
-        }
-        (Rule::Missing, _, false) => format!("Enter {lower}"),
-        (Rule::Missing, _, true) => format!("Ingrese {lower}"),
-        (Rule::Broken, FieldKind::Digits, false) => match f.length {
-            Some(n) => format!("{label} must be {n} digits"),
-            None => format!("{label} must be digits only"),
-        },
-        (Rule::Broken, FieldKind::Digits, true) => match f.length {
-            Some(n) => format!("{label} debe tener {n} dígitos"),
-            None => format!("{label} debe tener solo dígitos"),
-        },
-        (Rule::Broken, FieldKind::Date, false) => {
-            format!("{label} must be a real date in the allowed range")
-        }
-        (Rule::Broken, FieldKind::Date, true) => {
-            format!("{label} debe ser una fecha real dentro del plazo permitido")
-        }
-        (Rule::Broken, FieldKind::Amount, false) => {
-            format!("{label} must be an amount in the allowed range")
-        }
-        (Rule::Broken, FieldKind::Amount, true) => {
-            format!("{label} debe ser un monto dentro del rango permitido")
-        }
-        (Rule::Broken, FieldKind::Choice, false) => {
-            format!("Select one of the options for {lower}")
-        }
-        (Rule::Broken, FieldKind::Choice, true) => {
-            format!("Seleccione una de las opciones de {lower}")
-        }
-        (Rule::Broken, FieldKind::Text, es) if f.pattern.is_none() => {
-            let max = f.max_length.unwrap_or(DEFAULT_MAX_LENGTH);
-            match (f.min_length.filter(|m| *m > 0), es) {
-                (Some(min), false) => format!("{label} must be {min} to {max} characters"),
-                (Some(min), true) => format!("{label} debe tener de {min} a {max} caracteres"),
-                (None, false) => format!("{label} must be {max} characters or fewer"),
-                (None, true) => format!("{label} debe tener {max} caracteres o menos"),
-            }
-        }
-        (Rule::Broken, _, false) => format!("{label} must be written as asked"),
-        (Rule::Broken, _, true) => format!("{label} debe escribirse como se indica"),
-    }
-}
-
-fn lower_first(s: &str) -> String {
-    let mut chars = s.chars();
-    match chars.next() {
-        Some(c) => c.to_lowercase().chain(chars).collect(),
-        None => String::new(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn amounts_are_read_as_people_type_them() {
-        assert_eq!(cents("1,234.5"), Some(123_450));
-        assert_eq!(cents("$25"), Some(2500));
-        assert_eq!(cents("12.345"), None);
-        assert_eq!(cents("-5"), None);
-        assert_eq!(cents("abc"), None);
-    }
-
-    #[test]
-    fn date_bounds_count_from_today() {
-        let today = NaiveDate::from_ymd_opt(2026, 12, 2).unwrap();
-        assert_eq!(
-            date_bound("today+30", today),
-            NaiveDate::from_ymd_opt(2027, 1, 1)
-        );
-        assert_eq!(
-            date_bound("2026-01-31", today),
-            NaiveDate::from_ymd_opt(2026, 1, 31)
-        );
-        assert_eq!(date_bound("tomorrow", today), None);
     }
 }

@@ -86,7 +86,7 @@ impl Builder {
                 let offered = script
                     .form(form)
                     .and_then(|f| f.field(field))
-                    .map(|f| super::view::options(script, f, s, script.locale_for(s)))
+                    .map(|f| super::fields::options(script, f, s, script.locale_for(s)))
                     .is_some_and(|options| options.iter().any(|(v, _)| v == value));
                 if !offered {
                     return Err(self);

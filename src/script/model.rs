@@ -333,11 +333,6 @@ impl Script {
         super::text::choose(&self.locales, s.case.customer.locale.as_deref())
     }
 
-    /// A text in the session's language with its placeholders filled for the ear.
-    pub fn words(&self, text: &Text, s: &Session) -> String {
-        super::speech::render_with(text.pick(self.locale_for(s)), s, Some(self))
-    }
-
     /// The screen the session's page shows now, with the sequence number it was shown at.
     pub fn current_screen(&self, s: &Session) -> Option<(&str, &Screen, u64)> {
         let (name, seq) = match &s.screen {
@@ -384,31 +379,6 @@ impl Script {
                 Err((field, problem))
             }
         }
-    }
-
-    /// The label of a choice the customer made, in their language.
-    pub fn choice_label(
-        &self,
-        form: &str,
-        field: &str,
-        value: &str,
-        s: &Session,
-    ) -> Option<String> {
-        let field = self.form(form)?.field(field)?;
-        let locale = self.locale_for(s);
-        if let Some(options) = &field.options {
-            return options
-                .iter()
-                .find(|o| o.value == value)
-                .map(|o| o.label.pick(locale).to_owned());
-        }
-        let from = field.options_from.as_ref()?;
-        let items = super::data::resolve(&from.items, s, None, None)?;
-        items.as_array()?.iter().find_map(|item| {
-            let v = super::view::plain_text(&from.value, s, Some(item), None);
-            (v == value)
-                .then(|| super::view::plain_text(from.label.pick(locale), s, Some(item), None))
-        })
     }
 }
 

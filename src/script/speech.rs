@@ -5,10 +5,17 @@ use serde_json::Value;
 use crate::session::{Session, alert::Charge, history::RecordKind};
 
 use super::{
-    data::{self, FORMATS, Placeholder},
+    data::{self, FORMATS, Labels, NoLabels, Placeholder},
     model::{ActionKind, Choice, Script, State, StateKind},
     text::Text,
 };
+
+impl Script {
+    /// A text in the session's language with its placeholders filled for the ear.
+    pub fn words(&self, text: &Text, s: &Session) -> String {
+        render_with(text.pick(self.locale_for(s)), s, self)
+    }
+}
 
 const PLACEHOLDERS: &[&str] = &[
     "customer.first_name",
@@ -25,11 +32,11 @@ const PLACEHOLDERS: &[&str] = &[
 ];
 /// Replaces every `{name}` with its spoken value; unknown names were refused at load.
 pub fn render(template: &str, session: &Session) -> String {
-    render_with(template, session, None)
+    render_with(template, session, &NoLabels)
 }
 
-/// [`render`], reading a choice the customer made on the page as its label from `script`.
-pub fn render_with(template: &str, session: &Session, script: Option<&Script>) -> String {
+/// [`render`], reading a choice the customer made on the page as its label.
+pub fn render_with(template: &str, session: &Session, labels: &dyn Labels) -> String {
     let mut out = String::with_capacity(template.len() + 32);
     let mut rest = template;
     while let Some(open) = rest.find('{') {
@@ -37,7 +44,7 @@ pub fn render_with(template: &str, session: &Session, script: Option<&Script>) -
         let after = &rest[open + 1..];
         match after.find('}') {
             Some(close) => {
-                out.push_str(&value(&after[..close], session, script));
+                out.push_str(&value(&after[..close], session, labels));
                 rest = &after[close + 1..];
             }
             None => {
@@ -50,7 +57,7 @@ pub fn render_with(template: &str, session: &Session, script: Option<&Script>) -
     out
 }
 
-fn value(name: &str, s: &Session, script: Option<&Script>) -> String {
+fn value(name: &str, s: &Session, labels: &dyn Labels) -> String {
     let case = &s.case;
     match name {
         "customer.first_name" => case.first_name().to_owned(),
@@ -98,13 +105,13 @@ fn value(name: &str, s: &Session, script: Option<&Script>) -> String {
             .map(|d| d.decision.past_tense())
             .unwrap_or("not decided")
             .into(),
-        _ => spoken_data(&Placeholder::parse(name), s, script),
+        _ => spoken_data(&Placeholder::parse(name), s, labels),
     }
 }
 
 /// A data path's value worded for the ear.
-fn spoken_data(p: &Placeholder, s: &Session, script: Option<&Script>) -> String {
-    let Some(value) = data::resolve(p.path, s, None, script) else {
+fn spoken_data(p: &Placeholder, s: &Session, labels: &dyn Labels) -> String {
+    let Some(value) = data::resolve(p.path, s, None, labels) else {
         return String::new();
     };
     let text = data::plain(&value);
@@ -137,7 +144,7 @@ pub fn lookup(path: &str, s: &Session) -> Option<String> {
     if let Some(name) = path.strip_prefix("customer.verify.") {
         return s.case.customer.verify.get(name).cloned();
     }
-    match data::resolve(path, s, None, None)?.as_ref() {
+    match data::resolve(path, s, None, &NoLabels)?.as_ref() {
         Value::String(v) => Some(v.clone()),
         Value::Number(n) => Some(n.to_string()),
         _ => None,

@@ -8,8 +8,10 @@ use serde_json::{Map, Value, json};
 use crate::session::Session;
 
 use super::{
-    data::{self, Placeholder},
+    data::{self, Labels, Placeholder},
+    fields::{Rule, amount_bound, date_bound, message, options},
     model::Script,
+    reading::{Piece, each_piece, plain_text, read},
     screen::{Component, Field, FieldKind, Screen},
     text::Text,
 };
@@ -22,7 +24,7 @@ pub fn current(script: &Script, s: &Session) -> Option<Value> {
 
 fn draw(script: &Script, name: &str, screen: &Screen, seq: u64, s: &Session) -> Value {
     let locale = script.locale_for(s);
-    let t = |text: &Text| segments(text.pick(locale), s, None, Some(script));
+    let t = |text: &Text| segments(text.pick(locale), s, None, script);
     let components: Vec<Value> = screen
         .components
         .iter()
@@ -41,11 +43,11 @@ fn draw(script: &Script, name: &str, screen: &Screen, seq: u64, s: &Session) -> 
                     empty,
                     ..
                 } => {
-                    let rows = data::resolve(items, s, None, Some(script))
+                    let rows = data::resolve(items, s, None, script)
                         .and_then(|v| v.as_array().cloned())
                         .unwrap_or_default();
                     let item_text = |text: &Text, item: &Value| {
-                        segments(text.pick(locale), s, Some(item), Some(script))
+                        segments(text.pick(locale), s, Some(item), script)
                     };
                     let drawn: Vec<Value> = rows
                         .iter()
@@ -105,14 +107,13 @@ fn draw(script: &Script, name: &str, screen: &Screen, seq: u64, s: &Session) -> 
         "name": name,
         "seq": seq,
         "lang": locale,
-        "title": plain_text(screen.title.pick(locale), s, None, Some(script)),
+        "title": plain_text(screen.title.pick(locale), s, None, script),
         "components": components,
     })
 }
 
 fn field(script: &Script, f: &Field, s: &Session, locale: &str) -> Value {
-    use super::form::{Rule, message};
-    let t = |text: &Text| segments(text.pick(locale), s, None, Some(script));
+    let t = |text: &Text| segments(text.pick(locale), s, None, script);
     let (min, max) = match f.kind {
         FieldKind::Amount => (
             f.min.as_deref().and_then(|b| amount_bound(b, s)),
@@ -122,7 +123,7 @@ fn field(script: &Script, f: &Field, s: &Session, locale: &str) -> Value {
             let today = chrono::Utc::now().date_naive();
             let day = |b: &Option<String>| {
                 b.as_deref()
-                    .and_then(|b| super::form::date_bound(b, today))
+                    .and_then(|b| date_bound(b, today))
                     .map(|d| d.format("%Y-%m-%d").to_string())
             };
             (day(&f.min), day(&f.max))
@@ -162,58 +163,15 @@ fn field(script: &Script, f: &Field, s: &Session, locale: &str) -> Value {
     out
 }
 
-/// A choice's options as (value, label), fixed or drawn from the data.
-pub fn options(script: &Script, f: &Field, s: &Session, locale: &str) -> Vec<(String, String)> {
-    if let Some(options) = &f.options {
-        return options
-            .iter()
-            .map(|o| {
-                (
-                    o.value.clone(),
-                    plain_text(o.label.pick(locale), s, None, Some(script)),
-                )
-            })
-            .collect();
-    }
-    let Some(from) = &f.options_from else {
-        return Vec::new();
-    };
-    let items = data::resolve(&from.items, s, None, Some(script))
-        .and_then(|v| v.as_array().cloned())
-        .unwrap_or_default();
-    items
-        .iter()
-        .map(|item| {
-            (
-                plain_text(&from.value, s, Some(item), Some(script)),
-                plain_text(from.label.pick(locale), s, Some(item), Some(script)),
-            )
-        })
-        .collect()
-}
-
-/// An amount bound: a decimal as written, or the amount at a `{path}` in the data.
-pub fn amount_bound(b: &str, s: &Session) -> Option<String> {
-    match b.strip_prefix('{').and_then(|r| r.strip_suffix('}')) {
-        Some(path) => data::resolve(path, s, None, None).map(|v| data::plain(&v)),
-        None => Some(b.to_owned()),
-    }
-}
-
 /// A text for the page: a string, or pieces where money and dates are left for the page to
 /// format in the customer's locale.
-pub fn segments(
-    template: &str,
-    s: &Session,
-    item: Option<&Value>,
-    script: Option<&Script>,
-) -> Value {
+pub fn segments(template: &str, s: &Session, item: Option<&Value>, labels: &dyn Labels) -> Value {
     let mut pieces: Vec<Value> = Vec::new();
     let mut literal = String::new();
     let mut typed = false;
     each_piece(template, |piece| match piece {
         Piece::Text(t) => literal.push_str(t),
-        Piece::Name(name) => match typed_value(name, s, item, script) {
+        Piece::Name(name) => match typed_value(name, s, item, labels) {
             Some(v) => {
                 typed = true;
                 if !literal.is_empty() {
@@ -221,7 +179,7 @@ pub fn segments(
                 }
                 pieces.push(v);
             }
-            None => literal.push_str(&read(name, s, item, script)),
+            None => literal.push_str(&read(name, s, item, labels)),
         },
     });
     if !typed {
@@ -233,105 +191,23 @@ pub fn segments(
     Value::Array(pieces)
 }
 
-/// A text with placeholders filled for reading, money and dates formatted here (in English
-/// conventions): for titles, labels and option values, which the page shows as they are.
-pub fn plain_text(
-    template: &str,
-    s: &Session,
-    item: Option<&Value>,
-    script: Option<&Script>,
-) -> String {
-    let mut out = String::new();
-    each_piece(template, |piece| match piece {
-        Piece::Text(t) => out.push_str(t),
-        Piece::Name(name) => {
-            let p = Placeholder::parse(name);
-            let value = data::resolve(p.path, s, item, script);
-            match (p.format, value) {
-                (Some("money"), Some(v)) => out.push_str(&super::speech::money(
-                    &data::plain(&v),
-                    &data::currency(&p, s, item),
-                )),
-                (Some("date" | "day"), Some(v)) => out.push_str(&read_date(&data::plain(&v))),
-                _ => out.push_str(&read(name, s, item, script)),
-            }
-        }
-    });
-    out
-}
-
-/// "Nov 21, 2026" from a timestamp or a date, for text the page shows as it is.
-fn read_date(text: &str) -> String {
-    if let Ok(at) = chrono::DateTime::parse_from_rfc3339(text) {
-        return at.format("%b %-d, %Y").to_string();
-    }
-    match chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-        Ok(day) => day.format("%b %-d, %Y").to_string(),
-        Err(_) => text.to_owned(),
-    }
-}
-
-enum Piece<'a> {
-    Text(&'a str),
-    Name(&'a str),
-}
-
-fn each_piece<'a>(template: &'a str, mut f: impl FnMut(Piece<'a>)) {
-    let mut rest = template;
-    while let Some(open) = rest.find('{') {
-        f(Piece::Text(&rest[..open]));
-        let after = &rest[open + 1..];
-        match after.find('}') {
-            Some(close) => {
-                f(Piece::Name(&after[..close]));
-                rest = &after[close + 1..];
-            }
-            None => {
-                f(Piece::Text(&rest[open..]));
-                rest = "";
-            }
-        }
-    }
-    f(Piece::Text(rest));
-}
-
 /// Money and dates as typed pieces.
 fn typed_value(
     name: &str,
     s: &Session,
     item: Option<&Value>,
-    script: Option<&Script>,
+    labels: &dyn Labels,
 ) -> Option<Value> {
     let p = Placeholder::parse(name);
     let format = p.format?;
     if !matches!(format, "money" | "date" | "day") {
         return None;
     }
-    let v = data::plain(data::resolve(p.path, s, item, script)?.as_ref());
+    let v = data::plain(data::resolve(p.path, s, item, labels)?.as_ref());
     Some(match format {
         "money" => json!({ "money": { "amount": v, "currency": data::currency(&p, s, item) } }),
         other => json!({ other: v }),
     })
-}
-
-/// A placeholder worded for reading: the built-in words read as on the call except digits,
-/// which the page shows as written.
-fn read(name: &str, s: &Session, item: Option<&Value>, script: Option<&Script>) -> String {
-    let p = Placeholder::parse(name);
-    match (p.path, p.format) {
-        ("card.last4", None) => s.case.card().map(|c| c.last4).unwrap_or_default(),
-        (path, format) => match data::resolve(path, s, item, script) {
-            Some(v) => match format {
-                Some("if") => {
-                    let pick = if data::truthy(&v) { 0 } else { 1 };
-                    p.args.get(pick).copied().unwrap_or_default().to_owned()
-                }
-                _ => data::plain(&v),
-            },
-            // Not data: a built-in word (`charges.count`, `decision`).
-            None => super::speech::render_with(&format!("{{{name}}}"), s, script),
-        },
-    }
 }
 
 fn strip_nulls(v: &mut Value) {
