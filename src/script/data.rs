@@ -11,6 +11,11 @@ use crate::session::Session;
 /// How an answer to a choice reads (its option's label), for whoever can tell.
 pub trait Labels {
     fn label(&self, form: &str, field: &str, value: &str, s: &Session) -> Option<String>;
+
+    /// The session's language, for words such as `{decision}`.
+    fn locale(&self, _s: &Session) -> String {
+        "en".into()
+    }
 }
 
 /// For words that name no answer, or where values are wanted as sent.

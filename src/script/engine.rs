@@ -107,7 +107,7 @@ pub fn step(script: &Script, session: &Session, at: &Position, input: Input) -> 
                 .messages
                 .already_decided
                 .pick(script.locale_for(session))
-                .replace("{decision}", d.past_tense());
+                .replace("{decision}", d.past_tense_in(script.locale_for(session)));
             out.speech.push(speech::render(&said, session).into());
             Some(out.enter(script, session, state.on.get(&Trigger::Decided(d))?))
         }

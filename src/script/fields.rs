@@ -23,6 +23,10 @@ impl Labels for Script {
             .find(|(v, _)| v == value)
             .map(|(_, label)| label)
     }
+
+    fn locale(&self, s: &Session) -> String {
+        self.locale_for(s).to_owned()
+    }
 }
 
 /// Which rule a value broke.

@@ -41,7 +41,7 @@ impl Default for Messages {
             )
         };
         Self {
-            already_decided: both("That was already {decision}.", "Eso ya quedó: {decision}."),
+            already_decided: both("That was already {decision}.", "Eso ya quedó {decision}."),
             ended: both(
                 "This session has ended, so nothing was changed.",
                 "Esta sesión terminó, así que no se cambió nada.",

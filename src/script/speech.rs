@@ -102,8 +102,11 @@ fn value(name: &str, s: &Session, labels: &dyn Labels) -> String {
         "link" => "{link}".into(),
         "decision" => s
             .decision
-            .map(|d| d.decision.past_tense())
-            .unwrap_or("not decided")
+            .map(|d| d.decision.past_tense_in(&labels.locale(s)))
+            .unwrap_or(match labels.locale(s).starts_with("es") {
+                true => "sin decidir",
+                false => "not decided",
+            })
             .into(),
         _ => spoken_data(&Placeholder::parse(name), s, labels),
     }

@@ -98,6 +98,15 @@ impl Decision {
             Decision::Decline => "declined",
         }
     }
+
+    /// The word in a session's language (`es`: "aprobado"); English for any other.
+    pub fn past_tense_in(self, locale: &str) -> &'static str {
+        match (self, locale.starts_with("es")) {
+            (Decision::Approve, true) => "aprobado",
+            (Decision::Decline, true) => "rechazado",
+            (d, false) => d.past_tense(),
+        }
+    }
 }
 
 /// Which of the session's legs something came from.

@@ -423,3 +423,28 @@ fn a_secret_field_is_compared_with_the_credential_and_kept_masked() {
         "Nickname must be 10 characters or fewer"
     );
 }
+
+/// A Spanish session hears the decision in Spanish, inside its own sentence.
+#[test]
+fn the_decision_is_worded_in_the_sessions_language() {
+    let text = r#"{"name": "bilingual", "locales": ["en", "es"], "start": "bye",
+      "states": {"bye": {"say": {"en": "It was {decision}.", "es": "Quedó {decision}."}, "hangup": true}}}"#;
+    let script = Script::parse("bilingual.json", text).unwrap();
+    let mut s = session();
+    s.decision = Some(crate::session::DecisionRecord {
+        decision: Decision::Approve,
+        by: crate::session::Channel::Web,
+        at: chrono::Utc::now(),
+    });
+    let bye = &script.states["bye"];
+    s.case.customer.locale = Some("es-US".into());
+    assert_eq!(
+        script.words(bye.say.as_ref().unwrap(), &s),
+        "Quedó aprobado."
+    );
+    s.case.customer.locale = None;
+    assert_eq!(
+        script.words(bye.say.as_ref().unwrap(), &s),
+        "It was approved."
+    );
+}
