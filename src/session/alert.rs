@@ -11,7 +11,7 @@ use uuid::Uuid;
 /// A journey as stored: the customer tandem must recognise and verify, and the data the
 /// journey's script declared (its words, screens and checks read it by path).
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+#[serde(from = "StoredCase")]
 pub struct Case {
     #[serde(default)]
     pub kind: AlertKind,
@@ -21,6 +21,40 @@ pub struct Case {
     pub customer: Customer,
     #[serde(default)]
     pub data: Map<String, Value>,
+}
+
+/// A case as any node may have stored it: alerts and sessions written before journeys had
+/// `data` hold the card and charges beside the customer. Read either way, so a rolling
+/// upgrade loses no session in flight.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StoredCase {
+    #[serde(default)]
+    kind: AlertKind,
+    #[serde(default)]
+    script: Option<String>,
+    customer: Customer,
+    #[serde(default)]
+    data: Map<String, Value>,
+    card: Option<Value>,
+    charges: Option<Value>,
+}
+
+impl From<StoredCase> for Case {
+    fn from(c: StoredCase) -> Self {
+        let mut data = c.data;
+        for (name, value) in [("card", c.card), ("charges", c.charges)] {
+            if let Some(value) = value {
+                data.entry(name).or_insert(value);
+            }
+        }
+        Case {
+            kind: c.kind,
+            script: c.script,
+            customer: c.customer,
+            data,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
@@ -417,6 +451,17 @@ mod tests {
             r#"{"customer":{"id":"c-1001","name":"Dana Reyes","phone":"+14155550100","verify":{"card_last4":"4242"}},"card":{"brand":"Amex","last4":"4242"},"charges":[{"id":"ch_1","merchant":"Bistro Lumiere","amount":"212.40","currency":"USD","at":"2026-11-21T19:02:00Z","location":"San Francisco, CA","card_present":false}]}"#,
         )
         .unwrap()
+    }
+
+    /// A session an older node stored (card and charges beside the customer) still reads.
+    #[test]
+    fn a_case_stored_before_journeys_had_data_reads_as_the_same_journey() {
+        let old = r#"{"kind":"card_hold","customer":{"id":"c-1001","name":"Dana Reyes","phone":"+14155550100","verify":{"card_last4":"4242"}},"card":{"brand":"Amex","last4":"4242"},"charges":[{"id":"ch_1","merchant":"Bistro Lumiere","amount":"212.40","currency":"USD","at":"2026-11-21T19:02:00Z","location":"San Francisco, CA","card_present":false}]}"#;
+        let read: Case = serde_json::from_str(old).unwrap();
+        assert_eq!(read, sample().into_case());
+        let again: Case = serde_json::from_str(&serde_json::to_string(&read).unwrap()).unwrap();
+        assert_eq!(again, read);
+        assert!(serde_json::from_str::<Case>(&old.replace("\"kind\"", "\"kin\"")).is_err());
     }
 
     #[test]
