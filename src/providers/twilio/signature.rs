@@ -51,7 +51,8 @@ fn same(a: &str, b: &str) -> bool {
     bool::from(a.as_bytes().ct_eq(b.as_bytes()))
 }
 
-fn url_variants(url: &str) -> Vec<String> {
+/// `url` as given, with the scheme's default port added, and with it removed.
+pub(crate) fn url_variants(url: &str) -> Vec<String> {
     let mut out = vec![url.to_owned()];
     let Ok(parsed) = url::Url::parse(url) else {
         return out;
