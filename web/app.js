@@ -398,10 +398,15 @@
     closedForGood = true;
     session.status = 'closed';
     $('outcome').textContent = ($('outcome').textContent ? $('outcome').textContent + ' ' : '') + w.ended;
+    lock();
+    $('link-state').textContent = w.callEnded;
+  }
+
+  // Nothing on a screen of a session that is over can act.
+  function lock() {
     const controls = [...$('screen').querySelectorAll('.actions, button[data-action], button[data-request]')];
     $('screen').querySelectorAll('input, textarea, button').forEach((el) => { el.disabled = true; });
     hide(controls);
-    $('link-state').textContent = w.callEnded;
   }
 
   function setLang(l) {
@@ -428,6 +433,7 @@
     root.hidden = false;
     $('loading').hidden = true;
     applySession();
+    if (closedForGood) lock();
     if (!first) $('title').focus();
   }
 

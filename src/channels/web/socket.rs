@@ -208,26 +208,41 @@ async fn forward(app: &AppState, id: Uuid, cursor: &mut u64, tx: &mut Sink) -> R
     let mut closed = false;
     let mut redraw = false;
     for event in &events {
+        let closing = matches!(event.event, EventKind::SessionClosed { .. });
+        // The screen a journey ends on comes before the end: a session that shows its last
+        // screen and hangs up in one breath still shows it.
+        if closing && redraw {
+            redraw = false;
+            send_screen(app, id, tx).await?;
+        }
         tx.send(Message::text(ServerMsg::Event(event).to_json()))
             .await
             .map_err(drop)?;
         *cursor = event.seq;
-        closed |= matches!(event.event, EventKind::SessionClosed { .. });
+        closed |= closing;
         redraw |= matches!(
             event.event,
             EventKind::ScreenShown { .. } | EventKind::PageSubmit { .. }
         );
     }
     // The screen as it stands after these events (a replay of several draws only the last).
-    if redraw
-        && !closed
-        && let Ok(session) = app.broker.session(id).await
-        && let Some(screen) = app.broker.screen(&session)
-    {
+    if redraw {
+        send_screen(app, id, tx).await?;
+    }
+    Ok(closed)
+}
+
+/// Sends the session's current screen; nothing when the store cannot say (the page keeps
+/// what it shows, and the next change redraws it).
+async fn send_screen(app: &AppState, id: Uuid, tx: &mut Sink) -> Result<(), ()> {
+    let Ok(session) = app.broker.session(id).await else {
+        return Ok(());
+    };
+    if let Some(screen) = app.broker.screen(&session) {
         let msg = ServerMsg::Screen { screen: &screen }.to_json();
         tx.send(Message::text(msg)).await.map_err(drop)?;
     }
-    Ok(closed)
+    Ok(())
 }
 
 /// Applies one message from the page; returns the answer to send, if any.
