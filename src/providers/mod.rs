@@ -5,3 +5,4 @@
 pub mod plivo;
 pub mod signalwire;
 pub mod twilio;
+pub mod vonage;

@@ -1,0 +1,3 @@
+//! Vonage: NCCO answers, JWT-signed callbacks. What is here so far: checking signatures.
+
+pub mod signature;
