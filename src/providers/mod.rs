@@ -4,5 +4,6 @@
 
 pub mod plivo;
 pub mod signalwire;
+pub mod telnyx;
 pub mod twilio;
 pub mod vonage;
