@@ -23,7 +23,7 @@ pub(super) fn problems(script: &Script, file: &str, lines: &Lines) -> Vec<super:
         message,
     };
     for locale in &script.locales {
-        if !is_locale(locale) {
+        if !crate::session::alert::is_language_tag(locale) {
             out.push(at_script(
                 "",
                 "locales",
@@ -268,19 +268,6 @@ fn fill_problem(
         ));
     }
     None
-}
-
-fn is_locale(tag: &str) -> bool {
-    let b = tag.as_bytes();
-    match b.len() {
-        2 => b.iter().all(u8::is_ascii_lowercase),
-        5 => {
-            b[..2].iter().all(u8::is_ascii_lowercase)
-                && b[2] == b'-'
-                && b[3..].iter().all(u8::is_ascii_uppercase)
-        }
-        _ => false,
-    }
 }
 
 fn is_name(id: &str) -> bool {

@@ -238,16 +238,7 @@ impl Customer {
             text(&field, value, 64)?;
         }
         if let Some(locale) = &self.locale {
-            let b = locale.as_bytes();
-            let ok = match b.len() {
-                2 => b.iter().all(u8::is_ascii_lowercase),
-                5 => {
-                    b[..2].iter().all(u8::is_ascii_lowercase)
-                        && b[2] == b'-'
-                        && b[3..].iter().all(u8::is_ascii_uppercase)
-                }
-                _ => false,
-            };
+            let ok = is_language_tag(locale);
             if !ok {
                 return invalid(
                     "customer.locale",
@@ -418,6 +409,20 @@ pub fn sample(phone: &str) -> CardAlert {
                 true,
             ),
         ],
+    }
+}
+
+/// `en` or `es-US`: a language, and a region where one is given.
+pub fn is_language_tag(tag: &str) -> bool {
+    let b = tag.as_bytes();
+    match b.len() {
+        2 => b.iter().all(u8::is_ascii_lowercase),
+        5 => {
+            b[..2].iter().all(u8::is_ascii_lowercase)
+                && b[2] == b'-'
+                && b[3..].iter().all(u8::is_ascii_uppercase)
+        }
+        _ => false,
     }
 }
 
