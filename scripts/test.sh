@@ -38,6 +38,18 @@ cargo test --workspace --locked
 # embedded store) and the store's own cluster tests (they form their cluster either way).
 TANDEM_TEST_REDIS=cluster cargo test --locked -p tandem-dev --test it -- \
   --skip outage --skip demo:: --skip store::on_a_
+# The provider matrix: every journey, the edge's guarantees (signatures, valid markup when
+# Redis or a script fails, retries and late status events, failover) and the pages in
+# Chromium, once more for each other provider the dev phone plays, on one redis-server per
+# test; then the journeys on the cluster too. Twilio ran above.
+journeys=(journey:: crosschannel:: sms:: screens:: duplicates:: nodes:: history:: agent:: isolation::)
+for provider in signalwire telnyx; do
+  TANDEM_TEST_PROVIDER=$provider cargo test --locked -p tandem-dev --test it -- \
+    "${journeys[@]}" failover:: security:: outage:: browser:: \
+    phone::tandem_phone_runs_a_scenario_file_against_a_running_server
+  TANDEM_TEST_PROVIDER=$provider TANDEM_TEST_REDIS=cluster cargo test --locked -p tandem-dev --test it -- \
+    "${journeys[@]}"
+done
 # A short benchmark run for correctness only (every journey completes, every decision lands);
 # its timings are printed, never judged here.
 cargo run --locked --quiet -- bench steady --rate 50 --duration 4 --max-secs 300

@@ -22,9 +22,14 @@ use crate::{
     broker::Broker,
     channels,
     config::Config,
-    providers::twilio::{self, Twilio},
+    providers::{
+        signalwire::SignalWire,
+        telnyx::{self, Telnyx},
+        twilio::{self, Dialect, Twilio},
+    },
     script::Scripts,
     store::{MemoryStore, RedisStore, Store},
+    telephony::{Carriers, Telephony},
 };
 
 /// Opens the configured store and provider and loads the scripts; fails with a plain reason.
@@ -37,24 +42,65 @@ pub fn build(config: Config, shutdown: CancellationToken) -> anyhow::Result<AppS
         ),
         None => Arc::new(MemoryStore::default()),
     };
-    let telephony = Arc::new(Twilio::new(&config));
+    let telephony = Arc::new(carriers(&config));
     let config = Arc::new(config);
-    let broker = Broker::new(config.clone(), store, scripts, telephony, shutdown.clone());
+    let broker = Broker::new(
+        config.clone(),
+        store,
+        scripts,
+        telephony.clone(),
+        shutdown.clone(),
+    );
     Ok(AppState {
         config,
         broker,
+        telephony,
         shutdown,
     })
 }
 
+/// Each configured provider's REST API, by name, in the configured order.
+fn carriers(config: &Config) -> Carriers {
+    let by_name = config
+        .providers
+        .iter()
+        .map(|&name| {
+            let telephony: Arc<dyn Telephony> = match (name, &config.signalwire, &config.telnyx) {
+                ("signalwire", Some(signalwire), _) => {
+                    Arc::new(SignalWire::new(config, signalwire))
+                }
+                ("telnyx", _, Some(telnyx)) => Arc::new(Telnyx::new(config, telnyx)),
+                _ => Arc::new(Twilio::new(config)),
+            };
+            (name, telephony)
+        })
+        .collect();
+    Carriers::new(by_name)
+}
+
+/// The webhook routes of each configured provider, each under its own prefix.
+fn provider_routes(config: &Config) -> Router<AppState> {
+    config
+        .providers
+        .iter()
+        .fold(Router::new(), |router, &name| match name {
+            "signalwire" => router.merge(twilio::routes::router(Dialect::SignalWire)),
+            "telnyx" => router
+                .merge(twilio::routes::router(Dialect::Telnyx))
+                .merge(telnyx::sms::router()),
+            _ => router.merge(twilio::routes::router(Dialect::Twilio)),
+        })
+}
+
 pub fn app(state: AppState) -> Router {
+    let providers = provider_routes(&state.config);
     Router::new()
         .route("/healthz", get(health))
         .merge(channels::api::router())
         .merge(channels::agent::router())
         .merge(channels::history::router())
         .merge(channels::web::router())
-        .merge(twilio::routes::router())
+        .merge(providers)
         // Above the longest hold-loop wait (12 s), below Twilio's 15 s.
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,

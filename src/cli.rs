@@ -28,9 +28,19 @@ Environment (defaults in brackets):
   TANDEM_PUBLIC_URL            URL browsers and the provider reach [http://LISTEN]
   TANDEM_REDIS_URL             Redis URL, or comma-separated cluster seeds [embedded store]
   TANDEM_API_KEY               bearer key for the bank's API [API off]
-  TANDEM_TWILIO_ACCOUNT_SID    provider account (required for webhooks to be accepted)
-  TANDEM_TWILIO_AUTH_TOKEN     provider auth token, which signs every webhook
-  TANDEM_TWILIO_API_BASE       provider REST API [https://api.twilio.com]
+  TANDEM_PROVIDERS             voice providers served, comma-separated [twilio]
+  TANDEM_TWILIO_ACCOUNT_SID    Twilio account (required for webhooks to be accepted)
+  TANDEM_TWILIO_AUTH_TOKEN     Twilio auth token, which signs every webhook
+  TANDEM_TWILIO_API_BASE       Twilio REST API [https://api.twilio.com]
+  TANDEM_SIGNALWIRE_PROJECT_ID SignalWire project id
+  TANDEM_SIGNALWIRE_API_TOKEN  SignalWire API token, for texts and live updates
+  TANDEM_SIGNALWIRE_SIGNING_KEY  SignalWire signing key, which signs every webhook
+  TANDEM_SIGNALWIRE_SPACE_URL  SignalWire space, e.g. https://example.signalwire.com
+  TANDEM_TELNYX_API_KEY        Telnyx API key, for texts and live updates
+  TANDEM_TELNYX_PUBLIC_KEY     Telnyx public key (base64), which checks every webhook
+  TANDEM_TELNYX_ACCOUNT_SID    Telnyx TeXML account id
+  TANDEM_TELNYX_MESSAGING_PROFILE_ID  sent with Telnyx texts [none]
+  TANDEM_TELNYX_API_BASE       Telnyx REST API [https://api.telnyx.com]
   TANDEM_SMS_FROM              number texts are sent from
   TANDEM_AGENT_NUMBER          where callers are transferred to a person [none]
   TANDEM_SCRIPTS_DIR           folder of IVR scripts [ivr-scripts]

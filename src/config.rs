@@ -18,7 +18,16 @@ pub struct Config {
     pub redis_url: Option<String>,
     /// Bearer key for the bank-facing API (`TANDEM_API_KEY`); unset disables that API.
     pub api_key: Option<SecretString>,
+    /// The voice providers this node serves, each under its own path prefix (`/twilio/…`,
+    /// `/signalwire/…`, `/telnyx/…`), from `TANDEM_PROVIDERS` (default `twilio`). The first
+    /// one sends texts that no call or inbound text ties to a provider.
+    pub providers: Vec<&'static str>,
+    /// Whether `TANDEM_PROVIDERS` named the providers: then each one's credentials are
+    /// required at start. The default Twilio-only node starts without them (and says so).
+    pub providers_named: bool,
     pub twilio: TwilioConfig,
+    pub signalwire: Option<SignalWireConfig>,
+    pub telnyx: Option<TelnyxConfig>,
     /// Number texts are sent from (`TANDEM_SMS_FROM`).
     pub sms_from: String,
     /// Number a caller is transferred to when the script or the system gives up (`TANDEM_AGENT_NUMBER`).
@@ -70,6 +79,37 @@ pub struct TwilioConfig {
     pub api_base: String,
 }
 
+/// SignalWire's Compatibility (cXML) API, read when `signalwire` is among the providers.
+#[derive(Clone, Debug)]
+pub struct SignalWireConfig {
+    /// `TANDEM_SIGNALWIRE_PROJECT_ID`: the project's id, a UUID (cXML's `AccountSid`).
+    pub project_id: String,
+    /// `TANDEM_SIGNALWIRE_API_TOKEN`: authenticates REST calls.
+    pub api_token: SecretString,
+    /// `TANDEM_SIGNALWIRE_SIGNING_KEY`: verifies webhooks.
+    pub signing_key: SecretString,
+    /// `TANDEM_SIGNALWIRE_SPACE_URL`, e.g. `https://example.signalwire.com`.
+    pub space_url: String,
+}
+
+/// Telnyx's TeXML, read when `telnyx` is among the providers.
+#[derive(Clone, Debug)]
+pub struct TelnyxConfig {
+    /// `TANDEM_TELNYX_API_KEY`: authenticates REST calls (Bearer).
+    pub api_key: SecretString,
+    /// `TANDEM_TELNYX_PUBLIC_KEY`: the account's base64 Ed25519 public key; verifies webhooks.
+    pub public_key: ed25519_dalek::VerifyingKey,
+    /// `TANDEM_TELNYX_ACCOUNT_SID`: the TeXML account id in live-update paths.
+    pub account_sid: String,
+    /// `TANDEM_TELNYX_MESSAGING_PROFILE_ID`, sent with texts when set.
+    pub messaging_profile_id: Option<String>,
+    /// `TANDEM_TELNYX_API_BASE`, default `https://api.telnyx.com`.
+    pub api_base: String,
+}
+
+/// The providers a node can serve, by the name used in `TANDEM_PROVIDERS` and in paths.
+pub const PROVIDERS: [&str; 3] = ["twilio", "signalwire", "telnyx"];
+
 /// A validated public base URL without a trailing slash, e.g. `https://ivr.bank.example/tandem`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PublicUrl {
@@ -113,10 +153,56 @@ impl PublicUrl {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("{0} must be {1}")]
     Invalid(&'static str, &'static str),
+    #[error("{0} is not set: {1}")]
+    Missing(&'static str, &'static str),
+}
+
+/// A base URL setting: http(s), no trailing slash.
+fn base_url(key: &'static str, value: String) -> Result<String, ConfigError> {
+    match url::Url::parse(&value) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {
+            Ok(value.trim_end_matches('/').to_owned())
+        }
+        _ => Err(ConfigError::Invalid(key, "an http(s) URL")),
+    }
+}
+
+/// An Ed25519 public key from its base64 form (Telnyx's portal shows it so).
+pub fn ed25519_public_key(base64: &str) -> Option<ed25519_dalek::VerifyingKey> {
+    use base64::{Engine, engine::general_purpose::STANDARD};
+    let bytes: [u8; 32] = STANDARD.decode(base64.trim()).ok()?.try_into().ok()?;
+    ed25519_dalek::VerifyingKey::from_bytes(&bytes).ok()
+}
+
+fn is_twilio_account(s: &str) -> bool {
+    s.len() == 34 && s.starts_with("AC") && s[2..].bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// `TANDEM_PROVIDERS`: known names, each once, at least one.
+fn providers(value: Option<String>) -> Result<(Vec<&'static str>, bool), ConfigError> {
+    let Some(value) = value else {
+        return Ok((vec!["twilio"], false));
+    };
+    let bad = ConfigError::Invalid(
+        "TANDEM_PROVIDERS",
+        "a comma-separated list of twilio, signalwire and telnyx, each once",
+    );
+    let mut list = Vec::new();
+    for name in value.split(',').map(str::trim) {
+        let known = PROVIDERS
+            .iter()
+            .find(|p| p.eq_ignore_ascii_case(name))
+            .ok_or_else(|| bad.clone())?;
+        if list.contains(known) {
+            return Err(bad);
+        }
+        list.push(*known);
+    }
+    Ok((list, true))
 }
 
 impl Config {
@@ -228,20 +314,115 @@ impl Config {
                 "an E.164 number such as +14155550199",
             ));
         }
-        let api_base =
-            get("TANDEM_TWILIO_API_BASE").unwrap_or_else(|| "https://api.twilio.com".into());
-        url::Url::parse(&api_base)
-            .map_err(|_| ConfigError::Invalid("TANDEM_TWILIO_API_BASE", "an http(s) URL"))?;
+        let (providers, providers_named) = providers(get("TANDEM_PROVIDERS"))?;
+        let serves = |name: &str| providers.contains(&name);
+        // A provider the operator named must have every credential it needs: without one its
+        // webhooks would all be refused or its live updates fail, found only when calls come.
+        let required = |key: &'static str, what: &'static str| -> Result<String, ConfigError> {
+            get(key).ok_or(ConfigError::Missing(key, what))
+        };
+        let api_base = base_url(
+            "TANDEM_TWILIO_API_BASE",
+            get("TANDEM_TWILIO_API_BASE").unwrap_or_else(|| "https://api.twilio.com".into()),
+        )?;
+        let twilio = match providers_named && serves("twilio") {
+            true => TwilioConfig {
+                account_sid: required(
+                    "TANDEM_TWILIO_ACCOUNT_SID",
+                    "Twilio needs it for texts and live call updates",
+                )?,
+                auth_token: required(
+                    "TANDEM_TWILIO_AUTH_TOKEN",
+                    "Twilio needs it to check webhooks and call its API",
+                )?
+                .into(),
+                api_base,
+            },
+            false => TwilioConfig {
+                account_sid: get("TANDEM_TWILIO_ACCOUNT_SID").unwrap_or_default(),
+                auth_token: SecretString::from(get("TANDEM_TWILIO_AUTH_TOKEN").unwrap_or_default()),
+                api_base,
+            },
+        };
+        if !twilio.account_sid.is_empty() && !is_twilio_account(&twilio.account_sid) {
+            return Err(ConfigError::Invalid(
+                "TANDEM_TWILIO_ACCOUNT_SID",
+                "AC followed by 32 hex digits, as the Twilio console shows it",
+            ));
+        }
+        let signalwire = match serves("signalwire") {
+            false => None,
+            true => {
+                let project_id = required(
+                    "TANDEM_SIGNALWIRE_PROJECT_ID",
+                    "SignalWire needs the project id for its API",
+                )?;
+                if uuid::Uuid::parse_str(&project_id).is_err() {
+                    return Err(ConfigError::Invalid(
+                        "TANDEM_SIGNALWIRE_PROJECT_ID",
+                        "the project's id, a UUID as the SignalWire dashboard shows it",
+                    ));
+                }
+                Some(SignalWireConfig {
+                    project_id,
+                    api_token: required(
+                        "TANDEM_SIGNALWIRE_API_TOKEN",
+                        "SignalWire needs it for texts and live call updates",
+                    )?
+                    .into(),
+                    signing_key: required(
+                        "TANDEM_SIGNALWIRE_SIGNING_KEY",
+                        "SignalWire webhooks cannot be checked without it",
+                    )?
+                    .into(),
+                    space_url: base_url(
+                        "TANDEM_SIGNALWIRE_SPACE_URL",
+                        required(
+                            "TANDEM_SIGNALWIRE_SPACE_URL",
+                            "SignalWire's API lives in the project's space, e.g. https://example.signalwire.com",
+                        )?,
+                    )?,
+                })
+            }
+        };
+        let telnyx = match serves("telnyx") {
+            false => None,
+            true => Some(TelnyxConfig {
+                api_key: required(
+                    "TANDEM_TELNYX_API_KEY",
+                    "Telnyx needs it for texts and live call updates",
+                )?
+                .into(),
+                public_key: ed25519_public_key(&required(
+                    "TANDEM_TELNYX_PUBLIC_KEY",
+                    "Telnyx webhooks cannot be checked without it",
+                )?)
+                .ok_or(ConfigError::Invalid(
+                    "TANDEM_TELNYX_PUBLIC_KEY",
+                    "the account's Ed25519 public key in base64, as the Telnyx portal shows it",
+                ))?,
+                account_sid: required(
+                    "TANDEM_TELNYX_ACCOUNT_SID",
+                    "Telnyx's TeXML API names the account in every live call update",
+                )?,
+                messaging_profile_id: get("TANDEM_TELNYX_MESSAGING_PROFILE_ID"),
+                api_base: base_url(
+                    "TANDEM_TELNYX_API_BASE",
+                    get("TANDEM_TELNYX_API_BASE")
+                        .unwrap_or_else(|| "https://api.telnyx.com".into()),
+                )?,
+            }),
+        };
         Ok(Self {
             listen,
             public_url,
             redis_url: get("TANDEM_REDIS_URL"),
             api_key: get("TANDEM_API_KEY").map(SecretString::from),
-            twilio: TwilioConfig {
-                account_sid: get("TANDEM_TWILIO_ACCOUNT_SID").unwrap_or_default(),
-                auth_token: SecretString::from(get("TANDEM_TWILIO_AUTH_TOKEN").unwrap_or_default()),
-                api_base: api_base.trim_end_matches('/').to_owned(),
-            },
+            providers,
+            providers_named,
+            twilio,
+            signalwire,
+            telnyx,
             sms_from: get("TANDEM_SMS_FROM").unwrap_or_default(),
             agent_number,
             scripts_dir: get("TANDEM_SCRIPTS_DIR")
@@ -284,6 +465,90 @@ mod tests {
             "https://ivr.example.com:8443/tandem/twilio/voice"
         );
         assert_eq!(url.origin(), "https://ivr.example.com:8443");
+    }
+
+    fn with(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::from_lookup(|k| {
+            vars.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| (*v).to_owned())
+        })
+    }
+
+    const TELNYX_KEY: &str = "/dUyf9cmoIDxzrIol5pnQrBp1U3hcFKNysbHCauy5As=";
+
+    #[test]
+    fn a_provider_named_without_a_credential_it_needs_stops_the_node_naming_it() {
+        let telnyx = [
+            ("TANDEM_PROVIDERS", "telnyx"),
+            ("TANDEM_TELNYX_API_KEY", "KEY0123"),
+            ("TANDEM_TELNYX_PUBLIC_KEY", TELNYX_KEY),
+            ("TANDEM_TELNYX_ACCOUNT_SID", "acc"),
+        ];
+        let config = with(&telnyx).unwrap();
+        assert_eq!(config.providers, ["telnyx"]);
+        for missing in 1..telnyx.len() {
+            let vars: Vec<_> = telnyx
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| *i != missing)
+                .map(|(_, v)| *v)
+                .collect();
+            let err = with(&vars).unwrap_err().to_string();
+            assert!(err.starts_with(telnyx[missing].0), "{err}");
+            assert!(err.contains("is not set"), "{err}");
+        }
+        let err = with(&[("TANDEM_PROVIDERS", "twilio,signalwire")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("TANDEM_TWILIO_ACCOUNT_SID"), "{err}");
+    }
+
+    #[test]
+    fn a_malformed_credential_or_provider_list_stops_the_node_naming_it() {
+        let cases: [(&[(&str, &str)], &str); 6] = [
+            (&[("TANDEM_PROVIDERS", "twilio,nexmo")], "TANDEM_PROVIDERS"),
+            (&[("TANDEM_PROVIDERS", "twilio,twilio")], "TANDEM_PROVIDERS"),
+            (&[("TANDEM_PROVIDERS", "")], "TANDEM_PROVIDERS"),
+            (
+                &[("TANDEM_TWILIO_ACCOUNT_SID", "AC123")],
+                "TANDEM_TWILIO_ACCOUNT_SID",
+            ),
+            (
+                &[
+                    ("TANDEM_PROVIDERS", "telnyx"),
+                    ("TANDEM_TELNYX_API_KEY", "KEY0123"),
+                    ("TANDEM_TELNYX_PUBLIC_KEY", "bm90IGEga2V5"),
+                    ("TANDEM_TELNYX_ACCOUNT_SID", "acc"),
+                ],
+                "TANDEM_TELNYX_PUBLIC_KEY",
+            ),
+            (
+                &[
+                    ("TANDEM_PROVIDERS", "signalwire"),
+                    ("TANDEM_SIGNALWIRE_PROJECT_ID", "my-project"),
+                    ("TANDEM_SIGNALWIRE_API_TOKEN", "PT1"),
+                    ("TANDEM_SIGNALWIRE_SIGNING_KEY", "PSK1"),
+                    (
+                        "TANDEM_SIGNALWIRE_SPACE_URL",
+                        "https://example.signalwire.com",
+                    ),
+                ],
+                "TANDEM_SIGNALWIRE_PROJECT_ID",
+            ),
+        ];
+        for (vars, named) in cases {
+            let err = with(vars).unwrap_err().to_string();
+            assert!(err.starts_with(named), "{vars:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_default_node_serves_twilio_and_may_start_without_its_credentials() {
+        let config = with(&[]).unwrap();
+        assert_eq!(config.providers, ["twilio"]);
+        assert!(!config.providers_named);
+        assert!(config.signalwire.is_none() && config.telnyx.is_none());
     }
 
     #[test]

@@ -5,13 +5,15 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::{broker::Broker, config::Config};
+use crate::{broker::Broker, config::Config, telephony::Carriers};
 
 /// Cheap to clone: everything inside is shared.
 #[derive(Clone)]
 pub struct AppState {
     pub config: Arc<Config>,
     pub broker: Broker,
+    /// The providers' REST APIs, for an adapter that answers by API rather than in markup.
+    pub telephony: Arc<Carriers>,
     /// Fires when the node is shutting down; long waits (hold loop, sockets) end early.
     pub shutdown: CancellationToken,
 }

@@ -3,6 +3,8 @@
 //! [`Answer`] it gets back as its own markup; the broker reaches the live call and texts the
 //! customer through [`Telephony`]. Nothing here knows any provider's words.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use uuid::Uuid;
 
@@ -33,6 +35,8 @@ pub enum Heard {
 /// A text the customer sent.
 #[derive(Clone, Debug)]
 pub struct InboundSms {
+    /// The provider it came through, which the session's later texts go out by.
+    pub provider: &'static str,
     /// The sender, in E.164.
     pub from: String,
     pub body: String,
@@ -82,6 +86,8 @@ pub enum ProviderError {
     Refused { status: u16, body: String },
     #[error("provider credentials are not configured")]
     NotConfigured,
+    #[error("this node does not serve the provider {0:?}")]
+    NotServed(String),
 }
 
 /// What the broker needs from a provider, whatever its protocol.
@@ -98,4 +104,42 @@ pub trait Telephony: Send + Sync + 'static {
     async fn send_sms(&self, sms: OutboundSms<'_>) -> Result<(), ProviderError>;
     /// Where the provider says the call is; `None` when it does not know the call.
     async fn call_status(&self, call_id: &str) -> Result<Option<CallStatus>, ProviderError>;
+}
+
+/// The providers a node serves, by name: a call's live updates go through the provider that
+/// carries it, a session's texts through the one its customer reached us by.
+#[derive(Clone)]
+pub struct Carriers {
+    /// In configured order; the first sends what nothing ties to a provider.
+    by_name: Vec<(&'static str, Arc<dyn Telephony>)>,
+}
+
+impl Carriers {
+    pub fn new(by_name: Vec<(&'static str, Arc<dyn Telephony>)>) -> Self {
+        assert!(!by_name.is_empty(), "a node serves at least one provider");
+        Self { by_name }
+    }
+
+    /// The provider named, when this node serves it.
+    pub fn get(&self, name: &str) -> Result<&dyn Telephony, ProviderError> {
+        self.by_name
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, t)| t.as_ref())
+            .ok_or_else(|| ProviderError::NotServed(name.to_owned()))
+    }
+
+    /// The provider to text by: the one named (a call's or an inbound text's) when served,
+    /// else the first configured.
+    pub fn for_texts(&self, name: Option<&str>) -> &dyn Telephony {
+        name.and_then(|n| self.get(n).ok())
+            .unwrap_or_else(|| self.by_name[0].1.as_ref())
+    }
+
+    /// The name [`Carriers::for_texts`] picks.
+    pub fn texts_name(&self, name: Option<&str>) -> &'static str {
+        name.and_then(|n| self.by_name.iter().find(|(p, _)| *p == n))
+            .unwrap_or(&self.by_name[0])
+            .0
+    }
 }

@@ -9,7 +9,10 @@ use libfuzzer_sys::fuzz_target;
 use tandem::{
     config::PublicUrl,
     phone::twiml::{self, Verb},
-    providers::twilio::twiml::{Links, render},
+    providers::twilio::{
+        Dialect,
+        twiml::{Links, render},
+    },
     session::{Prompt, Reply, Then},
 };
 
@@ -55,6 +58,8 @@ fuzz_target!(|input: Input| {
     };
     let public = PublicUrl::parse("https://ivr.example.com").unwrap();
     let links = Links {
+        // Every dialect's document must parse as TwiML does.
+        dialect: [Dialect::Twilio, Dialect::SignalWire, Dialect::Telnyx][timeout as usize % 3],
         public: &public,
         session: uuid::Uuid::nil(),
         turn: timeout,

@@ -47,6 +47,7 @@ enum Reaction {
 
 /// A reply that must reach a call that is busy speaking or gathering.
 struct LivePush {
+    provider: String,
     call_id: String,
     session: Uuid,
     turn: u32,
@@ -141,7 +142,16 @@ impl Broker {
         if !suspect {
             return;
         }
-        let status = match self.telephony.call_status(&call_id).await {
+        let provider = loaded
+            .session
+            .voice
+            .as_ref()
+            .map_or("", |v| v.provider.as_str());
+        let asked = match self.telephony.get(provider) {
+            Ok(telephony) => telephony.call_status(&call_id).await,
+            Err(e) => Err(e),
+        };
+        let status = match asked {
             // A call the provider does not know is not live either.
             Ok(status) => status.unwrap_or(CallStatus::Completed),
             Err(e) => {
@@ -254,6 +264,7 @@ impl Broker {
             });
         }
         Some(Reaction::Push(LivePush {
+            provider: voice.provider.clone(),
             call_id: voice.call_id.clone(),
             session: draft.session.id,
             turn: voice.turn,
@@ -306,12 +317,16 @@ impl Broker {
         if let Some(push) = push {
             let span =
                 tracing::info_span!("live_update", session_id = %push.session, turn = push.turn);
-            if let Err(e) = self
-                .telephony
-                .update_call(&push.call_id, push.session, push.turn, &push.reply)
-                .instrument(span)
-                .await
-            {
+            let pushed = match self.telephony.get(&push.provider) {
+                Ok(telephony) => {
+                    telephony
+                        .update_call(&push.call_id, push.session, push.turn, &push.reply)
+                        .instrument(span)
+                        .await
+                }
+                Err(e) => Err(e),
+            };
+            if let Err(e) = pushed {
                 // The call still gets this reply: a late webhook is answered with `last_reply`.
                 // Unless it is over and nobody told us: the provider is asked.
                 tracing::warn!(session_id = %push.session, error = %e, "live update failed");

@@ -165,8 +165,15 @@ impl Broker {
             (Effect::SendSms { text }, _) => (text.clone(), false, Some(text.clone())),
             (Effect::Decide(_), _) => unreachable!("decisions are made inside the transaction"),
         };
+        // The customer is texted by the provider they reached us by.
+        let provider = s
+            .voice
+            .as_ref()
+            .map(|v| v.provider.as_str())
+            .or_else(|| s.sms.as_ref().and_then(|l| l.provider.as_deref()));
         let outcome = match self
             .telephony
+            .for_texts(provider)
             .send_sms(OutboundSms { to, body: &body })
             .await
         {

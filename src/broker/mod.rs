@@ -32,7 +32,7 @@ use crate::{
     script::Scripts,
     session::{Alert, AlertStatus, Event, Refusal, Session, history::Record},
     store::{Index, Store, StoreError, Versioned, Wake},
-    telephony::Telephony,
+    telephony::Carriers,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -58,7 +58,7 @@ pub enum BrokerError {
 pub struct Broker {
     store: Arc<dyn Store>,
     scripts: Arc<Scripts>,
-    telephony: Arc<dyn Telephony>,
+    telephony: Arc<Carriers>,
     hub: Arc<Hub>,
     config: Arc<Config>,
     /// Long waits (the hold loop) end early when the node stops.
@@ -74,7 +74,7 @@ impl Broker {
         config: Arc<Config>,
         store: Arc<dyn Store>,
         scripts: Arc<Scripts>,
-        telephony: Arc<dyn Telephony>,
+        telephony: Arc<Carriers>,
         shutdown: CancellationToken,
     ) -> Self {
         let hub = Arc::new(Hub::default());

@@ -14,7 +14,7 @@ use crate::{
     script::{Script, Scripts},
     session::{Channel, Decision, Refusal, Reply, alert::AlertKind, alert::sample},
     store::MemoryStore,
-    telephony::{Answer, CallInfo, CallStatus, OutboundSms, ProviderError, Telephony},
+    telephony::{Answer, CallInfo, CallStatus, Carriers, OutboundSms, ProviderError, Telephony},
 };
 
 const FRAUD: &str = include_str!("../../ivr-scripts/fraud-alert.json");
@@ -56,7 +56,7 @@ fn broker(flows: &[&str]) -> (Broker, Arc<Recorded>) {
         Arc::new(config),
         Arc::new(MemoryStore::default()),
         Arc::new(scripts),
-        telephony.clone(),
+        Arc::new(Carriers::new(vec![("twilio", telephony.clone())])),
         CancellationToken::new(),
     );
     (broker, telephony)
@@ -64,7 +64,7 @@ fn broker(flows: &[&str]) -> (Broker, Arc<Recorded>) {
 
 fn call_from(phone: &str) -> Command {
     Command::StartCall(CallInfo {
-        provider: "test",
+        provider: "twilio",
         call_id: format!("call-{}", Uuid::new_v4()),
         from: phone.into(),
         to: "+18005550100".into(),

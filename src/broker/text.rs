@@ -42,6 +42,7 @@ impl Broker {
         let phone = alert.case.customer.phone.clone();
         let mut draft = self.open_session(id, alert, script);
         draft.session.sms = Some(SmsLeg {
+            provider: Some(self.telephony.texts_name(None).to_owned()),
             to: phone.clone(),
             position: Default::default(),
             open: false,
@@ -65,6 +66,7 @@ impl Broker {
             .await?;
         let sent = self
             .telephony
+            .for_texts(None)
             .send_sms(OutboundSms {
                 to: &phone,
                 body: &texts.join(" "),
@@ -138,6 +140,10 @@ impl Broker {
                     return ended(d);
                 };
                 let position = leg.position.clone();
+                if let Some(leg) = d.session.sms.as_mut() {
+                    // Replies to this text go back the way it came.
+                    leg.provider = Some(sms.provider.to_owned());
+                }
                 d.session.sms_reply = Some(upper.clone());
                 d.emit(EventKind::SmsReceived { text: text.clone() });
                 let linked = d.session.link.is_some();

@@ -14,3 +14,22 @@ pub async fn text(app: &AppState, sms: InboundSms) -> Result<Option<String>, Bro
         _ => Ok(None),
     }
 }
+
+/// The text to answer an inbound text with, whatever happened: the script's answer, none, or
+/// a plain apology that says whether to send it again.
+pub async fn answer(app: &AppState, sms: InboundSms) -> Option<String> {
+    match text(app, sms).await {
+        Ok(answer) => answer,
+        Err(e @ BrokerError::Unknown) => {
+            tracing::error!(error = %e, "a text's outcome is not known");
+            Some("Sorry, we couldn't confirm your reply just now. Please reply again in a few minutes; if the first one went through, we'll say so.".into())
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "could not handle a text");
+            Some(
+                "Sorry, we couldn't read your reply just now. Please try again in a few minutes."
+                    .into(),
+            )
+        }
+    }
+}

@@ -70,6 +70,9 @@ pub struct ScreenAt {
 /// A text conversation with the customer.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
 pub struct SmsLeg {
+    /// The provider the session texts by; older sessions name none (the default one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
     pub to: String,
     pub position: Position,
     /// Whether a question is waiting for the customer's reply.

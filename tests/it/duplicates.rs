@@ -1,13 +1,16 @@
-//! Twilio retries webhooks and delivers status callbacks out of order: the same delivery
+//! Providers retry webhooks and deliver status callbacks out of order: the same delivery
 //! twice, or a stale one late, changes nothing a second time.
 
 use serde_json::Value;
-use tandem::providers::twilio::signature;
 use tandem_dev::phone::twiml::{self, Verb};
 
 use crate::helpers::*;
 
-const CALL_SID: &str = "CAdddddddddddddddddddddddddddddddd";
+/// One call id of the provider's shape for the whole file, as the session finds it.
+fn call_sid() -> &'static str {
+    static SID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SID.get_or_init(|| account().new_call_id())
+}
 
 fn form(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
     pairs
@@ -16,25 +19,17 @@ fn form(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Posts a webhook exactly as Twilio signs it; the TwiML answer.
+/// Posts a webhook exactly as the provider signs it; the document answered.
 async fn deliver(app: &TestApp, url: &str, form: &[(String, String)]) -> String {
-    let res = app
-        .http
-        .post(url)
-        .header("X-Twilio-Signature", signature::sign(AUTH_TOKEN, url, form))
-        .form(form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200, "{url}");
-    let body = res.text().await.unwrap();
+    let (status, body) = app.phone.webhook(url, form.to_vec()).await.unwrap();
+    assert_eq!(status, 200, "{url}: {body}");
     twiml::parse(&body).unwrap_or_else(|e| panic!("invalid TwiML ({e}): {body}"));
     body
 }
 
 /// The session as the bank's API shows it, found by the call.
 async fn session(app: &TestApp) -> Value {
-    api_get(&format!("{}/api/v1/calls/{CALL_SID}/session", app.base)).await
+    api_get(&format!("{}/api/v1/calls/{}/session", app.base, call_sid())).await
 }
 
 fn gather_action(app: &TestApp, doc: &str) -> String {
@@ -60,15 +55,15 @@ async fn a_retried_or_late_webhook_changes_nothing_twice() {
     app.raise_alert(&from).await;
     let call = |status: &'static str| {
         form(&[
-            ("AccountSid", ACCOUNT_SID),
-            ("CallSid", CALL_SID),
+            ("AccountSid", account().account_sid.as_str()),
+            ("CallSid", call_sid()),
             ("CallStatus", status),
             ("From", &from),
             ("To", BANK_NUMBER),
             ("Direction", "inbound"),
         ])
     };
-    let voice = format!("{}/twilio/voice", app.base);
+    let voice = format!("{}{}", app.base, route("voice"));
 
     // The incoming call, then Twilio's retry of it: one session, the same greeting.
     let greeting = deliver(&app, &voice, &call("ringing")).await;
@@ -94,7 +89,7 @@ async fn a_retried_or_late_webhook_changes_nothing_twice() {
     assert_eq!(session(&app).await["events"], once["events"]);
 
     // The call ends; the callback is repeated, then a stale "in-progress" arrives late.
-    let status = format!("{}/twilio/status", app.base);
+    let status = format!("{}{}", app.base, route("status"));
     deliver(&app, &status, &call("completed")).await;
     let ended = session(&app).await;
     assert_eq!(ended["status"], "closed", "{ended}");

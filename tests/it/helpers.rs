@@ -1,12 +1,13 @@
-//! `spawn_app()` and typed helpers: a real node on a random port, a simulated Twilio (the dev
-//! phone and its fake REST API) and a websocket page client.
+//! `spawn_app()` and typed helpers: a real node on a random port, a simulated provider (the
+//! dev phone and its fake REST API) and a websocket page client. The provider is Twilio, or
+//! the one `TANDEM_TEST_PROVIDER` names: the journey tests run once for each.
 
 use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 use serde_json::Value;
 use tandem::{config::Config, session::Case};
 use tandem_dev::phone::{
-    Call, Phone, PhoneConfig,
+    Account, Call, Dialect, Phone, PhoneConfig,
     page::{self, PageError},
 };
 use tokio::net::TcpListener;
@@ -21,6 +22,31 @@ pub const BANK_NUMBER: &str = "+18005550100";
 pub const AGENT_NUMBER: &str = "+14155550199";
 /// Deadline for anything that should happen "at once"; only reached when a test fails.
 pub const SOON: Duration = Duration::from_secs(10);
+
+/// The provider this run of the suite plays (`TANDEM_TEST_PROVIDER`, default twilio).
+pub fn dialect() -> Dialect {
+    account().dialect
+}
+
+/// The account every node and phone of this run shares at its provider.
+pub fn account() -> Account {
+    static ACCOUNT: std::sync::OnceLock<Account> = std::sync::OnceLock::new();
+    ACCOUNT
+        .get_or_init(|| {
+            let name = std::env::var("TANDEM_TEST_PROVIDER").unwrap_or_else(|_| "twilio".into());
+            match tandem_dev::phone::provider::dialect(&name) {
+                Some(Dialect::Twilio) => Account::twilio(ACCOUNT_SID, AUTH_TOKEN),
+                Some(other) => Account::new(other),
+                None => panic!("TANDEM_TEST_PROVIDER={name} is not a provider the phone plays"),
+            }
+        })
+        .clone()
+}
+
+/// A path of the provider's webhooks, e.g. `route("status")` is `/twilio/status`.
+pub fn route(name: &str) -> String {
+    format!("/{}/{name}", dialect().name())
+}
 
 /// The held-card journey as stored: the sample alert's card and charges as its data.
 pub fn sample_case(phone: &str) -> Case {
@@ -76,15 +102,14 @@ impl Drop for TestApp {
 /// What every test node is told, wherever it runs: one list for in-process apps and
 /// spawned `tandem serve` processes alike.
 fn common_env(public: &str, api_base: &str, scripts: String) -> Vec<(&'static str, String)> {
-    vec![
+    let mut env = vec![
         ("TANDEM_PUBLIC_URL", public.to_owned()),
         ("TANDEM_API_KEY", API_KEY.to_owned()),
-        ("TANDEM_TWILIO_ACCOUNT_SID", ACCOUNT_SID.to_owned()),
-        ("TANDEM_TWILIO_AUTH_TOKEN", AUTH_TOKEN.to_owned()),
-        ("TANDEM_TWILIO_API_BASE", api_base.to_owned()),
         ("TANDEM_SMS_FROM", BANK_NUMBER.to_owned()),
         ("TANDEM_SCRIPTS_DIR", scripts),
-    ]
+    ];
+    env.extend(account().server_env(api_base));
+    env
 }
 
 /// The shipped scripts.
@@ -145,7 +170,7 @@ pub async fn spawn_app_with(mut o: Options) -> TestApp {
     let base = format!("http://{addr}");
     let mut phone_config = phone_config(&base);
     if o.lose_status_callbacks {
-        phone_config.status_path = "/twilio/status-gone-astray".into();
+        phone_config.status_path = route("status-gone-astray");
     }
     let phone = Phone::new(phone_config);
     let api_base = match &o.api_base {
@@ -168,10 +193,9 @@ pub fn phone_config(base: &str) -> PhoneConfig {
     PhoneConfig {
         server: base.to_owned(),
         public_url: base.to_owned(),
-        account_sid: ACCOUNT_SID.to_owned(),
-        auth_token: AUTH_TOKEN.to_owned(),
-        voice_path: "/twilio/voice".into(),
-        status_path: "/twilio/status".into(),
+        account: account(),
+        voice_path: route("voice"),
+        status_path: route("status"),
         timeout_scale: 1.0,
         voice: tandem_dev::phone::Voice::Instant,
     }
@@ -565,7 +589,14 @@ pub async fn failover(backends: Vec<String>) -> String {
                 .to_owned();
             for backend in &backends {
                 let mut headers = HeaderMap::new();
-                for name in ["content-type", "x-twilio-signature", "authorization"] {
+                for name in [
+                    "content-type",
+                    "authorization",
+                    "x-twilio-signature",
+                    "x-signalwire-signature",
+                    "telnyx-signature-ed25519",
+                    "telnyx-timestamp",
+                ] {
                     if let Some(v) = parts.headers.get(name) {
                         headers.insert(name, v.clone());
                     }

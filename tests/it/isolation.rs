@@ -79,7 +79,11 @@ async fn texting(
     assert_eq!(res.status(), 201);
     let question = phone.next_sms(&from, SOON).await.unwrap().body;
     let answer = if i.is_multiple_of(2) { "YES" } else { "NO" };
-    let (_, reply) = phone.send_sms(&from, BANK_NUMBER, answer).await.unwrap();
+    let reply = phone
+        .text(&from, BANK_NUMBER, answer)
+        .await
+        .unwrap()
+        .unwrap_or_default();
     (merchant, vec![question, reply])
 }
 

@@ -45,12 +45,7 @@ async fn approving_on_the_page_is_heard_on_the_call_at_once_and_resolves_the_ale
     assert_eq!(decided["event"]["by"], "web");
     let said = call.expect_said("approved", SOON).await.unwrap();
     assert!(said.contains("ready to use"), "{said}");
-    let pushed = app
-        .phone
-        .api_requests()
-        .into_iter()
-        .filter(|r| r.path.ends_with(&format!("Calls/{}.json", call.sid)))
-        .count();
+    let pushed = app.phone.live_updates(&call.sid).len();
     assert_eq!(
         pushed, 1,
         "the decision reached the busy call by one live update"
@@ -302,10 +297,14 @@ async fn a_link_opened_the_instant_its_text_arrives_opens() {
     let messages = axum::routing::post(move |body: axum::body::Bytes| {
         let opened_tx = opened_tx.clone();
         async move {
-            let text: String = form_urlencoded::parse(&body)
-                .find(|(k, _)| k == "Body")
-                .map(|(_, v)| v.into_owned())
-                .unwrap_or_default();
+            // A form's `Body`, or (Telnyx) a JSON `text`.
+            let text: String = match serde_json::from_slice::<serde_json::Value>(&body) {
+                Ok(json) => json["text"].as_str().unwrap_or_default().to_owned(),
+                Err(_) => form_urlencoded::parse(&body)
+                    .find(|(k, _)| k == "Body")
+                    .map(|(_, v)| v.into_owned())
+                    .unwrap_or_default(),
+            };
             let opened = Device::new().open_link(&link_in(&text)).await;
             let _ = opened_tx.send(opened);
             (
@@ -314,7 +313,14 @@ async fn a_link_opened_the_instant_its_text_arrives_opens() {
             )
         }
     });
-    let api = axum::Router::new().route("/2010-04-01/Accounts/{account}/Messages.json", messages);
+    let path = match dialect() {
+        tandem_dev::phone::Dialect::Twilio => "/2010-04-01/Accounts/{account}/Messages.json",
+        tandem_dev::phone::Dialect::SignalWire => {
+            "/api/laml/2010-04-01/Accounts/{account}/Messages"
+        }
+        tandem_dev::phone::Dialect::Telnyx => "/v2/messages",
+    };
+    let api = axum::Router::new().route(path, messages);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let api_base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, api).await });

@@ -15,6 +15,7 @@ mod journey;
 mod nodes;
 mod outage;
 mod phone;
+mod providers;
 mod redis;
 mod schema;
 mod screens;

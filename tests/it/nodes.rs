@@ -89,7 +89,7 @@ async fn a_call_on_one_node_and_its_page_on_another_work_as_one() {
     );
     // Each request's span names its matched route and, where the request names one, the
     // session: the hold loop's webhooks on A, the page's socket on B.
-    for (node, route) in [(&a, "/twilio/hold"), (&b, "/p/{id}/ws")] {
+    for (node, route) in [(&a, route("hold").as_str()), (&b, "/p/{id}/ws")] {
         let traced = node.log().into_iter().any(|line| {
             line.contains(&format!("\"route\":\"{route}\""))
                 && line.contains(&format!("\"session_id\":\"{}\"", page.session))

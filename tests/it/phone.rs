@@ -102,8 +102,7 @@ impl Rig {
         let phone = Phone::new(PhoneConfig {
             server: base.clone(),
             public_url: base,
-            account_sid: ACCOUNT_SID.into(),
-            auth_token: AUTH_TOKEN.into(),
+            account: tandem_dev::phone::Account::twilio(ACCOUNT_SID, AUTH_TOKEN),
             voice_path: "/twilio/voice".into(),
             status_path: "/twilio/status".into(),
             // Gather timeouts and pauses of "1 s" take 20 ms.
@@ -518,6 +517,8 @@ async fn tandem_phone_runs_a_scenario_file_against_a_running_server() {
     })
     .await;
     let alert = app.raise_alert("+14155550100").await;
+    // Whichever provider this pass plays, named and credentialed on the command line.
+    let account = crate::helpers::account();
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_tandem"))
         .args([
             "phone",
@@ -527,12 +528,16 @@ async fn tandem_phone_runs_a_scenario_file_against_a_running_server() {
             &format!("127.0.0.1:{port}"),
             "--mute",
         ])
+        .args(["--provider", account.dialect.name()])
+        .args(["--account-sid", &account.account_sid])
+        .args(["--auth-token", &account.auth_token])
+        .args(["--signing-key", &account.signing_key])
         .args([
             "--scenario",
             concat!(env!("CARGO_MANIFEST_DIR"), "/..", "/scenarios/approve.json"),
         ])
-        .env("TANDEM_TWILIO_ACCOUNT_SID", ACCOUNT_SID)
-        .env("TANDEM_TWILIO_AUTH_TOKEN", AUTH_TOKEN)
+        .env_remove("TANDEM_TWILIO_ACCOUNT_SID")
+        .env_remove("TANDEM_TWILIO_AUTH_TOKEN")
         .output()
         .await
         .unwrap();

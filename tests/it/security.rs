@@ -3,70 +3,104 @@
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use tandem::providers::twilio::signature;
+use tandem_dev::phone::{Account, Dialect};
 
 use crate::helpers::*;
 
-fn call_form(from: &str) -> Vec<(String, String)> {
-    [
-        ("AccountSid", ACCOUNT_SID),
-        ("CallSid", "CA0123456789abcdef0123456789abcdef"),
-        ("CallStatus", "ringing"),
-        ("From", from),
-        ("To", BANK_NUMBER),
-        ("Direction", "inbound"),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect()
+fn call_form(from: &str, call_sid: &str) -> Vec<(String, String)> {
+    tandem_dev::phone::call_params(&account(), call_sid, "ringing", from, BANK_NUMBER)
+}
+
+/// The body a form is posted as, byte for byte what is signed.
+fn encoded(form: &[(String, String)]) -> String {
+    form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(form)
+        .finish()
+}
+
+/// The headers `account` signs `form` to `url` with, as its provider would.
+fn signed(account: &Account, url: &str, form: &[(String, String)]) -> Vec<(&'static str, String)> {
+    account.sign(url, form, encoded(form).as_bytes())
 }
 
 async fn post_webhook(
     app: &TestApp,
     path: &str,
     form: &[(String, String)],
-    signature: &str,
+    headers: Vec<(&'static str, String)>,
 ) -> reqwest::Response {
-    app.http
+    let mut request = app
+        .http
         .post(format!("{}{path}", app.base))
-        .header("X-Twilio-Signature", signature)
-        .form(form)
-        .send()
-        .await
-        .unwrap()
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(encoded(form));
+    for (name, value) in headers {
+        request = request.header(name, value);
+    }
+    request.send().await.unwrap()
 }
 
+/// Runs for the provider of this pass: only its own signature, for this URL and these
+/// parameters (and for Telnyx, made within the last five minutes), gets a request in.
 #[tokio::test]
 async fn webhooks_with_a_missing_wrong_or_misdirected_signature_are_refused_and_change_nothing() {
     let app = spawn_app().await;
     let from = caller();
     app.raise_alert(&from).await;
-    let form = call_form(&from);
-    let url = format!("{}/twilio/voice", app.base);
+    let account = account();
+    let sid = account.new_call_id();
+    let form = call_form(&from, &sid);
+    let voice = route("voice");
+    let url = format!("{}{voice}", app.base);
 
-    let wrong_token = signature::sign("not-the-token", &url, &form);
-    let other_url = signature::sign(AUTH_TOKEN, &format!("{}/twilio/status", app.base), &form);
+    let wrong_key = signed(&Account::new(dialect()), &url, &form);
+    let other_url = signed(&account, &format!("{}{}", app.base, route("status")), &form);
     let mut tampered = form.clone();
-    tampered[3].1 = caller();
-    let for_other_params = signature::sign(AUTH_TOKEN, &url, &tampered);
-    for (what, sig) in [
-        ("missing", String::new()),
-        ("wrong token", wrong_token),
-        ("other url", other_url),
+    let at = tampered.iter().position(|(k, _)| k == "From").unwrap();
+    tampered[at].1 = caller();
+    let for_other_params = signed(&account, &url, &tampered);
+    let body = encoded(&form);
+    let stale = account.sign_at(
+        &url,
+        &form,
+        body.as_bytes(),
+        chrono::Utc::now().timestamp() - 301,
+    );
+    let future = account.sign_at(
+        &url,
+        &form,
+        body.as_bytes(),
+        chrono::Utc::now().timestamp() + 301,
+    );
+    let mut cases = vec![
+        ("missing", vec![]),
+        ("wrong key", wrong_key),
         ("other params", for_other_params),
-    ] {
-        let res = post_webhook(&app, "/twilio/voice", &form, &sig).await;
+    ];
+    if dialect() != Dialect::Telnyx {
+        // Telnyx signs the timestamp and the body, not the URL.
+        cases.push(("other url", other_url));
+    } else {
+        // Telnyx signs its timestamp: a captured request replayed later is refused.
+        cases.push(("signed 301 s ago", stale));
+        cases.push(("signed 301 s ahead", future));
+    }
+    for (what, headers) in cases {
+        let res = post_webhook(&app, &voice, &form, headers).await;
         assert_eq!(res.status(), 403, "{what}");
     }
-    // A genuine signature replayed on the same body with another CallSid.
-    let genuine = signature::sign(AUTH_TOKEN, &url, &form);
+    // A genuine signature replayed on the same body with another call id.
+    let genuine = signed(&account, &url, &form);
     let mut replayed = form.clone();
-    replayed[1].1 = "CAffffffffffffffffffffffffffffffff".into();
-    let res = post_webhook(&app, "/twilio/voice", &replayed, &genuine).await;
-    assert_eq!(res.status(), 403, "replayed with another CallSid");
-    // Nothing was started: the same call, signed properly, begins from the greeting.
-    let good = signature::sign(AUTH_TOKEN, &url, &form);
-    let res = post_webhook(&app, "/twilio/voice", &form, &good).await;
+    let at = replayed.iter().position(|(k, _)| k == "CallSid").unwrap();
+    replayed[at].1 = account.new_call_id();
+    let res = post_webhook(&app, &voice, &replayed, genuine).await;
+    assert_eq!(res.status(), 403, "replayed with another call id");
+    // None of it opened a session for the call.
+    let (status, _) = context(&app, &format!("/api/v1/calls/{sid}/session")).await;
+    assert_eq!(status, 404, "a refused request recorded nothing");
+    // The same call, signed properly, begins from the greeting.
+    let res = post_webhook(&app, &voice, &form, signed(&account, &url, &form)).await;
     assert_eq!(res.status(), 200);
     let twiml = res.text().await.unwrap();
     assert!(
@@ -78,35 +112,31 @@ async fn webhooks_with_a_missing_wrong_or_misdirected_signature_are_refused_and_
 #[tokio::test]
 async fn a_signed_webhook_always_gets_valid_twiml_even_for_nonsense() {
     let app = spawn_app().await;
-    let url = format!(
-        "{}/twilio/gather?session=00000000-0000-4000-8000-000000000000&turn=1",
-        app.base
+    let path = format!(
+        "{}?session=00000000-0000-4000-8000-000000000000&turn=1",
+        route("gather")
     );
-    let form: Vec<(String, String)> = vec![
-        (
-            "CallSid".into(),
-            "CA0123456789abcdef0123456789abcdef".into(),
-        ),
-        ("Digits".into(), "1".into()),
-    ];
-    let sig = signature::sign(AUTH_TOKEN, &url, &form);
-    let res = post_webhook(
-        &app,
-        "/twilio/gather?session=00000000-0000-4000-8000-000000000000&turn=1",
-        &form,
-        &sig,
-    )
-    .await;
-    assert_eq!(res.status(), 200);
-    assert!(
-        res.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/xml")
-    );
-    let doc = res.text().await.unwrap();
-    tandem_dev::phone::twiml::parse(&doc).expect("valid TwiML");
-    assert!(doc.contains("Sorry"), "{doc}");
+    for form in [
+        call_form(&caller(), &account().new_call_id()),
+        vec![("Digits".to_owned(), "1".to_owned())],
+        vec![
+            ("CallSid".to_owned(), "<not a call>".to_owned()),
+            ("Digits".to_owned(), "\u{0}".to_owned()),
+        ],
+    ] {
+        let headers = signed(&account(), &format!("{}{path}", app.base), &form);
+        let res = post_webhook(&app, &path, &form, headers).await;
+        assert_eq!(res.status(), 200);
+        assert!(
+            res.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/xml")
+        );
+        let doc = res.text().await.unwrap();
+        tandem_dev::phone::twiml::parse(&doc).expect("valid TwiML");
+        assert!(doc.contains("Sorry"), "{doc}");
+    }
 }
 
 #[tokio::test]

@@ -27,7 +27,7 @@ use self::{
 };
 use crate::phone::{Phone, PhoneConfig};
 
-pub(crate) const ACCOUNT_SID: &str = "ACbe0c4f5e00000000000000000000bench";
+pub(crate) const ACCOUNT_SID: &str = "ACbe0c4f5e00000000000000000000be0c";
 pub(crate) const AUTH_TOKEN: &str = "bench-auth-token";
 pub(crate) const API_KEY: &str = "bench-api-key";
 pub(crate) const BANK: &str = "+18005550100";
@@ -83,6 +83,9 @@ pub struct Options {
     /// Stop with an error if the run takes longer than this many seconds.
     #[arg(long, default_value_t = 900)]
     pub max_secs: u64,
+    /// The voice provider the phone plays and the nodes serve: twilio, signalwire or telnyx.
+    #[arg(long, default_value = "twilio", value_parser = crate::phone::provider::parse_dialect)]
+    pub provider: crate::phone::Dialect,
 }
 
 /// The processes under test and the simulated outside world.
@@ -218,13 +221,16 @@ async fn start(options: &Options, node_count: usize) -> anyhow::Result<Rig> {
         .map(|_| free_port())
         .collect::<Result<_, _>>()?;
     let public = format!("http://127.0.0.1:{}", ports[0]);
+    let account = match options.provider {
+        crate::phone::Dialect::Twilio => crate::phone::Account::twilio(ACCOUNT_SID, AUTH_TOKEN),
+        other => crate::phone::Account::new(other),
+    };
     let phone = Phone::new(PhoneConfig {
         server: public.clone(),
         public_url: public.clone(),
-        account_sid: ACCOUNT_SID.into(),
-        auth_token: AUTH_TOKEN.into(),
-        voice_path: "/twilio/voice".into(),
-        status_path: "/twilio/status".into(),
+        voice_path: account.voice_path(),
+        status_path: account.status_path(),
+        account: account.clone(),
         // Gathers never time out while thousands of sessions wait for their click.
         timeout_scale: 1000.0,
         voice: crate::phone::Voice::Instant,
@@ -235,16 +241,14 @@ async fn start(options: &Options, node_count: usize) -> anyhow::Result<Rig> {
     tokio::spawn(async move { axum::serve(listener, api).await });
     let exe = std::env::current_exe().context("finding the tandem binary")?;
     let scripts = std::env::var("TANDEM_SCRIPTS_DIR").unwrap_or_else(|_| "ivr-scripts".into());
-    let env = [
+    let mut env = vec![
         ("TANDEM_PUBLIC_URL", public.clone()),
         ("TANDEM_REDIS_URL", redis_url.clone()),
         ("TANDEM_API_KEY", API_KEY.into()),
-        ("TANDEM_TWILIO_ACCOUNT_SID", ACCOUNT_SID.into()),
-        ("TANDEM_TWILIO_AUTH_TOKEN", AUTH_TOKEN.into()),
-        ("TANDEM_TWILIO_API_BASE", api_base),
         ("TANDEM_SMS_FROM", BANK.into()),
         ("TANDEM_SCRIPTS_DIR", scripts),
     ];
+    env.extend(account.server_env(&api_base));
     let nodes = ports
         .iter()
         .map(|port| LocalNode::start(&exe, *port, &env))

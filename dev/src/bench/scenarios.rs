@@ -7,7 +7,7 @@ use anyhow::{Context, anyhow, ensure};
 use tokio::sync::Semaphore;
 
 use super::{
-    ACCOUNT_SID, BANK, NEXT_CUSTOMER, Options, RAMP_P99_MS, Rig, customer, journey,
+    BANK, NEXT_CUSTOMER, Options, RAMP_P99_MS, Rig, customer, journey,
     journey::{Live, STEP},
     progress, stats,
     stats::Recorder,
@@ -258,8 +258,9 @@ pub(super) async fn webhooks(
         task.await??;
     }
     bar.finish_and_clear();
-    let voice = format!("{}/twilio/voice", rig.public);
-    let status = format!("{}/twilio/status", rig.public);
+    let account = rig.phone.config().account.clone();
+    let voice = format!("{}{}", rig.public, account.voice_path());
+    let status = format!("{}{}", rig.public, account.status_path());
     let bar = progress((pairs * 2) as u64, "webhooks");
     let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / options.rate));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
@@ -267,10 +268,10 @@ pub(super) async fn webhooks(
     let mut sids = Vec::with_capacity(pairs);
     for i in 0..pairs * 2 {
         tick.tick().await;
-        let (rig, rec, bar) = (rig.clone(), rec.clone(), bar.clone());
+        let (rig, rec, bar, account) = (rig.clone(), rec.clone(), bar.clone(), account.clone());
         // Incoming calls first; each call's completion follows half the run later.
         let (url, sid, call_status, from) = if i < pairs {
-            let sid = crate::phone::new_call_sid();
+            let sid = account.new_call_id();
             sids.push(sid.clone());
             (voice.clone(), sid, "ringing", customer(7_000_000 + i))
         } else {
@@ -283,15 +284,13 @@ pub(super) async fn webhooks(
             )
         };
         tasks.push(tokio::spawn(async move {
-            let params = crate::phone::call_params(ACCOUNT_SID, &sid, call_status, &from, BANK);
-            let sent = Instant::now();
-            match rig.phone.webhook(&url, params).await {
-                Ok((200, body)) if body.contains("<Response>") => {
-                    let now = Instant::now();
-                    rec.record(stats::WEBHOOK, now, now - sent);
+            let params = crate::phone::call_params(&account, &sid, call_status, &from, BANK);
+            match rig.phone.timed_webhook(&url, params).await {
+                Ok((200, body, elapsed)) if body.contains("<Response>") => {
+                    rec.record(stats::WEBHOOK, Instant::now(), elapsed);
                     rec.completed();
                 }
-                Ok((code, body)) => rec.error(format!("{url} answered {code}: {body}")),
+                Ok((code, body, _)) => rec.error(format!("{url} answered {code}: {body}")),
                 Err(e) => rec.error(e),
             }
             bar.inc(1);

@@ -51,6 +51,9 @@ pub struct DemoOptions {
     /// (2 halves every wait).
     #[arg(long, default_value_t = 1.0, value_parser = speed)]
     pub speed: f64,
+    /// The voice provider the phone plays and the node serves: twilio, signalwire or telnyx.
+    #[arg(long, default_value = "twilio", value_parser = crate::phone::provider::parse_dialect)]
+    pub provider: crate::phone::Dialect,
 }
 
 fn speed(s: &str) -> Result<f64, String> {
@@ -69,17 +72,10 @@ pub async fn run(o: DemoOptions) -> anyhow::Result<()> {
     let api_listener = TcpListener::bind("127.0.0.1:0").await?;
     let api_base = format!("http://{}", api_listener.local_addr()?);
 
-    // Fresh secrets for this run only; the demo's phone is the only Twilio there is.
-    let account_sid = format!("AC{}", uuid::Uuid::new_v4().simple());
-    let (auth_token, api_key) = (token::generate(), token::generate());
-    let config = demo_config(
-        &base,
-        &api_base,
-        &account_sid,
-        &auth_token,
-        &api_key,
-        o.redis.as_deref(),
-    )?;
+    // Fresh secrets for this run only; the demo's phone is the only provider there is.
+    let account = crate::phone::Account::new(o.provider);
+    let api_key = token::generate();
+    let config = demo_config(&base, &api_base, &account, &api_key, o.redis.as_deref())?;
     let shutdown = CancellationToken::new();
     let state = app::build(config, shutdown.clone())?;
     let broker = state.broker.clone();
@@ -97,10 +93,9 @@ pub async fn run(o: DemoOptions) -> anyhow::Result<()> {
     let phone = Phone::new(PhoneConfig {
         server: base.clone(),
         public_url: base.clone(),
-        account_sid,
-        auth_token,
-        voice_path: "/twilio/voice".into(),
-        status_path: "/twilio/status".into(),
+        voice_path: account.voice_path(),
+        status_path: account.status_path(),
+        account,
         timeout_scale: 1.0 / o.speed,
         voice: match o.headless {
             true => Voice::Instant,
@@ -355,27 +350,24 @@ async fn join_as_agent(broker: &Broker, timeline: &Timeline, screen: &Screen) {
 fn demo_config(
     base: &str,
     api_base: &str,
-    sid: &str,
-    token: &str,
+    account: &crate::phone::Account,
     key: &str,
     redis: Option<&str>,
 ) -> anyhow::Result<Config> {
     let scripts = std::env::var("TANDEM_SCRIPTS_DIR").unwrap_or_else(|_| "ivr-scripts".into());
-    let vars = [
+    let mut vars = vec![
         (
             "TANDEM_LISTEN",
             base.trim_start_matches("http://").to_owned(),
         ),
         ("TANDEM_PUBLIC_URL", base.to_owned()),
         ("TANDEM_API_KEY", key.to_owned()),
-        ("TANDEM_TWILIO_ACCOUNT_SID", sid.to_owned()),
-        ("TANDEM_TWILIO_AUTH_TOKEN", token.to_owned()),
-        ("TANDEM_TWILIO_API_BASE", api_base.to_owned()),
         ("TANDEM_SMS_FROM", BANK.to_owned()),
         ("TANDEM_AGENT_NUMBER", "+14155550199".to_owned()),
         ("TANDEM_SCRIPTS_DIR", scripts),
         ("TANDEM_REDIS_URL", redis.unwrap_or_default().to_owned()),
     ];
+    vars.extend(account.server_env(api_base));
     let lookup = |k: &str| {
         vars.iter()
             .find(|(name, v)| *name == k && !v.is_empty())

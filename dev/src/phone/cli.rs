@@ -1,4 +1,5 @@
-//! `tandem phone`: the dev phone on its own, playing Twilio against any running tandem.
+//! `tandem phone`: the dev phone on its own, playing a provider (Twilio by default) against
+//! any running tandem.
 
 use std::{net::SocketAddr, path::PathBuf};
 
@@ -18,13 +19,27 @@ pub struct PhoneOptions {
     /// The server's TANDEM_PUBLIC_URL, which webhooks are signed for (default: --server).
     #[arg(long)]
     pub public_url: Option<String>,
-    /// The Twilio account SID the server is configured with; the phone signs as that account.
-    #[arg(long, env = "TANDEM_TWILIO_ACCOUNT_SID", hide_env_values = true)]
-    pub account_sid: String,
-    /// The Twilio auth token the server is configured with, which every webhook is signed with.
-    #[arg(long, env = "TANDEM_TWILIO_AUTH_TOKEN", hide_env_values = true)]
-    pub auth_token: String,
-    /// Where to serve the fake Twilio REST API; point the server's TANDEM_TWILIO_API_BASE here.
+    /// The provider to play: twilio, signalwire or telnyx. Its credentials are read from the
+    /// same variables the server reads (TANDEM_TWILIO_*, TANDEM_SIGNALWIRE_*, TANDEM_TELNYX_*)
+    /// unless given below.
+    #[arg(long, default_value = "twilio", value_parser = super::provider::parse_dialect)]
+    pub provider: super::Dialect,
+    /// The account the server is configured with: Twilio's account SID
+    /// (TANDEM_TWILIO_ACCOUNT_SID), SignalWire's project id, Telnyx's TeXML account id.
+    #[arg(long)]
+    pub account_sid: Option<String>,
+    /// The REST credential the server calls the provider with: Twilio's auth token
+    /// (TANDEM_TWILIO_AUTH_TOKEN), which every webhook is signed with; SignalWire's API token;
+    /// Telnyx's API key.
+    #[arg(long)]
+    pub auth_token: Option<String>,
+    /// What webhooks are signed with when it is not the auth token: SignalWire's signing key
+    /// (TANDEM_SIGNALWIRE_SIGNING_KEY), or the base64 seed of the Telnyx key whose public half
+    /// the server has (TANDEM_PHONE_TELNYX_PRIVATE_KEY).
+    #[arg(long)]
+    pub signing_key: Option<String>,
+    /// Where to serve the fake provider REST API; point the server's API base setting here
+    /// (TANDEM_TWILIO_API_BASE, TANDEM_SIGNALWIRE_SPACE_URL or TANDEM_TELNYX_API_BASE).
     #[arg(long, default_value = "127.0.0.1:8081")]
     pub api_listen: SocketAddr,
     /// The caller's number.
@@ -44,15 +59,58 @@ pub struct PhoneOptions {
     pub mute: bool,
 }
 
+/// The account to play, from the options or else the provider's own variables.
+fn account(o: &PhoneOptions) -> anyhow::Result<super::Account> {
+    use super::Dialect;
+    let env = |key: &str| std::env::var(key).ok().filter(|v| !v.is_empty());
+    let (sid, token, key) = match o.provider {
+        Dialect::Twilio => (
+            "TANDEM_TWILIO_ACCOUNT_SID",
+            "TANDEM_TWILIO_AUTH_TOKEN",
+            "TANDEM_TWILIO_AUTH_TOKEN",
+        ),
+        Dialect::SignalWire => (
+            "TANDEM_SIGNALWIRE_PROJECT_ID",
+            "TANDEM_SIGNALWIRE_API_TOKEN",
+            "TANDEM_SIGNALWIRE_SIGNING_KEY",
+        ),
+        Dialect::Telnyx => (
+            "TANDEM_TELNYX_ACCOUNT_SID",
+            "TANDEM_TELNYX_API_KEY",
+            "TANDEM_PHONE_TELNYX_PRIVATE_KEY",
+        ),
+    };
+    let pick = |given: &Option<String>, var: &str, flag: &str| {
+        given
+            .clone()
+            .or_else(|| env(var))
+            .with_context(|| format!("{flag} or {var} is needed to play {}", o.provider.name()))
+    };
+    Ok(super::Account {
+        dialect: o.provider,
+        account_sid: pick(&o.account_sid, sid, "--account-sid")?,
+        auth_token: pick(&o.auth_token, token, "--auth-token")?,
+        signing_key: pick(
+            &o.signing_key.clone().or_else(|| {
+                o.auth_token
+                    .clone()
+                    .filter(|_| o.provider == Dialect::Twilio)
+            }),
+            key,
+            "--signing-key",
+        )?,
+    })
+}
+
 pub async fn run(o: PhoneOptions) -> anyhow::Result<()> {
     let public_url = o.public_url.clone().unwrap_or_else(|| o.server.clone());
+    let account = account(&o)?;
     let phone = Phone::new(PhoneConfig {
         server: o.server.clone(),
         public_url: public_url.clone(),
-        account_sid: o.account_sid.clone(),
-        auth_token: o.auth_token.clone(),
-        voice_path: "/twilio/voice".into(),
-        status_path: "/twilio/status".into(),
+        voice_path: account.voice_path(),
+        status_path: account.status_path(),
+        account,
         timeout_scale: 1.0,
         // A scripted call or a single text runs at full speed; a person at the keyboard
         // hears the IVR take its time.
@@ -77,8 +135,13 @@ pub async fn run(o: PhoneOptions) -> anyhow::Result<()> {
         .with_context(|| format!("binding {}", o.api_listen))?;
     let api = phone.fake_api();
     tokio::spawn(async move { axum::serve(listener, api).await });
+    let (provider, setting) = match o.provider {
+        super::Dialect::Twilio => ("Twilio", "TANDEM_TWILIO_API_BASE"),
+        super::Dialect::SignalWire => ("SignalWire", "TANDEM_SIGNALWIRE_SPACE_URL"),
+        super::Dialect::Telnyx => ("Telnyx", "TANDEM_TELNYX_API_BASE"),
+    };
     screen.info(&format!(
-        "fake Twilio REST API at http://{} (set TANDEM_TWILIO_API_BASE to it)",
+        "fake {provider} REST API at http://{} (set {setting} to it)",
         o.api_listen
     ));
 

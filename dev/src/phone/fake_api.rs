@@ -1,5 +1,7 @@
-//! Twilio's REST API as the dev phone serves it: Messages create and Calls update, with
-//! Twilio's basic auth and error shapes, delivering texts and live updates to the phone.
+//! The provider's REST API as the dev phone serves it, in the dialect it plays: Twilio's
+//! Messages and Calls (inline `Twiml`), SignalWire's Compatibility API (Calls move by `Url`
+//! only), Telnyx's TeXML Calls and Messaging API. Each with its own auth and error shapes,
+//! delivering texts and live updates to the phone.
 
 use std::time::Instant;
 
@@ -12,56 +14,117 @@ use axum::{
     routing::post,
 };
 use base64::{Engine, engine::general_purpose::STANDARD};
-use serde_json::json;
+use serde_json::{Value, json};
 
-use super::{ApiRequest, Control, Phone, Sms, new_sid, twiml};
+use super::{ApiKind, ApiRequest, Control, Dialect, Phone, Sms, new_sid, twiml};
 
 impl Phone {
-    /// The router to serve on a port of its own; point `TANDEM_TWILIO_API_BASE` at it.
+    /// The router to serve on a port of its own; point the node's API base setting
+    /// (`TANDEM_TWILIO_API_BASE`, `TANDEM_SIGNALWIRE_SPACE_URL`, `TANDEM_TELNYX_API_BASE`) at it.
     pub fn fake_api(&self) -> Router {
-        Router::new()
-            .route(
-                "/2010-04-01/Accounts/{account}/Messages.json",
-                post(create_message),
-            )
-            .route(
-                "/2010-04-01/Accounts/{account}/Calls/{call}",
-                post(update_call).get(fetch_call),
-            )
-            .with_state(self.clone())
+        let router = match self.inner.config.account.dialect {
+            Dialect::Twilio => Router::new()
+                .route(
+                    "/2010-04-01/Accounts/{account}/Messages.json",
+                    post(create_message),
+                )
+                .route(
+                    "/2010-04-01/Accounts/{account}/Calls/{call}",
+                    post(update_call).get(fetch_call),
+                ),
+            Dialect::SignalWire => Router::new()
+                .route(
+                    "/api/laml/2010-04-01/Accounts/{account}/Messages",
+                    post(create_message),
+                )
+                .route(
+                    "/api/laml/2010-04-01/Accounts/{account}/Messages.json",
+                    post(create_message),
+                )
+                .route(
+                    "/api/laml/2010-04-01/Accounts/{account}/Calls/{call}",
+                    post(update_call).get(fetch_call),
+                ),
+            Dialect::Telnyx => Router::new()
+                .route("/v2/messages", post(telnyx_message))
+                .route(
+                    "/v2/texml/Accounts/{account}/Calls/{call}",
+                    post(update_call).get(fetch_call),
+                ),
+        };
+        router.with_state(self.clone())
     }
 
-    fn authorised(&self, account: &str, headers: &HeaderMap) -> bool {
-        let config = &self.inner.config;
-        let expected = format!(
-            "Basic {}",
-            STANDARD.encode(format!("{}:{}", config.account_sid, config.auth_token))
-        );
-        account == config.account_sid
+    fn dialect(&self) -> Dialect {
+        self.inner.config.account.dialect
+    }
+
+    /// Basic `account:token` (Twilio, SignalWire) or a Bearer API key (Telnyx), and the
+    /// account in the path being the phone's own.
+    fn authorised(&self, account: Option<&str>, headers: &HeaderMap) -> bool {
+        let config = &self.inner.config.account;
+        let expected = match config.dialect {
+            Dialect::Telnyx => format!("Bearer {}", config.auth_token),
+            _ => format!(
+                "Basic {}",
+                STANDARD.encode(format!("{}:{}", config.account_sid, config.auth_token))
+            ),
+        };
+        account.is_none_or(|a| a == config.account_sid)
             && headers
                 .get(header::AUTHORIZATION)
                 .and_then(|v| v.to_str().ok())
                 == Some(expected.as_str())
     }
-}
 
-fn twilio_error(status: StatusCode, code: u32, message: &str) -> Response {
-    let body = json!({
-        "code": code,
-        "message": message,
-        "more_info": format!("https://www.twilio.com/docs/errors/{code}"),
-        "status": status.as_u16(),
-    });
-    (status, Json(body)).into_response()
-}
+    /// The provider's error document.
+    fn error(&self, status: StatusCode, code: u32, message: &str) -> Response {
+        let body = match self.dialect() {
+            Dialect::Telnyx => json!({
+                "errors": [{ "code": code.to_string(), "title": message, "detail": message }]
+            }),
+            Dialect::Twilio => json!({
+                "code": code,
+                "message": message,
+                "more_info": format!("https://www.twilio.com/docs/errors/{code}"),
+                "status": status.as_u16(),
+            }),
+            Dialect::SignalWire => json!({
+                "code": code,
+                "message": message,
+                "more_info": "https://developer.signalwire.com/compatibility-api/rest/",
+                "status": status.as_u16(),
+            }),
+        };
+        (status, Json(body)).into_response()
+    }
 
-/// Twilio's answer to a resource it does not have.
-fn not_found() -> Response {
-    twilio_error(
-        StatusCode::NOT_FOUND,
-        20404,
-        "The requested resource was not found",
-    )
+    fn unauthorised(&self) -> Response {
+        match self.dialect() {
+            Dialect::Telnyx => self.error(StatusCode::UNAUTHORIZED, 10009, "Authentication failed"),
+            _ => self.error(StatusCode::UNAUTHORIZED, 20003, "Authenticate"),
+        }
+    }
+
+    fn not_found(&self, what: &str) -> Response {
+        match self.dialect() {
+            Dialect::Telnyx => self.error(StatusCode::NOT_FOUND, 10005, "Resource not found"),
+            _ => self.error(
+                StatusCode::NOT_FOUND,
+                20404,
+                &format!("The requested resource {what} was not found"),
+            ),
+        }
+    }
+
+    /// The call id in a Calls path: Twilio's ends in `.json`; SignalWire's may; Telnyx's not.
+    fn call_in_path<'a>(&self, call: &'a str) -> Option<&'a str> {
+        match self.dialect() {
+            Dialect::Twilio => call.strip_suffix(".json"),
+            Dialect::SignalWire => Some(call.strip_suffix(".json").unwrap_or(call)),
+            Dialect::Telnyx => Some(call),
+        }
+    }
 }
 
 fn form(body: &Bytes) -> Vec<(String, String)> {
@@ -81,24 +144,26 @@ async fn create_message(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if !phone.authorised(&account, &headers) {
-        return twilio_error(StatusCode::UNAUTHORIZED, 20003, "Authenticate");
+    if !phone.authorised(Some(&account), &headers) {
+        return phone.unauthorised();
     }
     let form = form(&body);
     phone.inner.record(ApiRequest {
-        path: format!("/2010-04-01/Accounts/{account}/Messages.json"),
+        kind: ApiKind::Message,
+        call: None,
+        path: format!("/Accounts/{account}/Messages.json"),
         form: form.clone(),
         at: Instant::now(),
     });
     let Some(to) = field(&form, "To") else {
-        return twilio_error(
+        return phone.error(
             StatusCode::BAD_REQUEST,
             21604,
             "A 'To' phone number is required.",
         );
     };
     let Some(text) = field(&form, "Body") else {
-        return twilio_error(StatusCode::BAD_REQUEST, 21602, "Message body is required.");
+        return phone.error(StatusCode::BAD_REQUEST, 21602, "Message body is required.");
     };
     let from = field(&form, "From").unwrap_or_default();
     let sms = Sms {
@@ -117,18 +182,60 @@ async fn create_message(
     (StatusCode::CREATED, Json(resource)).into_response()
 }
 
+/// Telnyx's Messaging API: `POST /v2/messages` with JSON `from`, `to`, `text`.
+async fn telnyx_message(State(phone): State<Phone>, headers: HeaderMap, body: Bytes) -> Response {
+    if !phone.authorised(None, &headers) {
+        return phone.unauthorised();
+    }
+    let Ok(message) = serde_json::from_slice::<Value>(&body) else {
+        return phone.error(StatusCode::BAD_REQUEST, 10015, "Bad Request");
+    };
+    let text = |k: &str| message[k].as_str().unwrap_or_default().to_owned();
+    let (to, from, body) = (text("to"), text("from"), text("text"));
+    phone.inner.record(ApiRequest {
+        kind: ApiKind::Message,
+        call: None,
+        path: "/v2/messages".into(),
+        form: vec![
+            ("To".into(), to.clone()),
+            ("From".into(), from.clone()),
+            ("Body".into(), body.clone()),
+        ],
+        at: Instant::now(),
+    });
+    if to.is_empty() || body.is_empty() {
+        return phone.error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            10005,
+            "The 'to' and 'text' fields are required",
+        );
+    }
+    let id = uuid::Uuid::new_v4();
+    phone.inner.deliver(Sms {
+        to: to.clone(),
+        from: from.clone(),
+        body: body.clone(),
+    });
+    let resource = json!({ "data": {
+        "id": id, "record_type": "message", "direction": "outbound", "type": "SMS",
+        "from": { "phone_number": from }, "to": [{ "phone_number": to, "status": "queued" }],
+        "text": body, "parts": 1,
+    }});
+    (StatusCode::OK, Json(resource)).into_response()
+}
+
 /// Calls fetch: the call's `status`, `in-progress` while it lasts and `completed` after
-/// (Twilio keeps ended calls; this phone forgets them, so any other sid reads as ended).
+/// (providers keep ended calls; this phone forgets them, so any other id reads as ended).
 async fn fetch_call(
     State(phone): State<Phone>,
     Path((account, call)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    if !phone.authorised(&account, &headers) {
-        return twilio_error(StatusCode::UNAUTHORIZED, 20003, "Authenticate");
+    if !phone.authorised(Some(&account), &headers) {
+        return phone.unauthorised();
     }
-    let Some(sid) = call.strip_suffix(".json") else {
-        return not_found();
+    let Some(sid) = phone.call_in_path(&call) else {
+        return phone.not_found(&call);
     };
     let status = match phone.inner.control(sid) {
         Some(_) => "in-progress",
@@ -144,31 +251,32 @@ async fn update_call(
     body: Bytes,
 ) -> Response {
     let received = Instant::now();
-    if !phone.authorised(&account, &headers) {
-        return twilio_error(StatusCode::UNAUTHORIZED, 20003, "Authenticate");
+    if !phone.authorised(Some(&account), &headers) {
+        return phone.unauthorised();
     }
-    let Some(sid) = call.strip_suffix(".json") else {
-        return not_found();
+    let Some(sid) = phone.call_in_path(&call) else {
+        return phone.not_found(&call);
     };
     let form = form(&body);
     phone.inner.record(ApiRequest {
-        path: format!("/2010-04-01/Accounts/{account}/Calls/{call}"),
+        kind: ApiKind::CallUpdate,
+        call: Some(sid.to_owned()),
+        path: format!("/Accounts/{account}/Calls/{call}"),
         form: form.clone(),
         at: received,
     });
     let Some(control) = phone.inner.control(sid) else {
-        return twilio_error(
-            StatusCode::NOT_FOUND,
-            20404,
-            &format!(
-                "The requested resource /2010-04-01/Accounts/{account}/Calls/{sid}.json was not found"
-            ),
-        );
+        return phone.not_found(&format!("/Accounts/{account}/Calls/{sid}"));
     };
-    let command = match (field(&form, "Twiml"), field(&form, "Status")) {
-        (Some(doc), _) => {
+    // SignalWire's Compatibility API has no inline document: only a URL moves the call.
+    let inline = match phone.dialect() {
+        Dialect::SignalWire => None,
+        _ => field(&form, "Twiml").or_else(|| field(&form, "Texml")),
+    };
+    let command = match (inline, field(&form, "Url"), field(&form, "Status")) {
+        (Some(doc), _, _) => {
             if let Err(e) = twiml::parse(doc) {
-                return twilio_error(
+                return phone.error(
                     StatusCode::BAD_REQUEST,
                     21220,
                     &format!("Invalid TwiML: {e}"),
@@ -179,21 +287,34 @@ async fn update_call(
                 received,
             }
         }
-        (None, Some("completed" | "canceled")) => Control::Complete,
+        (None, Some(url), _) => {
+            let method = field(&form, "Method")
+                .unwrap_or("POST")
+                .to_ascii_uppercase();
+            if !matches!(method.as_str(), "GET" | "POST") {
+                return phone.error(StatusCode::BAD_REQUEST, 21205, "Method must be GET or POST");
+            }
+            Control::Redirect {
+                url: url.to_owned(),
+                method,
+                received,
+            }
+        }
+        (None, None, Some("completed" | "canceled")) => Control::Complete,
         _ => {
-            return twilio_error(
-                StatusCode::BAD_REQUEST,
-                21218,
-                "Twiml, Url or Status is required",
-            );
+            let expected = match phone.dialect() {
+                Dialect::SignalWire => "Url or Status is required",
+                _ => "Twiml, Url or Status is required",
+            };
+            return phone.error(StatusCode::BAD_REQUEST, 21218, expected);
         }
     };
     if control.send(command).is_err() {
-        return twilio_error(StatusCode::NOT_FOUND, 20404, "The call has ended");
+        return phone.not_found(&format!("/Accounts/{account}/Calls/{sid}"));
     }
     let resource = json!({
         "sid": sid, "account_sid": account, "status": "in-progress", "api_version": "2010-04-01",
-        "uri": format!("/2010-04-01/Accounts/{account}/Calls/{sid}.json"),
+        "uri": format!("/Accounts/{account}/Calls/{sid}.json"),
     });
     (StatusCode::OK, Json(resource)).into_response()
 }

@@ -1,11 +1,14 @@
-//! The dev phone: a faithful stand-in for Twilio's side of a call. It places calls by posting
-//! signed webhooks, follows the TwiML it gets back, and serves a fake Twilio REST API so
-//! texts and live call updates reach it. Tests and the benchmark drive calls through it.
+//! The dev phone: a faithful stand-in for a provider's side of a call (Twilio, SignalWire or
+//! Telnyx). It places calls by posting webhooks signed as that provider signs them, follows
+//! the TwiML-family document it gets back with that provider's semantics, and serves a fake
+//! of that provider's REST API so texts and live call updates reach it. Tests and the
+//! benchmark drive calls through it.
 
 pub mod call;
 pub mod cli;
 pub mod fake_api;
 pub mod page;
+pub mod provider;
 mod runner;
 pub mod scenario;
 pub mod terminal;
@@ -20,9 +23,8 @@ use std::{
 
 use tokio::sync::{Notify, mpsc};
 
-use tandem::providers::twilio::signature;
-
 pub use call::{Call, CallError, CallEvent, EndReason};
+pub use provider::{Account, Dialect};
 pub use voice::Voice;
 
 #[derive(Clone, Debug)]
@@ -32,8 +34,8 @@ pub struct PhoneConfig {
     /// The URL the server believes it has: webhooks are signed for it, and TwiML URLs under
     /// it are sent to `server` instead (as a proxy in front of the server would).
     pub public_url: String,
-    pub account_sid: String,
-    pub auth_token: String,
+    /// The provider the phone plays and its account there.
+    pub account: Account,
     pub voice_path: String,
     pub status_path: String,
     /// Multiplies `<Gather>` timeouts and `<Pause>` lengths; 1.0 is real time.
@@ -50,18 +52,38 @@ pub struct Sms {
     pub body: String,
 }
 
-/// A request the fake REST API received, for tests to inspect.
+/// A request the fake REST API received, for tests to inspect. Its parameters are named as
+/// Twilio names them (`To`, `Body`, `Twiml`, `Url`, `Status`) whatever the provider's own
+/// names are, so one test reads any provider's.
 #[derive(Clone, Debug)]
 pub struct ApiRequest {
+    pub kind: ApiKind,
+    /// The call it is about, for call updates.
+    pub call: Option<String>,
     pub path: String,
     pub form: Vec<(String, String)>,
     pub at: Instant,
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ApiKind {
+    Message,
+    CallUpdate,
+}
+
 /// What the fake API tells a call's task.
 #[derive(Debug)]
 pub(crate) enum Control {
-    LiveUpdate { twiml: String, received: Instant },
+    LiveUpdate {
+        twiml: String,
+        received: Instant,
+    },
+    /// A live update by URL: the call fetches its next document from there.
+    Redirect {
+        url: String,
+        method: String,
+        received: Instant,
+    },
     Complete,
     CallerHangsUp,
 }
@@ -137,6 +159,23 @@ impl Phone {
             .unwrap_or_else(|p| p.into_inner())
             .clone()
     }
+
+    /// How many texts the server sent with exactly this body.
+    pub fn texts_sent(&self, body: &str) -> usize {
+        self.api_requests()
+            .iter()
+            .filter(|r| r.kind == ApiKind::Message)
+            .filter(|r| r.form.iter().any(|(k, v)| k == "Body" && v == body))
+            .count()
+    }
+
+    /// The live updates the server sent to call `sid`.
+    pub fn live_updates(&self, sid: &str) -> Vec<ApiRequest> {
+        self.api_requests()
+            .into_iter()
+            .filter(|r| r.kind == ApiKind::CallUpdate && r.call.as_deref() == Some(sid))
+            .collect()
+    }
 }
 
 impl Inner {
@@ -170,15 +209,24 @@ impl Inner {
     }
 }
 
+/// A webhook the server answered: the URL it was signed for, the answer, and how long the
+/// server took from the request's sending to the end of its answer.
+pub(crate) struct Delivered {
+    pub url: String,
+    pub status: u16,
+    pub body: String,
+    pub elapsed: Duration,
+}
+
 impl Inner {
-    /// Sends a webhook as Twilio does: signed for the public URL, delivered to the server.
-    /// Returns the signed URL, the status and the body; errors read like Twilio's debugger.
+    /// Sends a webhook as the provider does: signed for the public URL, delivered to the
+    /// server. Errors read like Twilio's debugger.
     pub(crate) async fn signed_request(
         &self,
         url: &str,
         method: &str,
         params: Vec<(String, String)>,
-    ) -> Result<(String, u16, String), String> {
+    ) -> Result<Delivered, String> {
         let failure =
             |e: &dyn std::fmt::Display| format!("Error 11200: HTTP retrieval failure ({e})");
         // GET webhooks carry their parameters in the query, and the signature covers them there.
@@ -190,34 +238,112 @@ impl Inner {
             }
             _ => (url.to_owned(), params),
         };
-        let signature = signature::sign(&self.config.auth_token, &signed_url, &form);
-        let target = match signed_url.strip_prefix(self.config.public_url.trim_end_matches('/')) {
-            Some(rest) => format!("{}{rest}", self.config.server.trim_end_matches('/')),
-            None => signed_url.clone(),
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form.iter())
+            .finish();
+        let body = match method {
+            "GET" => String::new(),
+            _ => body,
         };
-        let request = match method {
-            "GET" => self.http.get(&target),
-            _ => self.http.post(&target).form(&form),
+        let headers = self
+            .config
+            .account
+            .sign(&signed_url, &form, body.as_bytes());
+        let mut request = match method {
+            "GET" => self.http.get(self.target(&signed_url)),
+            _ => self
+                .http
+                .post(self.target(&signed_url))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body),
         };
-        let response = request.header("X-Twilio-Signature", signature).send().await;
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        // Timed from here: signing is the provider's work, the answer the server's.
+        let sent = Instant::now();
+        let response = request.send().await;
         let response = response.map_err(|e| failure(&e.without_url()))?;
         let status = response.status().as_u16();
+        let body = response.text().await.map_err(|e| failure(&e))?;
+        Ok(Delivered {
+            url: signed_url,
+            status,
+            body,
+            elapsed: sent.elapsed(),
+        })
+    }
+
+    /// Where a request to a public URL actually goes, as a proxy in front would send it.
+    fn target(&self, public: &str) -> String {
+        match public.strip_prefix(self.config.public_url.trim_end_matches('/')) {
+            Some(rest) => format!("{}{rest}", self.config.server.trim_end_matches('/')),
+            None => public.to_owned(),
+        }
+    }
+
+    /// Posts a signed JSON webhook (Telnyx's message events); status and body.
+    pub(crate) async fn signed_json(&self, url: &str, body: &str) -> Result<(u16, String), String> {
+        let failure = |e: &dyn std::fmt::Display| format!("HTTP retrieval failure ({e})");
+        let mut request = self
+            .http
+            .post(self.target(url))
+            .header("content-type", "application/json")
+            .body(body.to_owned());
+        for (name, value) in self.config.account.sign(url, &[], body.as_bytes()) {
+            request = request.header(name, value);
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|e| failure(&e.without_url()))?;
+        let status = response.status().as_u16();
         let text = response.text().await.map_err(|e| failure(&e))?;
-        Ok((signed_url, status, text))
+        Ok((status, text))
     }
 }
 
 impl Phone {
-    /// A text from `from` to the server's number, posted like Twilio's Messaging webhook.
-    /// Returns the HTTP status and the server's answer (TwiML).
+    /// A text from `from` to the server's number, posted as the provider posts an inbound
+    /// text (a TwiML-family form, or Telnyx's `message.received` event). Returns the HTTP
+    /// status and the server's response body (TwiML, or nothing for Telnyx).
     pub async fn send_sms(
         &self,
         from: &str,
         to: &str,
         body: &str,
     ) -> Result<(u16, String), String> {
+        let account = &self.inner.config.account;
+        let public = self.inner.config.public_url.trim_end_matches('/');
+        if account.dialect == Dialect::Telnyx {
+            let event = serde_json::json!({
+                "data": {
+                    "event_type": "message.received",
+                    "id": uuid::Uuid::new_v4(),
+                    "occurred_at": chrono::Utc::now().to_rfc3339(),
+                    "payload": {
+                        "direction": "inbound",
+                        "from": {"carrier": "Telnyx", "line_type": "Wireless", "phone_number": from},
+                        "id": uuid::Uuid::new_v4(),
+                        "messaging_profile_id": uuid::Uuid::new_v4(),
+                        "parts": 1,
+                        "received_at": chrono::Utc::now().to_rfc3339(),
+                        "record_type": "message",
+                        "text": body,
+                        "to": [{"phone_number": to, "status": "webhook_delivered"}],
+                        "type": "SMS",
+                    },
+                    "record_type": "event",
+                },
+                "meta": {"attempt": 1, "delivered_to": format!("{public}/telnyx/sms")},
+            });
+            return self
+                .inner
+                .signed_json(&format!("{public}/telnyx/sms"), &event.to_string())
+                .await;
+        }
         let params: Vec<(String, String)> = [
-            ("AccountSid", self.inner.config.account_sid.as_str()),
+            ("AccountSid", account.account_sid.as_str()),
             ("ApiVersion", "2010-04-01"),
             ("Body", body),
             ("From", from),
@@ -229,12 +355,40 @@ impl Phone {
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect();
-        let url = format!(
-            "{}/twilio/sms",
-            self.inner.config.public_url.trim_end_matches('/')
-        );
-        let (_, status, text) = self.inner.signed_request(&url, "POST", params).await?;
-        Ok((status, text))
+        let url = format!("{public}/{}/sms", account.dialect.name());
+        let delivered = self.inner.signed_request(&url, "POST", params).await?;
+        Ok((delivered.status, delivered.body))
+    }
+
+    /// Texts the server and returns its answer, however the provider carries it: a
+    /// `<Message>` in the webhook's response, or (Telnyx) a text sent back through the API
+    /// before the webhook was answered. `None` when it answered nothing.
+    pub async fn text(&self, from: &str, to: &str, body: &str) -> Result<Option<String>, String> {
+        // Texts already waiting for `from` are not the answer to this one.
+        let waiting = self.inner.lock_inbox().get(from).map_or(0, VecDeque::len);
+        let (status, answer) = self.send_sms(from, to, body).await?;
+        if status != 200 {
+            return Err(format!("HTTP {status}: {answer}"));
+        }
+        if self.inner.config.account.dialect == Dialect::Telnyx {
+            if !answer.is_empty() {
+                return Err(format!(
+                    "Telnyx reads no answer from a message webhook: {answer}"
+                ));
+            }
+            return Ok(self
+                .inner
+                .lock_inbox()
+                .get_mut(from)
+                .and_then(|inbox| inbox.remove(waiting))
+                .map(|sms| sms.body));
+        }
+        let verbs = twiml::parse_messages(&answer).map_err(|e| format!("{e}: {answer}"))?;
+        match verbs.as_slice() {
+            [] => Ok(None),
+            [one] => Ok(Some(one.clone())),
+            more => Err(format!("{} messages in one answer: {answer}", more.len())),
+        }
     }
 }
 
@@ -243,16 +397,17 @@ pub fn new_call_sid() -> String {
     new_sid("CA")
 }
 
-/// The parameters Twilio posts about an inbound call in status `status`.
+/// The parameters the provider posts about an inbound call in status `status`: Twilio's,
+/// which SignalWire and Telnyx's TeXML send too (Telnyx adds its own ids).
 pub fn call_params(
-    account_sid: &str,
+    account: &Account,
     call_sid: &str,
     status: &str,
     from: &str,
     to: &str,
 ) -> Vec<(String, String)> {
-    [
-        ("AccountSid", account_sid),
+    let mut params: Vec<(String, String)> = [
+        ("AccountSid", account.account_sid.as_str()),
         ("ApiVersion", "2010-04-01"),
         ("CallSid", call_sid),
         ("CallStatus", status),
@@ -264,7 +419,15 @@ pub fn call_params(
     ]
     .iter()
     .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-    .collect()
+    .collect();
+    if account.dialect == Dialect::Telnyx {
+        params.push((
+            "CallSidLegacy".into(),
+            format!("v3:{}", uuid::Uuid::new_v4()),
+        ));
+        params.push(("ConnectionId".into(), "1684641123236054244".into()));
+    }
+    params
 }
 
 impl Phone {
@@ -274,8 +437,18 @@ impl Phone {
         url: &str,
         params: Vec<(String, String)>,
     ) -> Result<(u16, String), String> {
-        let (_, status, text) = self.inner.signed_request(url, "POST", params).await?;
-        Ok((status, text))
+        let (status, body, _) = self.timed_webhook(url, params).await?;
+        Ok((status, body))
+    }
+
+    /// [`Phone::webhook`], with the time the server took to answer it.
+    pub async fn timed_webhook(
+        &self,
+        url: &str,
+        params: Vec<(String, String)>,
+    ) -> Result<(u16, String, Duration), String> {
+        let d = self.inner.signed_request(url, "POST", params).await?;
+        Ok((d.status, d.body, d.elapsed))
     }
 }
 

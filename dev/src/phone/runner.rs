@@ -12,12 +12,11 @@ use tokio::sync::mpsc;
 use super::{
     Control, Inner,
     call::{Call, CallEvent, CallerInput, EndReason},
-    new_sid,
     twiml::{self, Gather, Verb},
 };
 
 pub(super) fn start(phone: Arc<Inner>, from: &str, to: &str) -> Call {
-    let sid = new_sid("CA");
+    let sid = phone.config.account.new_call_id();
     let (events_tx, events) = mpsc::unbounded_channel();
     let (keys, keys_rx) = mpsc::unbounded_channel();
     let (control, control_rx) = mpsc::unbounded_channel();
@@ -59,6 +58,7 @@ fn spawn(
         control,
         doc_url: String::new(),
         verbs: VecDeque::new(),
+        redirect: None,
         status_seq: 0,
     };
     tokio::spawn(task.run())
@@ -100,6 +100,8 @@ struct CallTask {
     control: mpsc::UnboundedReceiver<Control>,
     doc_url: String,
     verbs: VecDeque<Verb>,
+    /// A live update by URL waiting to be fetched, with when the update arrived.
+    redirect: Option<(Fetch, Instant)>,
     status_seq: u32,
 }
 
@@ -147,6 +149,13 @@ impl CallTask {
     /// Runs documents until the call ends; returns why it ended.
     async fn execute(&mut self, mut fetch: Option<Fetch>) -> EndReason {
         loop {
+            let mut update = None;
+            if fetch.is_none()
+                && let Some((f, received)) = self.redirect.take()
+            {
+                fetch = Some(f);
+                update = Some(received);
+            }
             if let Some(f) = fetch.take() {
                 let status = if self.doc_url.is_empty() {
                     "ringing"
@@ -161,8 +170,18 @@ impl CallTask {
                         Interrupt::End(reason) => return reason,
                     },
                 };
-                match result.and_then(|doc| twiml::parse(&doc).map_err(|e| e.to_string())) {
-                    Ok(verbs) => {
+                let parsed = result.and_then(|doc| match twiml::parse(&doc) {
+                    Ok(verbs) => Ok((doc, verbs)),
+                    Err(e) => Err(e.to_string()),
+                });
+                match parsed {
+                    Ok((doc, verbs)) => {
+                        if let Some(received) = update {
+                            self.emit(CallEvent::LiveUpdate {
+                                twiml: doc,
+                                received,
+                            });
+                        }
                         self.doc_url = f.url;
                         self.verbs = verbs.into();
                     }
@@ -199,6 +218,23 @@ impl CallTask {
                     }
                     Err(e) => Interrupt::End(self.fail(e.to_string())),
                 }
+            }
+            Some(Control::Redirect {
+                url,
+                method,
+                received,
+            }) => {
+                let url = self.resolve(&url);
+                self.verbs.clear();
+                self.redirect = Some((
+                    Fetch {
+                        url,
+                        method,
+                        extra: vec![],
+                    },
+                    received,
+                ));
+                Interrupt::Replaced
             }
             Some(Control::Complete) => Interrupt::End(EndReason::LiveUpdateCompleted),
             Some(Control::CallerHangsUp) | None => Interrupt::End(EndReason::CallerHangup),
@@ -290,7 +326,12 @@ impl CallTask {
                     ("Confidence".to_owned(), "0.92".to_owned()),
                 ]
             }
-            Gathered::Keys(digits, _) if digits.is_empty() && !g.action_on_empty_result => {
+            // TeXML has no actionOnEmptyResult: a silent gather always runs on.
+            Gathered::Keys(digits, _)
+                if digits.is_empty()
+                    && !(g.action_on_empty_result
+                        && self.ctx.phone.config.account.dialect.posts_empty_gathers()) =>
+            {
                 return Ok(None);
             }
             Gathered::Keys(digits, finished_on) => {
@@ -405,7 +446,7 @@ impl CallTask {
 impl Ctx {
     fn base_params(&self, status: &str) -> Vec<(String, String)> {
         super::call_params(
-            &self.phone.config.account_sid,
+            &self.phone.config.account,
             &self.sid,
             status,
             &self.from,
@@ -428,12 +469,12 @@ impl Ctx {
         method: &str,
         params: Vec<(String, String)>,
     ) -> Result<(u16, String), String> {
-        let started = Instant::now();
-        let (signed_url, status, text) = self.phone.signed_request(url, method, params).await?;
+        let delivered = self.phone.signed_request(url, method, params).await?;
+        let (status, text) = (delivered.status, delivered.body);
         self.emit(CallEvent::Webhook {
-            url: signed_url,
+            url: delivered.url,
             status,
-            elapsed: started.elapsed(),
+            elapsed: delivered.elapsed,
         });
         if status != 200 {
             return Err(format!(

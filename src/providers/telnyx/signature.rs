@@ -10,8 +10,7 @@ pub const WINDOW_SECS: i64 = 300;
 
 /// The account's public key, from its base64 form in the Telnyx portal.
 pub fn public_key(base64: &str) -> Option<VerifyingKey> {
-    let bytes: [u8; 32] = STANDARD.decode(base64.trim()).ok()?.try_into().ok()?;
-    VerifyingKey::from_bytes(&bytes).ok()
+    crate::config::ed25519_public_key(base64)
 }
 
 /// Checks a callback at `now` (Unix seconds) from its two headers' values and its raw body.

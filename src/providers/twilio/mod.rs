@@ -1,11 +1,13 @@
 //! Twilio Programmable Voice and Messaging: signed webhooks in, TwiML and REST calls out.
 
+pub mod dialect;
 pub mod rest;
 pub mod routes;
 pub mod signature;
 pub mod twiml;
 pub mod webhook;
 
+pub use dialect::Dialect;
 pub use rest::Twilio;
 
 use secrecy::ExposeSecret;
@@ -13,6 +15,9 @@ use secrecy::ExposeSecret;
 /// What is missing for Twilio to work, said once at start: without the auth token every
 /// webhook is refused, without the account id no text or live update can be sent.
 pub fn unconfigured(config: &crate::config::Config) -> Option<String> {
+    if !config.providers.contains(&"twilio") {
+        return None;
+    }
     let mut missing = Vec::new();
     if config.twilio.auth_token.expose_secret().is_empty() {
         missing.push("TANDEM_TWILIO_AUTH_TOKEN (every Twilio webhook is refused with 403)");

@@ -84,6 +84,7 @@ impl Telephony for Twilio {
         reply: &Reply,
     ) -> Result<(), ProviderError> {
         let links = Links {
+            dialect: super::Dialect::Twilio,
             public: &self.public,
             session,
             turn,

@@ -2,13 +2,16 @@
 
 use axum::{
     Router,
-    extract::{DefaultBodyLimit, State},
+    extract::{DefaultBodyLimit, Request, State},
     http::header,
     response::{IntoResponse, Response},
     routing::post,
 };
 
+use uuid::Uuid;
+
 use super::{
+    Dialect,
     twiml::{self, Links, Twiml},
     webhook::{MAX_BODY, SignedForm},
 };
@@ -17,41 +20,71 @@ use crate::{
     channels::{sms, voice},
     session::{Reply, Then},
     state::AppState,
-    telephony::Answer,
+    telephony::{Answer, CallInfo},
 };
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/twilio/voice", post(incoming))
-        .route("/twilio/gather", post(gather))
-        .route("/twilio/hold", post(hold))
-        .route("/twilio/status", post(status))
-        .route("/twilio/sms", post(sms))
-        .layer(DefaultBodyLimit::max(MAX_BODY))
+/// The webhook routes of one TwiML dialect, under its own prefix (`/twilio/voice`, …).
+/// Telnyx's texts come as JSON events, so its module serves its own `/telnyx/sms`.
+pub fn router(dialect: Dialect) -> Router<AppState> {
+    let path = |route: &str| format!("/{}/{route}", dialect.name());
+    macro_rules! signed {
+        ($handler:ident) => {
+            post(
+                move |State(app): State<AppState>, req: Request| async move {
+                    match SignedForm::read(dialect, &app, req).await {
+                        Ok(form) => $handler(app, form).await,
+                        Err(refused) => refused,
+                    }
+                },
+            )
+        };
+    }
+    let router = Router::new()
+        .route(&path("voice"), signed!(incoming))
+        .route(&path("gather"), signed!(gather))
+        .route(&path("hold"), signed!(hold))
+        .route(&path("resume"), signed!(resume))
+        .route(&path("status"), signed!(status));
+    let router = match dialect {
+        Dialect::Telnyx => router,
+        _ => router.route(&path("sms"), signed!(sms)),
+    };
+    router.layer(DefaultBodyLimit::max(MAX_BODY))
 }
 
 fn xml(doc: String) -> Response {
     ([(header::CONTENT_TYPE, "text/xml; charset=utf-8")], doc).into_response()
 }
 
-fn render(app: &AppState, answer: Answer) -> Response {
-    let agent = app.config.agent_number.as_deref();
-    let public = &app.config.public_url;
-    xml(match answer {
+fn render(app: &AppState, dialect: Dialect, answer: Answer) -> Response {
+    xml(document(
+        dialect,
+        &app.config.public_url,
+        app.config.agent_number.as_deref(),
+        answer,
+    ))
+}
+
+/// The document an answer is in `dialect`.
+pub fn document(
+    dialect: Dialect,
+    public: &crate::config::PublicUrl,
+    agent: Option<&str>,
+    answer: Answer,
+) -> String {
+    let links = |session, turn| Links {
+        dialect,
+        public,
+        session,
+        turn,
+        agent,
+    };
+    match answer {
         Answer::Reply {
             session,
             turn,
             reply,
-        } => twiml::render(
-            &reply,
-            &Links {
-                public,
-                session,
-                turn,
-                agent,
-            },
-            false,
-        ),
+        } => twiml::render(&reply, &links(session, turn), false),
         Answer::Holding {
             session,
             turn,
@@ -63,83 +96,86 @@ fn render(app: &AppState, answer: Answer) -> Response {
                 then: Then::Hold { hold_prompt },
                 language,
             };
-            twiml::render(
-                &reply,
-                &Links {
-                    public,
-                    session,
-                    turn,
-                    agent,
-                },
-                true,
-            )
+            twiml::render(&reply, &links(session, turn), true)
         }
         Answer::StoreWait {
             session,
             turn,
             since,
-        } => twiml::store_wait(
-            &Links {
-                public,
-                session,
-                turn,
-                agent,
-            },
-            since,
-        ),
+        } => twiml::store_wait(&links(session, turn), since),
         Answer::UnknownCaller => twiml::unknown_caller(agent),
         Answer::Apology => twiml::apology(agent),
-    })
+    }
 }
 
-#[tracing::instrument(name = "twilio_voice", skip_all, fields(call_sid, session_id))]
-async fn incoming(State(app): State<AppState>, form: SignedForm) -> Response {
+#[tracing::instrument(name = "call_started", skip_all, fields(provider = form.dialect.name(), call_sid, session_id))]
+async fn incoming(app: AppState, form: SignedForm) -> Response {
+    let dialect = form.dialect;
     let Some(call) = form.call() else {
-        return render(&app, Answer::Apology);
+        return render(&app, dialect, Answer::Apology);
     };
     tracing::Span::current().record("call_sid", call.call_id.as_str());
     let answer = voice::answer(&app, Command::StartCall(call)).await;
-    render(&app, answer)
+    render(&app, dialect, answer)
 }
 
-#[tracing::instrument(name = "twilio_gather", skip_all, fields(call_sid, session_id))]
-async fn gather(State(app): State<AppState>, form: SignedForm) -> Response {
-    let (Some(call), Some((session, turn)), Some(heard)) = (form.call(), form.turn(), form.heard())
-    else {
-        return render(&app, Answer::Apology);
+#[tracing::instrument(name = "call_gathered", skip_all, fields(provider = form.dialect.name(), call_sid, session_id))]
+async fn gather(app: AppState, form: SignedForm) -> Response {
+    let dialect = form.dialect;
+    let (Some((call, session, turn)), Some(heard)) = (follow_up(&form), form.heard()) else {
+        return render(&app, dialect, Answer::Apology);
     };
-    let span = tracing::Span::current();
-    span.record("call_sid", call.call_id.as_str());
-    span.record("session_id", tracing::field::display(session));
     let command = Command::Heard {
         session,
         turn,
         call_id: call.call_id,
         heard,
     };
-    render(&app, voice::answer(&app, command).await)
+    render(&app, dialect, voice::answer(&app, command).await)
 }
 
-#[tracing::instrument(name = "twilio_hold", skip_all, fields(call_sid, session_id))]
-async fn hold(State(app): State<AppState>, form: SignedForm) -> Response {
-    let (Some(call), Some((session, turn))) = (form.call(), form.turn()) else {
-        return render(&app, Answer::Apology);
-    };
+/// The call and the session turn one of our follow-up URLs names, recorded on the span.
+fn follow_up(form: &SignedForm) -> Option<(CallInfo, Uuid, u32)> {
+    let (call, (session, turn)) = (form.call()?, form.turn()?);
     let span = tracing::Span::current();
     span.record("call_sid", call.call_id.as_str());
     span.record("session_id", tracing::field::display(session));
+    Some((call, session, turn))
+}
+
+#[tracing::instrument(name = "call_holding", skip_all, fields(provider = form.dialect.name(), call_sid, session_id))]
+async fn hold(app: AppState, form: SignedForm) -> Response {
+    let dialect = form.dialect;
+    let Some((call, session, turn)) = follow_up(&form) else {
+        return render(&app, dialect, Answer::Apology);
+    };
     let command = Command::Hold {
         session,
         turn,
         call_id: call.call_id,
         outage_since: form.outage_since(),
     };
-    render(&app, voice::answer(&app, command).await)
+    render(&app, dialect, voice::answer(&app, command).await)
+}
+
+/// Where a live update by URL sends the call (SignalWire's takes no inline document): the
+/// reply the session handed the call at `turn`, read, never changed.
+#[tracing::instrument(name = "call_resumed", skip_all, fields(provider = form.dialect.name(), call_sid, session_id))]
+async fn resume(app: AppState, form: SignedForm) -> Response {
+    let dialect = form.dialect;
+    let Some((call, session, turn)) = follow_up(&form) else {
+        return render(&app, dialect, Answer::Apology);
+    };
+    render(
+        &app,
+        dialect,
+        voice::resume(&app, session, &call.call_id, turn).await,
+    )
 }
 
 /// Status callbacks expect no instructions; an empty document is valid TwiML.
-#[tracing::instrument(name = "twilio_status", skip_all, fields(call_sid, session_id))]
-async fn status(State(app): State<AppState>, form: SignedForm) -> Response {
+#[tracing::instrument(name = "call_status", skip_all, fields(provider = form.dialect.name(), call_sid, session_id))]
+async fn status(app: AppState, form: SignedForm) -> Response {
     if let Some(call) = form.call() {
         tracing::Span::current().record("call_sid", call.call_id.as_str());
         // A status we do not know changes nothing; the call's next known one will.
@@ -155,26 +191,14 @@ async fn status(State(app): State<AppState>, form: SignedForm) -> Response {
 }
 
 /// An inbound text. The answer, if any, goes back in the TwiML as a `<Message>`.
-#[tracing::instrument(name = "twilio_sms", skip_all)]
-async fn sms(State(app): State<AppState>, form: SignedForm) -> Response {
+#[tracing::instrument(name = "text_received", skip_all, fields(provider = form.dialect.name()))]
+async fn sms(app: AppState, form: SignedForm) -> Response {
     let Some(text) = form.sms() else {
         return xml(Twiml::default().finish());
     };
-    let doc = match sms::text(&app, text).await {
-        Ok(Some(answer)) => Twiml::default().message(&answer),
-        Ok(None) => Twiml::default(),
-        Err(e @ crate::broker::BrokerError::Unknown) => {
-            tracing::error!(error = %e, "a text's outcome is not known");
-            Twiml::default().message(
-                "Sorry, we couldn't confirm your reply just now. Please reply again in a few minutes; if the first one went through, we'll say so.",
-            )
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "could not handle a text");
-            Twiml::default().message(
-                "Sorry, we couldn't read your reply just now. Please try again in a few minutes.",
-            )
-        }
+    let doc = match sms::answer(&app, text).await {
+        Some(answer) => Twiml::default().message(&answer),
+        None => Twiml::default(),
     };
     xml(doc.finish())
 }

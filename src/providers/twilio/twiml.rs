@@ -5,13 +5,15 @@ use std::fmt::Write;
 
 use uuid::Uuid;
 
+use super::Dialect;
 use crate::{
     config::PublicUrl,
     session::{Prompt, Reply, Then},
 };
 
-/// Where a rendered document's follow-up requests go.
+/// Where a rendered document's follow-up requests go, and in which dialect it is written.
 pub struct Links<'a> {
+    pub dialect: Dialect,
     pub public: &'a PublicUrl,
     pub session: Uuid,
     pub turn: u32,
@@ -21,8 +23,10 @@ pub struct Links<'a> {
 impl Links<'_> {
     fn url(&self, route: &str) -> String {
         self.public.join(&format!(
-            "/twilio/{route}?session={}&turn={}",
-            self.session, self.turn
+            "/{}/{route}?session={}&turn={}",
+            self.dialect.name(),
+            self.session,
+            self.turn
         ))
     }
 }
@@ -165,15 +169,24 @@ pub fn render(reply: &Reply, links: &Links, holding: bool) -> String {
             if let Some(language) = &reply.language {
                 let _ = write!(input, r#" language="{}""#, escape(language));
             }
-            // actionOnEmptyResult: silence comes back to us too, so retries stay in the script.
+            // Silence comes back to us too, so retries stay in the script: by
+            // actionOnEmptyResult where the dialect has it, else by the verb after the gather,
+            // which a silent gather runs on to (posting no digits, as a silent gather does).
+            let empty = match links.dialect.posts_empty_gathers() {
+                true => r#" actionOnEmptyResult="true""#,
+                false => "",
+            };
             let _ = write!(
                 doc.body,
-                r#"<Gather {input} numDigits="{digits}" finishOnKey="{}" timeout="{timeout_secs}" action="{}" method="POST" actionOnEmptyResult="true">"#,
+                r#"<Gather {input} numDigits="{digits}" finishOnKey="{}" timeout="{timeout_secs}" action="{}" method="POST"{empty}>"#,
                 escape(finish_on_key),
                 escape(&links.url("gather")),
             );
             write_say(&mut doc.body, prompt, doc.language.as_deref());
             doc.body.push_str("</Gather>");
+            if !links.dialect.posts_empty_gathers() {
+                doc = doc.redirect(&links.url("gather"));
+            }
             doc.finish()
         }
         Then::Hold { hold_prompt } => {
@@ -253,6 +266,7 @@ mod tests {
         };
         let public = PublicUrl::parse("https://ivr.example.com").unwrap();
         let links = Links {
+            dialect: Dialect::Twilio,
             public: &public,
             session: Uuid::nil(),
             turn: 3,
@@ -281,6 +295,7 @@ mod tests {
         };
         let public = PublicUrl::parse("https://ivr.example.com").unwrap();
         let links = Links {
+            dialect: Dialect::Twilio,
             public: &public,
             session: Uuid::nil(),
             turn: 1,
@@ -331,6 +346,7 @@ mod tests {
         };
         let public = PublicUrl::parse("https://ivr.example.com").unwrap();
         let links = Links {
+            dialect: Dialect::Twilio,
             public: &public,
             session: Uuid::nil(),
             turn: 7,
@@ -340,6 +356,41 @@ mod tests {
         assert!(doc.contains(r#"action="https://ivr.example.com/twilio/gather?session=00000000-0000-0000-0000-000000000000&amp;turn=7""#), "{doc}");
         assert!(doc.contains(r#"actionOnEmptyResult="true""#));
         assert!(doc.contains(r#"finishOnKey="*""#), "{doc}");
+    }
+
+    /// TeXML has no actionOnEmptyResult: silence runs on to the redirect after the gather,
+    /// which posts back to the same action with no digits.
+    #[test]
+    fn a_telnyx_gather_sends_silence_back_by_the_verb_after_it() {
+        let reply = Reply {
+            speech: vec![],
+            then: Then::Gather {
+                prompt: "Press 1".into(),
+                digits: 1,
+                finish_on_key: "#".into(),
+                timeout_secs: 5,
+                hints: vec![],
+            },
+            language: None,
+        };
+        let public = PublicUrl::parse("https://ivr.example.com").unwrap();
+        let links = Links {
+            dialect: Dialect::Telnyx,
+            public: &public,
+            session: Uuid::nil(),
+            turn: 2,
+            agent: None,
+        };
+        let doc = render(&reply, &links, false);
+        let action = "https://ivr.example.com/telnyx/gather?session=00000000-0000-0000-0000-000000000000&amp;turn=2";
+        assert!(!doc.contains("actionOnEmptyResult"), "{doc}");
+        assert!(
+            doc.contains(&format!(
+                r#"</Gather><Redirect method="POST">{action}</Redirect></Response>"#
+            )),
+            "{doc}"
+        );
+        assert!(doc.contains(&format!(r#"action="{action}""#)), "{doc}");
     }
 
     #[test]
@@ -357,6 +408,7 @@ mod tests {
         };
         let public = PublicUrl::parse("https://ivr.example.com").unwrap();
         let links = Links {
+            dialect: Dialect::Twilio,
             public: &public,
             session: Uuid::nil(),
             turn: 1,

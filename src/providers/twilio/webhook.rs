@@ -10,8 +10,9 @@ use axum::{
 use secrecy::ExposeSecret;
 use uuid::Uuid;
 
-use super::signature;
+use super::{Dialect, signature};
 use crate::{
+    providers::{signalwire::signature as signalwire, telnyx::signature as telnyx},
     state::AppState,
     telephony::{CallInfo, CallStatus, Heard, InboundSms},
 };
@@ -19,71 +20,105 @@ use crate::{
 /// Webhook bodies are small forms; anything bigger is not Twilio.
 pub const MAX_BODY: usize = 16 * 1024;
 
-/// A form whose `X-Twilio-Signature` matched. Anything else is refused with 403.
+/// A form whose signature matched, in the dialect of the route it came to. Anything else is
+/// refused with 403 before a byte of it is read.
 pub struct SignedForm {
+    pub dialect: Dialect,
     pub params: Vec<(String, String)>,
     /// `session` and `turn` from our own follow-up URLs, when present.
     pub query: Vec<(String, String)>,
 }
 
-impl FromRequest<AppState> for SignedForm {
-    type Rejection = Response;
-
-    async fn from_request(req: Request, app: &AppState) -> Result<Self, Self::Rejection> {
+impl SignedForm {
+    /// Reads and checks a webhook to one of `dialect`'s routes.
+    pub async fn read(dialect: Dialect, app: &AppState, req: Request) -> Result<Self, Response> {
         let path_and_query = req
             .uri()
             .path_and_query()
             .map_or("/", |p| p.as_str())
             .to_owned();
-        let given = req
-            .headers()
-            .get("x-twilio-signature")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned();
+        // Headers, not the request, are borrowed: the request's body is not `Sync`, so a
+        // borrow of it held over the body's read below would make the handler not `Send`.
+        let headers = req.headers();
+        let header = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        // cXML requests carry the signature under both names; SignalWire's own is checked.
+        let hmac = match dialect {
+            Dialect::SignalWire => header("x-signalwire-signature"),
+            _ => header("x-twilio-signature"),
+        };
+        let (ed25519, timestamp) = (
+            header("telnyx-signature-ed25519"),
+            header("telnyx-timestamp"),
+        );
         let body = Bytes::from_request(req, app)
             .await
             .map_err(|_| forbidden())?;
-        let token = app.config.twilio.auth_token.expose_secret();
         let url = app.config.public_url.join(&path_and_query);
-        Self::verify(token, &url, &body, &given).ok_or_else(|| {
-            let path = req_path(&path_and_query);
-            match token.is_empty() {
-                true => tracing::warn!(
-                    path,
-                    "rejected a webhook: TANDEM_TWILIO_AUTH_TOKEN is not set, so no signature can be checked"
-                ),
-                false => tracing::warn!(path, "rejected a webhook with a bad signature"),
+        let path = req_path(&path_and_query);
+        let config = &app.config;
+        let form = match dialect {
+            Dialect::Twilio => {
+                let token = config.twilio.auth_token.expose_secret();
+                if token.is_empty() {
+                    tracing::warn!(
+                        path,
+                        "rejected a webhook: TANDEM_TWILIO_AUTH_TOKEN is not set, so no signature can be checked"
+                    );
+                    return Err(forbidden());
+                }
+                Self::verify(token, &url, &body, &hmac)
             }
+            Dialect::SignalWire => config.signalwire.as_ref().and_then(|c| {
+                let params = form(&body);
+                signalwire::validate_form(c.signing_key.expose_secret(), &url, &params, &hmac)
+                    .then(|| Self::unchecked(dialect, &url, params))
+            }),
+            Dialect::Telnyx => config.telnyx.as_ref().and_then(|c| {
+                let now = chrono::Utc::now().timestamp();
+                telnyx::validate(&c.public_key, &timestamp, &ed25519, &body, now)
+                    .then(|| Self::unchecked(dialect, &url, form(&body)))
+            }),
+        };
+        form.ok_or_else(|| {
+            tracing::warn!(
+                path,
+                provider = dialect.name(),
+                "rejected a webhook with a bad signature"
+            );
             forbidden()
         })
     }
-}
 
-fn req_path(path_and_query: &str) -> &str {
-    path_and_query.split('?').next().unwrap_or_default()
-}
-
-fn forbidden() -> Response {
-    (StatusCode::FORBIDDEN, "invalid Twilio signature").into_response()
-}
-
-impl SignedForm {
     /// The form, when `signature` is Twilio's for the request's public `url` (query included)
     /// and the form `body`; nothing is read from a form that is not signed.
     pub fn verify(auth_token: &str, url: &str, body: &[u8], signature: &str) -> Option<Self> {
-        let params: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
+        let params = form(body);
         if auth_token.is_empty()
             || signature.is_empty()
             || !signature::validate(auth_token, url, &params, signature)
         {
             return None;
         }
+        Some(Self::unchecked(Dialect::Twilio, url, params))
+    }
+
+    /// A form whose signature has been checked.
+    fn unchecked(dialect: Dialect, url: &str, params: Vec<(String, String)>) -> Self {
         let query = url
             .split_once('?')
             .map(|(_, q)| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
             .unwrap_or_default();
-        Some(Self { params, query })
+        Self {
+            dialect,
+            params,
+            query,
+        }
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {
@@ -95,7 +130,7 @@ impl SignedForm {
 
     /// The call this webhook is about; `None` when the form is not a call webhook.
     pub fn call(&self) -> Option<CallInfo> {
-        let call_id = self.get("CallSid").filter(|s| is_sid(s, "CA"))?;
+        let call_id = self.get("CallSid").filter(|s| self.dialect.is_call_id(s))?;
         let bounded = |k: &str| {
             self.get(k)
                 .filter(|v| v.len() <= 64)
@@ -103,7 +138,7 @@ impl SignedForm {
                 .to_owned()
         };
         Some(CallInfo {
-            provider: "twilio",
+            provider: self.dialect.name(),
             call_id: call_id.to_owned(),
             from: bounded("From"),
             to: bounded("To"),
@@ -118,6 +153,7 @@ impl SignedForm {
             .filter(|f| crate::session::alert::is_e164(f))?;
         let body = self.get("Body").unwrap_or_default();
         (body.len() <= 1600).then(|| InboundSms {
+            provider: self.dialect.name(),
             from: from.to_owned(),
             body: body.to_owned(),
         })
@@ -167,8 +203,21 @@ impl SignedForm {
     }
 }
 
+fn form(body: &[u8]) -> Vec<(String, String)> {
+    form_urlencoded::parse(body).into_owned().collect()
+}
+
+fn req_path(path_and_query: &str) -> &str {
+    path_and_query.split('?').next().unwrap_or_default()
+}
+
+/// 403, as Twilio, SignalWire and Telnyx expect for a request that is not theirs.
+fn forbidden() -> Response {
+    (StatusCode::FORBIDDEN, "invalid signature").into_response()
+}
+
 /// Twilio's `CallStatus` values; anything else is not a status we act on.
-pub(super) fn call_status(s: &str) -> Option<CallStatus> {
+pub(crate) fn call_status(s: &str) -> Option<CallStatus> {
     Some(match s {
         "queued" => CallStatus::Queued,
         "ringing" => CallStatus::Ringing,
@@ -180,9 +229,4 @@ pub(super) fn call_status(s: &str) -> Option<CallStatus> {
         "canceled" => CallStatus::Canceled,
         _ => return None,
     })
-}
-
-/// Twilio ids: a two-letter prefix and 32 hex digits.
-fn is_sid(s: &str, prefix: &str) -> bool {
-    s.len() == 34 && s.starts_with(prefix) && s[2..].bytes().all(|b| b.is_ascii_hexdigit())
 }

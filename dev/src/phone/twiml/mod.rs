@@ -52,7 +52,8 @@ enum Node {
     Text(String),
 }
 
-pub fn parse(doc: &str) -> Result<Vec<Verb>, TwimlError> {
+/// The document's `<Response>`, or Twilio's complaint about its root.
+fn response(doc: &str) -> Result<Element, TwimlError> {
     let root = tree(doc)?;
     if root.name != "Response" {
         return Err(TwimlError::Schema(format!(
@@ -60,10 +61,33 @@ pub fn parse(doc: &str) -> Result<Vec<Verb>, TwimlError> {
             root.name
         )));
     }
-    root.children
+    Ok(root)
+}
+
+pub fn parse(doc: &str) -> Result<Vec<Verb>, TwimlError> {
+    response(doc)?
+        .children
         .iter()
         .filter_map(element)
         .map(|e| verb(e, false))
+        .collect()
+}
+
+/// The texts of a messaging response: `<Response>` holding `<Message>`s, or nothing.
+pub fn parse_messages(doc: &str) -> Result<Vec<String>, TwimlError> {
+    response(doc)?
+        .children
+        .iter()
+        .filter_map(element)
+        .map(|e| match e.name.as_str() {
+            "Message" => {
+                e.no_children()?;
+                Ok(e.text())
+            }
+            other => Err(TwimlError::Schema(format!(
+                "<{other}> is not a messaging verb"
+            ))),
+        })
         .collect()
 }
 

@@ -22,6 +22,7 @@ fn the_servers_audio_pauses_and_words_are_twiml_the_phone_can_run() {
     };
     let public = PublicUrl::parse("https://ivr.example.com").unwrap();
     let links = Links {
+        dialect: tandem::providers::twilio::Dialect::Twilio,
         public: &public,
         session: uuid::Uuid::nil(),
         turn: 1,

@@ -1,0 +1,183 @@
+//! Which provider the phone plays and the account it holds there: how its webhooks are signed,
+//! what its call ids look like, and what a tandem node must be told to trust it.
+
+use base64::{Engine, engine::general_purpose::STANDARD};
+use ed25519_dalek::{Signer, SigningKey};
+
+pub use tandem::providers::twilio::Dialect;
+
+/// The phone's account at its provider.
+#[derive(Clone, Debug)]
+pub struct Account {
+    pub dialect: Dialect,
+    /// Twilio's `AccountSid`, SignalWire's project id, Telnyx's TeXML account id.
+    pub account_sid: String,
+    /// What the REST API is called with: Twilio's auth token, SignalWire's API token, Telnyx's
+    /// API key.
+    pub auth_token: String,
+    /// What webhooks are signed with: Twilio's auth token, SignalWire's signing key, Telnyx's
+    /// Ed25519 private key (the base64 of its 32-byte seed).
+    pub signing_key: String,
+}
+
+/// Every provider the phone can play, by the name `--provider` takes.
+pub const DIALECTS: [Dialect; 3] = [Dialect::Twilio, Dialect::SignalWire, Dialect::Telnyx];
+
+pub fn dialect(name: &str) -> Option<Dialect> {
+    DIALECTS.into_iter().find(|d| d.name() == name)
+}
+
+/// `--provider`'s value: one of [`DIALECTS`] by name.
+pub fn parse_dialect(name: &str) -> Result<Dialect, String> {
+    dialect(name).ok_or_else(|| {
+        let names: Vec<&str> = DIALECTS.iter().map(|d| d.name()).collect();
+        format!("one of {}", names.join(", "))
+    })
+}
+
+impl Account {
+    /// A Twilio account: its auth token both signs and authenticates.
+    pub fn twilio(account_sid: &str, auth_token: &str) -> Self {
+        Self {
+            dialect: Dialect::Twilio,
+            account_sid: account_sid.to_owned(),
+            auth_token: auth_token.to_owned(),
+            signing_key: auth_token.to_owned(),
+        }
+    }
+
+    /// A fresh account at `dialect` with credentials of the provider's own shapes.
+    pub fn new(dialect: Dialect) -> Self {
+        let secret = || uuid::Uuid::new_v4().simple().to_string();
+        match dialect {
+            Dialect::Twilio => Self::twilio(&format!("AC{}", secret()), &secret()),
+            Dialect::SignalWire => Self {
+                dialect,
+                account_sid: uuid::Uuid::new_v4().to_string(),
+                auth_token: format!("PT{}", secret()),
+                signing_key: format!("PSK_{}", secret()),
+            },
+            Dialect::Telnyx => {
+                let mut seed = [0u8; 32];
+                getrandom::fill(&mut seed).expect("the OS has randomness");
+                Self {
+                    dialect,
+                    account_sid: uuid::Uuid::new_v4().to_string(),
+                    auth_token: format!("KEY{}", secret().to_uppercase()),
+                    signing_key: STANDARD.encode(seed),
+                }
+            }
+        }
+    }
+
+    pub fn voice_path(&self) -> String {
+        format!("/{}/voice", self.dialect.name())
+    }
+
+    pub fn status_path(&self) -> String {
+        format!("/{}/status", self.dialect.name())
+    }
+
+    /// What a tandem node is told to serve this provider, with its REST API at `api_base`.
+    pub fn server_env(&self, api_base: &str) -> Vec<(&'static str, String)> {
+        let mut env = match self.dialect {
+            Dialect::Twilio => vec![
+                ("TANDEM_TWILIO_ACCOUNT_SID", self.account_sid.clone()),
+                ("TANDEM_TWILIO_AUTH_TOKEN", self.auth_token.clone()),
+                ("TANDEM_TWILIO_API_BASE", api_base.to_owned()),
+            ],
+            Dialect::SignalWire => vec![
+                ("TANDEM_SIGNALWIRE_PROJECT_ID", self.account_sid.clone()),
+                ("TANDEM_SIGNALWIRE_API_TOKEN", self.auth_token.clone()),
+                ("TANDEM_SIGNALWIRE_SIGNING_KEY", self.signing_key.clone()),
+                ("TANDEM_SIGNALWIRE_SPACE_URL", api_base.to_owned()),
+            ],
+            Dialect::Telnyx => vec![
+                ("TANDEM_TELNYX_ACCOUNT_SID", self.account_sid.clone()),
+                ("TANDEM_TELNYX_API_KEY", self.auth_token.clone()),
+                ("TANDEM_TELNYX_PUBLIC_KEY", self.telnyx_public_key()),
+                ("TANDEM_TELNYX_API_BASE", api_base.to_owned()),
+            ],
+        };
+        // A Twilio-only node is the default; any other is named.
+        if self.dialect != Dialect::Twilio {
+            env.push(("TANDEM_PROVIDERS", self.dialect.name().to_owned()));
+        }
+        env
+    }
+
+    fn telnyx_key(&self) -> SigningKey {
+        let seed: [u8; 32] = STANDARD
+            .decode(&self.signing_key)
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .expect("a Telnyx account's signing key is the base64 of 32 bytes");
+        SigningKey::from_bytes(&seed)
+    }
+
+    /// The public half of the Telnyx key, as the portal shows it.
+    pub fn telnyx_public_key(&self) -> String {
+        STANDARD.encode(self.telnyx_key().verifying_key().to_bytes())
+    }
+
+    /// The headers a webhook to `url` with this raw `body` (a form, or JSON) carries, signed
+    /// as the provider signs it; `form` is the body's parameters when it is a form.
+    pub fn sign(
+        &self,
+        url: &str,
+        form: &[(String, String)],
+        body: &[u8],
+    ) -> Vec<(&'static str, String)> {
+        self.sign_at(url, form, body, chrono::Utc::now().timestamp())
+    }
+
+    /// [`Account::sign`] as of `at` (Unix seconds), which only Telnyx's signature covers.
+    pub fn sign_at(
+        &self,
+        url: &str,
+        form: &[(String, String)],
+        body: &[u8],
+        at: i64,
+    ) -> Vec<(&'static str, String)> {
+        match self.dialect {
+            Dialect::Twilio => vec![(
+                "X-Twilio-Signature",
+                tandem::providers::twilio::signature::sign(&self.signing_key, url, form),
+            )],
+            Dialect::SignalWire => {
+                let signature =
+                    tandem::providers::twilio::signature::sign(&self.signing_key, url, form);
+                vec![
+                    ("X-SignalWire-Signature", signature.clone()),
+                    ("X-Twilio-Signature", signature),
+                ]
+            }
+            Dialect::Telnyx => {
+                let timestamp = at.to_string();
+                let mut signed = format!("{timestamp}|").into_bytes();
+                signed.extend_from_slice(body);
+                let signature = STANDARD.encode(self.telnyx_key().sign(&signed).to_bytes());
+                vec![
+                    ("telnyx-signature-ed25519", signature),
+                    ("telnyx-timestamp", timestamp),
+                ]
+            }
+        }
+    }
+
+    /// A new call id of the provider's shape.
+    pub fn new_call_id(&self) -> String {
+        match self.dialect {
+            Dialect::Twilio => super::new_sid("CA"),
+            Dialect::SignalWire => uuid::Uuid::new_v4().to_string(),
+            Dialect::Telnyx => {
+                let mut bytes = [0u8; 30];
+                getrandom::fill(&mut bytes).expect("the OS has randomness");
+                format!(
+                    "v3:{}",
+                    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+                )
+            }
+        }
+    }
+}

@@ -1,0 +1,116 @@
+//! One node serving every provider at once, each under its own path prefix: each call is
+//! answered in its provider's dialect, moved by that provider's live update, and its customer
+//! texted through it; a journey nothing ties to a provider texts through the first named.
+
+use std::sync::Arc;
+
+use serde_json::json;
+use tandem_dev::phone::{Account, Phone, PhoneConfig, provider::DIALECTS};
+
+use crate::{helpers::*, redis::RedisServer};
+
+#[tokio::test]
+async fn one_node_serves_every_provider_at_once_each_call_through_its_own() {
+    let redis = Arc::new(RedisServer::start());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let mut vars = vec![
+        ("TANDEM_LISTEN", listener.local_addr().unwrap().to_string()),
+        ("TANDEM_PUBLIC_URL", base.clone()),
+        ("TANDEM_API_KEY", API_KEY.to_owned()),
+        ("TANDEM_SMS_FROM", BANK_NUMBER.to_owned()),
+        ("TANDEM_REDIS_URL", redis.url()),
+        (
+            "TANDEM_SCRIPTS_DIR",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../ivr-scripts").to_owned(),
+        ),
+        // Telnyx first: it texts the journeys no call or text ties to a provider.
+        ("TANDEM_PROVIDERS", "telnyx,twilio,signalwire".to_owned()),
+    ];
+    let mut phones = Vec::new();
+    for dialect in DIALECTS {
+        let account = Account::new(dialect);
+        let phone = Phone::new(PhoneConfig {
+            voice_path: account.voice_path(),
+            status_path: account.status_path(),
+            account: account.clone(),
+            ..phone_config(&base)
+        });
+        let api_base = serve_fake_api(&phone).await;
+        vars.extend(
+            account
+                .server_env(&api_base)
+                .into_iter()
+                .filter(|(k, _)| *k != "TANDEM_PROVIDERS"),
+        );
+        phones.push(phone);
+    }
+    let config = tandem::config::Config::from_lookup(|k| {
+        vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())
+    })
+    .expect("a node may serve every provider");
+    assert_eq!(config.providers, ["telnyx", "twilio", "signalwire"]);
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    tokio::spawn(tandem::app::run(config, listener, shutdown.clone()));
+    let apps: Vec<TestApp> = phones
+        .into_iter()
+        .map(|phone| TestApp {
+            base: base.clone(),
+            phone,
+            http: http_client(),
+            shutdown: shutdown.clone(),
+            _redis: Some(redis.clone()),
+        })
+        .collect();
+
+    // A customer on each provider, at once: each tap is heard on its own call, moved by its
+    // own provider's live update; each link was texted by the provider that carries the call.
+    let journeys = apps.iter().map(|app| async move {
+        let from = caller();
+        let (alert, mut call, mut page) = app.at_decision(&from).await;
+        page.tap("approve").await;
+        page.expect("decided").await;
+        call.expect_said("approved", SOON).await.unwrap();
+        assert_eq!(app.alert_status(&alert).await, "approved");
+        (call.sid.clone(), app.phone.config().account.dialect)
+    });
+    let calls = futures_util::future::join_all(journeys).await;
+    for (app, (sid, dialect)) in apps.iter().zip(&calls) {
+        assert_eq!(app.phone.config().account.dialect, *dialect);
+        for other in &apps {
+            let updates = other.phone.live_updates(sid).len();
+            let expected = usize::from(other.phone.config().account.dialect == *dialect);
+            assert_eq!(
+                updates, expected,
+                "{sid} is updated through {dialect:?} only"
+            );
+        }
+    }
+
+    // A purchase confirmed by text alone goes out through the first provider named, and the
+    // customer's reply there is answered through it too.
+    let from = caller();
+    let mut alert = alert_json(&from);
+    alert["kind"] = json!("confirm_purchase");
+    let res = apps[0].post_alert(&alert, Some(API_KEY)).await;
+    assert_eq!(res.status(), 201);
+    let telnyx = &apps
+        .iter()
+        .find(|a| a.phone.config().account.dialect.name() == "telnyx")
+        .unwrap()
+        .phone;
+    let question = telnyx
+        .next_sms(&from, SOON)
+        .await
+        .expect("texted by Telnyx");
+    assert!(
+        question.body.contains("Reply YES or NO"),
+        "{}",
+        question.body
+    );
+    let answer = telnyx.text(&from, BANK_NUMBER, "YES").await.unwrap();
+    assert!(answer.unwrap_or_default().contains("approved"));
+    for other in apps.iter().filter(|a| !std::ptr::eq(&a.phone, telnyx)) {
+        assert_eq!(other.phone.texts_sent(&question.body), 0);
+    }
+}
