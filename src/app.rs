@@ -23,6 +23,7 @@ use crate::{
     channels,
     config::Config,
     providers::{
+        plivo::Plivo,
         signalwire::SignalWire,
         telnyx::{self, Telnyx},
         twilio::{self, Dialect, Twilio},
@@ -65,13 +66,14 @@ fn carriers(config: &Config) -> Carriers {
         .providers
         .iter()
         .map(|&name| {
-            let telephony: Arc<dyn Telephony> = match (name, &config.signalwire, &config.telnyx) {
-                ("signalwire", Some(signalwire), _) => {
-                    Arc::new(SignalWire::new(config, signalwire))
-                }
-                ("telnyx", _, Some(telnyx)) => Arc::new(Telnyx::new(config, telnyx)),
-                _ => Arc::new(Twilio::new(config)),
-            };
+            // A provider named is configured: `Config` refuses one without its settings.
+            let telephony: Arc<dyn Telephony> =
+                match (name, &config.signalwire, &config.telnyx, &config.plivo) {
+                    ("signalwire", Some(c), _, _) => Arc::new(SignalWire::new(config, c)),
+                    ("telnyx", _, Some(c), _) => Arc::new(Telnyx::new(config, c)),
+                    ("plivo", _, _, Some(c)) => Arc::new(Plivo::new(config, c)),
+                    _ => Arc::new(Twilio::new(config)),
+                };
             (name, telephony)
         })
         .collect();
@@ -85,6 +87,7 @@ fn provider_routes(config: &Config) -> Router<AppState> {
         .iter()
         .fold(Router::new(), |router, &name| match name {
             "signalwire" => router.merge(twilio::routes::router(Dialect::SignalWire)),
+            "plivo" => router.merge(twilio::routes::router(Dialect::Plivo)),
             "telnyx" => router
                 .merge(twilio::routes::router(Dialect::Telnyx))
                 .merge(telnyx::sms::router()),

@@ -41,6 +41,9 @@ Environment (defaults in brackets):
   TANDEM_TELNYX_ACCOUNT_SID    Telnyx TeXML account id
   TANDEM_TELNYX_MESSAGING_PROFILE_ID  sent with Telnyx texts [none]
   TANDEM_TELNYX_API_BASE       Telnyx REST API [https://api.telnyx.com]
+  TANDEM_PLIVO_AUTH_ID         Plivo auth id
+  TANDEM_PLIVO_AUTH_TOKEN      Plivo auth token, which signs every webhook
+  TANDEM_PLIVO_API_BASE        Plivo REST API [https://api.plivo.com]
   TANDEM_SMS_FROM              number texts are sent from
   TANDEM_AGENT_NUMBER          where callers are transferred to a person [none]
   TANDEM_SCRIPTS_DIR           folder of IVR scripts [ivr-scripts]

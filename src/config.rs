@@ -28,6 +28,7 @@ pub struct Config {
     pub twilio: TwilioConfig,
     pub signalwire: Option<SignalWireConfig>,
     pub telnyx: Option<TelnyxConfig>,
+    pub plivo: Option<PlivoConfig>,
     /// Number texts are sent from (`TANDEM_SMS_FROM`).
     pub sms_from: String,
     /// Number a caller is transferred to when the script or the system gives up (`TANDEM_AGENT_NUMBER`).
@@ -107,8 +108,19 @@ pub struct TelnyxConfig {
     pub api_base: String,
 }
 
+/// Plivo, read when `plivo` is among the providers.
+#[derive(Clone, Debug)]
+pub struct PlivoConfig {
+    /// `TANDEM_PLIVO_AUTH_ID`: the account (`MA…` or `SA…`).
+    pub auth_id: String,
+    /// `TANDEM_PLIVO_AUTH_TOKEN`: verifies webhooks and authenticates REST calls.
+    pub auth_token: SecretString,
+    /// `TANDEM_PLIVO_API_BASE`, default `https://api.plivo.com`.
+    pub api_base: String,
+}
+
 /// The providers a node can serve, by the name used in `TANDEM_PROVIDERS` and in paths.
-pub const PROVIDERS: [&str; 3] = ["twilio", "signalwire", "telnyx"];
+pub const PROVIDERS: [&str; 4] = ["twilio", "signalwire", "telnyx", "plivo"];
 
 /// A validated public base URL without a trailing slash, e.g. `https://ivr.bank.example/tandem`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -189,7 +201,7 @@ fn providers(value: Option<String>) -> Result<(Vec<&'static str>, bool), ConfigE
     };
     let bad = ConfigError::Invalid(
         "TANDEM_PROVIDERS",
-        "a comma-separated list of twilio, signalwire and telnyx, each once",
+        "a comma-separated list of twilio, signalwire, telnyx and plivo, each once",
     );
     let mut list = Vec::new();
     for name in value.split(',').map(str::trim) {
@@ -350,6 +362,34 @@ impl Config {
                 "AC followed by 32 hex digits, as the Twilio console shows it",
             ));
         }
+        let plivo = match serves("plivo") {
+            false => None,
+            true => {
+                let auth_id = required(
+                    "TANDEM_PLIVO_AUTH_ID",
+                    "Plivo needs it for texts and live call updates",
+                )?;
+                if !(auth_id.len() == 20 && auth_id.bytes().all(|b| b.is_ascii_alphanumeric())) {
+                    return Err(ConfigError::Invalid(
+                        "TANDEM_PLIVO_AUTH_ID",
+                        "the 20-character auth id the Plivo console shows",
+                    ));
+                }
+                Some(PlivoConfig {
+                    auth_id,
+                    auth_token: required(
+                        "TANDEM_PLIVO_AUTH_TOKEN",
+                        "Plivo webhooks cannot be checked without it",
+                    )?
+                    .into(),
+                    api_base: base_url(
+                        "TANDEM_PLIVO_API_BASE",
+                        get("TANDEM_PLIVO_API_BASE")
+                            .unwrap_or_else(|| "https://api.plivo.com".into()),
+                    )?,
+                })
+            }
+        };
         let signalwire = match serves("signalwire") {
             false => None,
             true => {
@@ -423,6 +463,7 @@ impl Config {
             twilio,
             signalwire,
             telnyx,
+            plivo,
             sms_from: get("TANDEM_SMS_FROM").unwrap_or_default(),
             agent_number,
             scripts_dir: get("TANDEM_SCRIPTS_DIR")
@@ -544,11 +585,30 @@ mod tests {
     }
 
     #[test]
+    fn plivo_needs_its_auth_id_of_plivos_shape_and_its_token() {
+        let plivo = [
+            ("TANDEM_PROVIDERS", "plivo"),
+            ("TANDEM_PLIVO_AUTH_ID", "MAXXXXXXXXXXXXXXXXXX"),
+            ("TANDEM_PLIVO_AUTH_TOKEN", "token"),
+        ];
+        assert_eq!(with(&plivo).unwrap().providers, ["plivo"]);
+        let err = with(&plivo[..2]).unwrap_err().to_string();
+        assert!(
+            err.starts_with("TANDEM_PLIVO_AUTH_TOKEN is not set"),
+            "{err}"
+        );
+        let err = with(&[plivo[0], ("TANDEM_PLIVO_AUTH_ID", "MA1"), plivo[2]])
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("TANDEM_PLIVO_AUTH_ID"), "{err}");
+    }
+
+    #[test]
     fn a_default_node_serves_twilio_and_may_start_without_its_credentials() {
         let config = with(&[]).unwrap();
         assert_eq!(config.providers, ["twilio"]);
         assert!(!config.providers_named);
-        assert!(config.signalwire.is_none() && config.telnyx.is_none());
+        assert!(config.signalwire.is_none() && config.telnyx.is_none() && config.plivo.is_none());
     }
 
     #[test]

@@ -296,6 +296,25 @@ impl Broker {
     }
 
     /// Whether the store answers.
+    /// Whether a signed request carrying `nonce` was already taken, on any node. For
+    /// signatures without a time in them (Plivo's), this is what refuses a captured request
+    /// sent again. A read: it never waits behind writes the store is holding.
+    pub async fn nonce_seen(&self, nonce: &str) -> Result<bool, BrokerError> {
+        Ok(self.store.lookup(Index::Nonce, nonce).await?.is_some())
+    }
+
+    /// Remembers `nonce` for `keep`, once the request carrying it has been answered.
+    pub async fn remember_nonce(
+        &self,
+        nonce: &str,
+        keep: std::time::Duration,
+    ) -> Result<(), BrokerError> {
+        self.store
+            .bind(Index::Nonce, nonce, Uuid::new_v4(), keep)
+            .await?;
+        Ok(())
+    }
+
     pub async fn health(&self) -> Result<(), StoreError> {
         self.store.ping().await
     }

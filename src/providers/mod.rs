@@ -2,11 +2,15 @@
 //! facts, hands them to the broker as commands, renders the answers as its markup, and
 //! implements [`crate::telephony::Telephony`] with its REST API. Nothing below imports these.
 
+pub mod dialect;
+pub mod markup;
 pub mod plivo;
 pub mod signalwire;
 pub mod telnyx;
 pub mod twilio;
 pub mod vonage;
+
+pub use dialect::Dialect;
 
 use std::time::Duration;
 

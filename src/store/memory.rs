@@ -241,6 +241,7 @@ impl Store for MemoryStore {
         ttl: Duration,
     ) -> Result<Option<Uuid>, StoreError> {
         Ok(self.with(|inner, now| {
+            inner.sweep(now);
             let slot = (index, key.to_owned());
             if let Some(existing) = fresh(inner.indexes.get(&slot), now) {
                 return Some(*existing);

@@ -50,6 +50,8 @@ pub enum Index {
     Token,
     /// A customer's phone number, for the text conversation a reply belongs to.
     SmsThread,
+    /// A signed request's nonce, seen once: a replayed request finds it taken.
+    Nonce,
 }
 
 impl Index {
@@ -58,6 +60,7 @@ impl Index {
             Index::Call => "call",
             Index::Token => "token",
             Index::SmsThread => "sms",
+            Index::Nonce => "nonce",
         }
     }
 }

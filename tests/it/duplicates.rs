@@ -12,18 +12,11 @@ fn call_sid() -> &'static str {
     SID.get_or_init(|| account().new_call_id())
 }
 
-fn form(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
-
 /// Posts a webhook exactly as the provider signs it; the document answered.
 async fn deliver(app: &TestApp, url: &str, form: &[(String, String)]) -> String {
     let (status, body) = app.phone.webhook(url, form.to_vec()).await.unwrap();
     assert_eq!(status, 200, "{url}: {body}");
-    twiml::parse(&body).unwrap_or_else(|e| panic!("invalid TwiML ({e}): {body}"));
+    twiml::parse_for(dialect(), &body).unwrap_or_else(|e| panic!("invalid document ({e}): {body}"));
     body
 }
 
@@ -33,7 +26,7 @@ async fn session(app: &TestApp) -> Value {
 }
 
 fn gather_action(app: &TestApp, doc: &str) -> String {
-    let action = twiml::parse(doc)
+    let action = twiml::parse_for(dialect(), doc)
         .unwrap()
         .into_iter()
         .find_map(|v| match v {
@@ -54,14 +47,7 @@ async fn a_retried_or_late_webhook_changes_nothing_twice() {
     let from = caller();
     app.raise_alert(&from).await;
     let call = |status: &'static str| {
-        form(&[
-            ("AccountSid", account().account_sid.as_str()),
-            ("CallSid", call_sid()),
-            ("CallStatus", status),
-            ("From", &from),
-            ("To", BANK_NUMBER),
-            ("Direction", "inbound"),
-        ])
+        tandem_dev::phone::call_params(&account(), call_sid(), status, &from, BANK_NUMBER)
     };
     let voice = format!("{}{}", app.base, route("voice"));
 

@@ -596,6 +596,10 @@ pub async fn failover(backends: Vec<String>) -> String {
                     "x-signalwire-signature",
                     "telnyx-signature-ed25519",
                     "telnyx-timestamp",
+                    "x-plivo-signature-v3",
+                    "x-plivo-signature-v3-nonce",
+                    "x-plivo-signature-v2",
+                    "x-plivo-signature-v2-nonce",
                 ] {
                     if let Some(v) = parts.headers.get(name) {
                         headers.insert(name, v.clone());

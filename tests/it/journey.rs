@@ -319,6 +319,7 @@ async fn a_link_opened_the_instant_its_text_arrives_opens() {
             "/api/laml/2010-04-01/Accounts/{account}/Messages"
         }
         tandem_dev::phone::Dialect::Telnyx => "/v2/messages",
+        tandem_dev::phone::Dialect::Plivo => "/v1/Account/{account}/Message/",
     };
     let api = axum::Router::new().route(path, messages);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

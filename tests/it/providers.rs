@@ -25,7 +25,10 @@ async fn one_node_serves_every_provider_at_once_each_call_through_its_own() {
             concat!(env!("CARGO_MANIFEST_DIR"), "/../ivr-scripts").to_owned(),
         ),
         // Telnyx first: it texts the journeys no call or text ties to a provider.
-        ("TANDEM_PROVIDERS", "telnyx,twilio,signalwire".to_owned()),
+        (
+            "TANDEM_PROVIDERS",
+            "telnyx,twilio,signalwire,plivo".to_owned(),
+        ),
     ];
     let mut phones = Vec::new();
     for dialect in DIALECTS {
@@ -49,7 +52,10 @@ async fn one_node_serves_every_provider_at_once_each_call_through_its_own() {
         vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())
     })
     .expect("a node may serve every provider");
-    assert_eq!(config.providers, ["telnyx", "twilio", "signalwire"]);
+    assert_eq!(
+        config.providers,
+        ["telnyx", "twilio", "signalwire", "plivo"]
+    );
     let shutdown = tokio_util::sync::CancellationToken::new();
     tokio::spawn(tandem::app::run(config, listener, shutdown.clone()));
     let apps: Vec<TestApp> = phones

@@ -74,6 +74,11 @@ fn account(o: &PhoneOptions) -> anyhow::Result<super::Account> {
             "TANDEM_SIGNALWIRE_API_TOKEN",
             "TANDEM_SIGNALWIRE_SIGNING_KEY",
         ),
+        Dialect::Plivo => (
+            "TANDEM_PLIVO_AUTH_ID",
+            "TANDEM_PLIVO_AUTH_TOKEN",
+            "TANDEM_PLIVO_AUTH_TOKEN",
+        ),
         Dialect::Telnyx => (
             "TANDEM_TELNYX_ACCOUNT_SID",
             "TANDEM_TELNYX_API_KEY",
@@ -94,7 +99,7 @@ fn account(o: &PhoneOptions) -> anyhow::Result<super::Account> {
             &o.signing_key.clone().or_else(|| {
                 o.auth_token
                     .clone()
-                    .filter(|_| o.provider == Dialect::Twilio)
+                    .filter(|_| matches!(o.provider, Dialect::Twilio | Dialect::Plivo))
             }),
             key,
             "--signing-key",
@@ -139,6 +144,7 @@ pub async fn run(o: PhoneOptions) -> anyhow::Result<()> {
         super::Dialect::Twilio => ("Twilio", "TANDEM_TWILIO_API_BASE"),
         super::Dialect::SignalWire => ("SignalWire", "TANDEM_SIGNALWIRE_SPACE_URL"),
         super::Dialect::Telnyx => ("Telnyx", "TANDEM_TELNYX_API_BASE"),
+        super::Dialect::Plivo => ("Plivo", "TANDEM_PLIVO_API_BASE"),
     };
     screen.info(&format!(
         "fake {provider} REST API at http://{} (set {setting} to it)",

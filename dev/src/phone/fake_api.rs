@@ -45,6 +45,12 @@ impl Phone {
                     "/api/laml/2010-04-01/Accounts/{account}/Calls/{call}",
                     post(update_call).get(fetch_call),
                 ),
+            Dialect::Plivo => Router::new()
+                .route("/v1/Account/{account}/Message/", post(plivo_message))
+                .route(
+                    "/v1/Account/{account}/Call/{call}/",
+                    post(plivo_transfer).get(fetch_call),
+                ),
             Dialect::Telnyx => Router::new()
                 .route("/v2/messages", post(telnyx_message))
                 .route(
@@ -80,6 +86,7 @@ impl Phone {
     /// The provider's error document.
     fn error(&self, status: StatusCode, code: u32, message: &str) -> Response {
         let body = match self.dialect() {
+            Dialect::Plivo => json!({ "api_id": uuid::Uuid::new_v4(), "error": message }),
             Dialect::Telnyx => json!({
                 "errors": [{ "code": code.to_string(), "title": message, "detail": message }]
             }),
@@ -109,6 +116,7 @@ impl Phone {
     fn not_found(&self, what: &str) -> Response {
         match self.dialect() {
             Dialect::Telnyx => self.error(StatusCode::NOT_FOUND, 10005, "Resource not found"),
+            Dialect::Plivo => self.error(StatusCode::NOT_FOUND, 404, "not found"),
             _ => self.error(
                 StatusCode::NOT_FOUND,
                 20404,
@@ -122,7 +130,7 @@ impl Phone {
         match self.dialect() {
             Dialect::Twilio => call.strip_suffix(".json"),
             Dialect::SignalWire => Some(call.strip_suffix(".json").unwrap_or(call)),
-            Dialect::Telnyx => Some(call),
+            Dialect::Telnyx | Dialect::Plivo => Some(call),
         }
     }
 }
@@ -224,6 +232,106 @@ async fn telnyx_message(State(phone): State<Phone>, headers: HeaderMap, body: By
     (StatusCode::OK, Json(resource)).into_response()
 }
 
+/// Plivo's Message API: `POST Message/` with JSON `src`, `dst`, `text`.
+async fn plivo_message(
+    State(phone): State<Phone>,
+    Path(account): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if !phone.authorised(Some(&account), &headers) {
+        return phone.unauthorised();
+    }
+    let Ok(message) = serde_json::from_slice::<Value>(&body) else {
+        return phone.error(StatusCode::BAD_REQUEST, 400, "invalid JSON");
+    };
+    let text = |k: &str| message[k].as_str().unwrap_or_default().to_owned();
+    let (to, from, body) = (text("dst"), text("src"), text("text"));
+    phone.inner.record(ApiRequest {
+        kind: ApiKind::Message,
+        call: None,
+        path: format!("/v1/Account/{account}/Message/"),
+        form: vec![
+            ("To".into(), to.clone()),
+            ("From".into(), from.clone()),
+            ("Body".into(), body.clone()),
+        ],
+        at: Instant::now(),
+    });
+    if to.is_empty() || from.is_empty() || body.is_empty() {
+        return phone.error(
+            StatusCode::BAD_REQUEST,
+            400,
+            "src, dst and text are required",
+        );
+    }
+    phone.inner.deliver(Sms { to, from, body });
+    let resource = json!({
+        "api_id": uuid::Uuid::new_v4(),
+        "message": "message(s) queued",
+        "message_uuid": [uuid::Uuid::new_v4()],
+    });
+    (StatusCode::ACCEPTED, Json(resource)).into_response()
+}
+
+/// Plivo's Transfer: `POST Call/{uuid}/` with JSON `legs`, `aleg_url`, `aleg_method`; the
+/// call fetches its next XML from `aleg_url` (Plivo takes no inline document).
+async fn plivo_transfer(
+    State(phone): State<Phone>,
+    Path((account, call)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let received = Instant::now();
+    if !phone.authorised(Some(&account), &headers) {
+        return phone.unauthorised();
+    }
+    let Ok(transfer) = serde_json::from_slice::<Value>(&body) else {
+        return phone.error(StatusCode::BAD_REQUEST, 400, "invalid JSON");
+    };
+    let text = |k: &str| transfer[k].as_str().unwrap_or_default().to_owned();
+    let (legs, url, method) = (text("legs"), text("aleg_url"), text("aleg_method"));
+    phone.inner.record(ApiRequest {
+        kind: ApiKind::CallUpdate,
+        call: Some(call.clone()),
+        path: format!("/v1/Account/{account}/Call/{call}/"),
+        form: vec![
+            ("Url".into(), url.clone()),
+            ("Method".into(), method.clone()),
+        ],
+        at: received,
+    });
+    let method = match method.as_str() {
+        "" => "POST".to_owned(),
+        m @ ("GET" | "POST") => m.to_owned(),
+        _ => {
+            return phone.error(
+                StatusCode::BAD_REQUEST,
+                400,
+                "aleg_method must be GET or POST",
+            );
+        }
+    };
+    if legs != "aleg" || url.is_empty() {
+        return phone.error(StatusCode::BAD_REQUEST, 400, "legs=aleg needs an aleg_url");
+    }
+    let Some(control) = phone.inner.control(&call) else {
+        return phone.not_found(&call);
+    };
+    if control
+        .send(Control::Redirect {
+            url,
+            method,
+            received,
+        })
+        .is_err()
+    {
+        return phone.not_found(&call);
+    }
+    let resource = json!({ "api_id": uuid::Uuid::new_v4(), "message": "call transferred", "call_uuids": [call] });
+    (StatusCode::ACCEPTED, Json(resource)).into_response()
+}
+
 /// Calls fetch: the call's `status`, `in-progress` while it lasts and `completed` after
 /// (providers keep ended calls; this phone forgets them, so any other id reads as ended).
 async fn fetch_call(
@@ -239,9 +347,12 @@ async fn fetch_call(
     };
     let status = match phone.inner.control(sid) {
         Some(_) => "in-progress",
+        // Plivo is asked among its live calls: an ended one is not there.
+        None if phone.dialect() == Dialect::Plivo => return phone.not_found(sid),
         None => "completed",
     };
-    Json(json!({ "sid": sid, "account_sid": account, "status": status })).into_response()
+    Json(json!({ "sid": sid, "account_sid": account, "status": status, "call_status": status }))
+        .into_response()
 }
 
 async fn update_call(

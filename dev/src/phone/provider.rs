@@ -21,7 +21,12 @@ pub struct Account {
 }
 
 /// Every provider the phone can play, by the name `--provider` takes.
-pub const DIALECTS: [Dialect; 3] = [Dialect::Twilio, Dialect::SignalWire, Dialect::Telnyx];
+pub const DIALECTS: [Dialect; 4] = [
+    Dialect::Twilio,
+    Dialect::SignalWire,
+    Dialect::Telnyx,
+    Dialect::Plivo,
+];
 
 pub fn dialect(name: &str) -> Option<Dialect> {
     DIALECTS.into_iter().find(|d| d.name() == name)
@@ -57,6 +62,15 @@ impl Account {
                 auth_token: format!("PT{}", secret()),
                 signing_key: format!("PSK_{}", secret()),
             },
+            Dialect::Plivo => {
+                let token = format!("{}{}", secret(), secret());
+                Self {
+                    dialect,
+                    account_sid: format!("MA{}", secret()[..18].to_uppercase()),
+                    auth_token: token[..40].to_owned(),
+                    signing_key: token[..40].to_owned(),
+                }
+            }
             Dialect::Telnyx => {
                 let mut seed = [0u8; 32];
                 getrandom::fill(&mut seed).expect("the OS has randomness");
@@ -91,6 +105,11 @@ impl Account {
                 ("TANDEM_SIGNALWIRE_API_TOKEN", self.auth_token.clone()),
                 ("TANDEM_SIGNALWIRE_SIGNING_KEY", self.signing_key.clone()),
                 ("TANDEM_SIGNALWIRE_SPACE_URL", api_base.to_owned()),
+            ],
+            Dialect::Plivo => vec![
+                ("TANDEM_PLIVO_AUTH_ID", self.account_sid.clone()),
+                ("TANDEM_PLIVO_AUTH_TOKEN", self.auth_token.clone()),
+                ("TANDEM_PLIVO_API_BASE", api_base.to_owned()),
             ],
             Dialect::Telnyx => vec![
                 ("TANDEM_TELNYX_ACCOUNT_SID", self.account_sid.clone()),
@@ -128,7 +147,7 @@ impl Account {
         form: &[(String, String)],
         body: &[u8],
     ) -> Vec<(&'static str, String)> {
-        self.sign_at(url, form, body, chrono::Utc::now().timestamp())
+        self.sign_request("POST", url, form, body, chrono::Utc::now().timestamp())
     }
 
     /// [`Account::sign`] as of `at` (Unix seconds), which only Telnyx's signature covers.
@@ -139,7 +158,34 @@ impl Account {
         body: &[u8],
         at: i64,
     ) -> Vec<(&'static str, String)> {
+        self.sign_request("POST", url, form, body, at)
+    }
+
+    /// A request by `method` (which only Plivo's signature covers), as of `at`.
+    pub fn sign_request(
+        &self,
+        method: &str,
+        url: &str,
+        form: &[(String, String)],
+        body: &[u8],
+        at: i64,
+    ) -> Vec<(&'static str, String)> {
         match self.dialect {
+            Dialect::Plivo => {
+                let nonce = super::new_sid("");
+                let signature = tandem::providers::plivo::signature::sign_v3(
+                    &self.signing_key,
+                    method,
+                    url,
+                    form,
+                    &nonce,
+                )
+                .expect("the phone sends GET or POST");
+                vec![
+                    ("X-Plivo-Signature-V3", signature),
+                    ("X-Plivo-Signature-V3-Nonce", nonce),
+                ]
+            }
             Dialect::Twilio => vec![(
                 "X-Twilio-Signature",
                 tandem::providers::twilio::signature::sign(&self.signing_key, url, form),
@@ -165,11 +211,23 @@ impl Account {
         }
     }
 
+    /// Plivo's messaging signature (V2): the URL without its query and a nonce, nothing of
+    /// the body.
+    pub fn sign_v2(&self, url: &str) -> Vec<(&'static str, String)> {
+        let nonce = super::new_sid("");
+        let signature =
+            tandem::providers::plivo::signature::sign_v2(&self.signing_key, url, &nonce);
+        vec![
+            ("X-Plivo-Signature-V2", signature),
+            ("X-Plivo-Signature-V2-Nonce", nonce),
+        ]
+    }
+
     /// A new call id of the provider's shape.
     pub fn new_call_id(&self) -> String {
         match self.dialect {
             Dialect::Twilio => super::new_sid("CA"),
-            Dialect::SignalWire => uuid::Uuid::new_v4().to_string(),
+            Dialect::SignalWire | Dialect::Plivo => uuid::Uuid::new_v4().to_string(),
             Dialect::Telnyx => {
                 let mut bytes = [0u8; 30];
                 getrandom::fill(&mut bytes).expect("the OS has randomness");

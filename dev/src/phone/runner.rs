@@ -10,7 +10,7 @@ use std::{
 use tokio::sync::mpsc;
 
 use super::{
-    Control, Inner,
+    Control, Dialect, Inner,
     call::{Call, CallEvent, CallerInput, EndReason},
     twiml::{self, Gather, Verb},
 };
@@ -170,9 +170,11 @@ impl CallTask {
                         Interrupt::End(reason) => return reason,
                     },
                 };
-                let parsed = result.and_then(|doc| match twiml::parse(&doc) {
-                    Ok(verbs) => Ok((doc, verbs)),
-                    Err(e) => Err(e.to_string()),
+                let parsed = result.and_then(|doc| {
+                    match twiml::parse_for(self.ctx.phone.config.account.dialect, &doc) {
+                        Ok(verbs) => Ok((doc, verbs)),
+                        Err(e) => Err(e.to_string()),
+                    }
                 });
                 match parsed {
                     Ok((doc, verbs)) => {
@@ -211,7 +213,7 @@ impl CallTask {
                     twiml: twiml.clone(),
                     received,
                 });
-                match twiml::parse(&twiml) {
+                match twiml::parse_for(self.ctx.phone.config.account.dialect, &twiml) {
                     Ok(verbs) => {
                         self.verbs = verbs.into();
                         Interrupt::Replaced
@@ -321,10 +323,17 @@ impl CallTask {
         let extra = match self.collect(&g, early).await? {
             Gathered::Speech(words) => {
                 self.emit(CallEvent::Spoke(words.clone()));
-                vec![
-                    ("SpeechResult".to_owned(), words),
-                    ("Confidence".to_owned(), "0.92".to_owned()),
-                ]
+                match self.ctx.phone.config.account.dialect {
+                    Dialect::Plivo => vec![
+                        ("InputType".to_owned(), "speech".to_owned()),
+                        ("Speech".to_owned(), words),
+                        ("SpeechConfidenceScore".to_owned(), "0.92".to_owned()),
+                    ],
+                    _ => vec![
+                        ("SpeechResult".to_owned(), words),
+                        ("Confidence".to_owned(), "0.92".to_owned()),
+                    ],
+                }
             }
             // TeXML has no actionOnEmptyResult: a silent gather always runs on.
             Gathered::Keys(digits, _)
@@ -337,6 +346,9 @@ impl CallTask {
             Gathered::Keys(digits, finished_on) => {
                 self.emit(CallEvent::DigitsSent(digits.clone()));
                 let mut extra = vec![("Digits".to_owned(), digits)];
+                if self.ctx.phone.config.account.dialect == Dialect::Plivo {
+                    extra.push(("InputType".to_owned(), "dtmf".to_owned()));
+                }
                 if let Some(key) = finished_on {
                     extra.push(("FinishedOnKey".into(), key.to_string()));
                 }

@@ -1,4 +1,10 @@
-//! Plivo: Plivo XML answers, V3 signatures with a nonce. What is here so far: checking those
-//! signatures (a replayed nonce is the adapter's to refuse).
+//! Plivo: Plivo XML answers (`Speak`, `GetInput`, `Redirect`, `Dial`, `Wait`), V3-signed
+//! callbacks whose nonces are remembered so a replay is refused, and live updates by
+//! `aleg_url` (a URL, not a document). Its webhooks are served by the XML family's routes in
+//! the Plivo dialect (`/plivo/…`); its markup and REST API are here.
 
+pub mod rest;
 pub mod signature;
+pub mod xml;
+
+pub use rest::Plivo;

@@ -99,10 +99,15 @@ pub fn validate_v3(
         .any(|given| bool::from(given.as_bytes().ct_eq(expected.as_bytes())))
 }
 
-/// Checks a V2 signature: the URL without its query, then the nonce.
-pub fn validate_v2(auth_token: &str, url: &str, nonce: &str, signature: &str) -> bool {
+/// The V2 signature: over the URL without its query, then the nonce.
+pub fn sign_v2(auth_token: &str, url: &str, nonce: &str) -> String {
     let url = url.split(['#', '?']).next().unwrap_or_default();
-    let expected = hmac(auth_token, &format!("{url}{nonce}"));
+    hmac(auth_token, &format!("{url}{nonce}"))
+}
+
+/// Checks a V2 signature.
+pub fn validate_v2(auth_token: &str, url: &str, nonce: &str, signature: &str) -> bool {
+    let expected = sign_v2(auth_token, url, nonce);
     bool::from(expected.as_bytes().ct_eq(signature.as_bytes()))
 }
 

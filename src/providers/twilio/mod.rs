@@ -1,13 +1,14 @@
-//! Twilio Programmable Voice and Messaging: signed webhooks in, TwiML and REST calls out.
+//! Twilio Programmable Voice and Messaging: signed webhooks in, TwiML and REST calls out. Its
+//! routes and webhook reading serve the whole XML family (SignalWire, Telnyx and Plivo too),
+//! each in its [`Dialect`].
 
-pub mod dialect;
 pub mod rest;
 pub mod routes;
 pub mod signature;
 pub mod twiml;
 pub mod webhook;
 
-pub use dialect::Dialect;
+pub use crate::providers::dialect::Dialect;
 pub use rest::Twilio;
 
 use secrecy::ExposeSecret;

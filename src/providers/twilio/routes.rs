@@ -12,18 +12,23 @@ use uuid::Uuid;
 
 use super::{
     Dialect,
-    twiml::{self, Links, Twiml},
-    webhook::{MAX_BODY, SignedForm},
+    twiml::{Links, Markup, Twiml},
+    webhook::{MAX_BODY, SignedForm, remember_nonce},
 };
 use crate::{
     broker::Command,
     channels::{sms, voice},
+    providers::{
+        markup,
+        plivo::xml::{self as plivo_xml, PlivoXml},
+    },
     session::{Reply, Then},
     state::AppState,
     telephony::{Answer, CallInfo},
 };
 
-/// The webhook routes of one TwiML dialect, under its own prefix (`/twilio/voice`, …).
+/// The webhook routes of one dialect of the XML family, under its own prefix
+/// (`/twilio/voice`, `/plivo/voice`, …).
 /// Telnyx's texts come as JSON events, so its module serves its own `/telnyx/sms`.
 pub fn router(dialect: Dialect) -> Router<AppState> {
     let path = |route: &str| format!("/{}/{route}", dialect.name());
@@ -32,7 +37,14 @@ pub fn router(dialect: Dialect) -> Router<AppState> {
             post(
                 move |State(app): State<AppState>, req: Request| async move {
                     match SignedForm::read(dialect, &app, req).await {
-                        Ok(form) => $handler(app, form).await,
+                        Ok(form) => {
+                            let nonce = form.nonce.clone();
+                            let answer = $handler(app.clone(), form).await;
+                            if let Some(nonce) = nonce {
+                                remember_nonce(&app, nonce).await;
+                            }
+                            answer
+                        }
                         Err(refused) => refused,
                     }
                 },
@@ -79,12 +91,24 @@ pub fn document(
         turn,
         agent,
     };
+    // Plivo XML has its own verbs; every other dialect is written as TwiML.
+    match dialect {
+        Dialect::Plivo => written_as::<PlivoXml>(links, agent, answer),
+        _ => written_as::<Twiml>(links, agent, answer),
+    }
+}
+
+fn written_as<'a, M: Markup>(
+    links: impl Fn(Uuid, u32) -> Links<'a>,
+    agent: Option<&str>,
+    answer: Answer,
+) -> String {
     match answer {
         Answer::Reply {
             session,
             turn,
             reply,
-        } => twiml::render(&reply, &links(session, turn), false),
+        } => markup::render::<M>(&reply, &links(session, turn), false),
         Answer::Holding {
             session,
             turn,
@@ -96,15 +120,15 @@ pub fn document(
                 then: Then::Hold { hold_prompt },
                 language,
             };
-            twiml::render(&reply, &links(session, turn), true)
+            markup::render::<M>(&reply, &links(session, turn), true)
         }
         Answer::StoreWait {
             session,
             turn,
             since,
-        } => twiml::store_wait(&links(session, turn), since),
-        Answer::UnknownCaller => twiml::unknown_caller(agent),
-        Answer::Apology => twiml::apology(agent),
+        } => markup::store_wait::<M>(&links(session, turn), since),
+        Answer::UnknownCaller => markup::unknown_caller::<M>(agent),
+        Answer::Apology => markup::apology::<M>(agent),
     }
 }
 
@@ -193,10 +217,20 @@ async fn status(app: AppState, form: SignedForm) -> Response {
 /// An inbound text. The answer, if any, goes back in the TwiML as a `<Message>`.
 #[tracing::instrument(name = "text_received", skip_all, fields(provider = form.dialect.name()))]
 async fn sms(app: AppState, form: SignedForm) -> Response {
+    let dialect = form.dialect;
     let Some(text) = form.sms() else {
         return xml(Twiml::default().finish());
     };
-    let doc = match sms::answer(&app, text).await {
+    let from = text.from.clone();
+    let answer = sms::answer(&app, text).await;
+    if dialect == Dialect::Plivo {
+        return xml(plivo_xml::message(
+            answer.as_deref(),
+            &app.config.sms_from,
+            &from,
+        ));
+    }
+    let doc = match answer {
         Some(answer) => Twiml::default().message(&answer),
         None => Twiml::default(),
     };

@@ -3,33 +3,11 @@
 
 use std::fmt::Write;
 
-use uuid::Uuid;
-
-use super::Dialect;
+pub use crate::providers::markup::{Links, Markup, escape};
 use crate::{
-    config::PublicUrl,
-    session::{Prompt, Reply, Then},
+    providers::markup::{self, Gather, say_pieces},
+    session::Reply,
 };
-
-/// Where a rendered document's follow-up requests go, and in which dialect it is written.
-pub struct Links<'a> {
-    pub dialect: Dialect,
-    pub public: &'a PublicUrl,
-    pub session: Uuid,
-    pub turn: u32,
-    pub agent: Option<&'a str>,
-}
-
-impl Links<'_> {
-    fn url(&self, route: &str) -> String {
-        self.public.join(&format!(
-            "/{}/{route}?session={}&turn={}",
-            self.dialect.name(),
-            self.session,
-            self.turn
-        ))
-    }
-}
 
 /// A TwiML document being built.
 #[derive(Default)]
@@ -37,32 +15,6 @@ pub struct Twiml {
     body: String,
     /// `language` for every `<Say>` (and the gather's recognition), when not English.
     language: Option<String>,
-}
-
-/// Twilio reads at most 4,096 characters in one `<Say>`, and 3,000 with Polly voices: a
-/// longer text is spoken as several, one after another.
-const MAX_SAY_CHARS: usize = 3000;
-
-/// `text` in pieces Twilio will read whole: cut after a sentence where one ends in reach,
-/// else at a space, else (one endless word) anywhere.
-fn say_pieces(text: &str) -> Vec<&str> {
-    let mut pieces = Vec::new();
-    let mut rest = text;
-    while let Some((limit, _)) = rest.char_indices().nth(MAX_SAY_CHARS) {
-        let head = &rest[..limit];
-        let cut = head
-            .rfind(". ")
-            .map(|i| i + 1)
-            .or_else(|| head.rfind(' '))
-            .filter(|&i| i > 0)
-            .unwrap_or(limit);
-        pieces.push(rest[..cut].trim_end());
-        rest = rest[cut..].trim_start();
-    }
-    if !rest.is_empty() || pieces.is_empty() {
-        pieces.push(rest.trim_end());
-    }
-    pieces
 }
 
 /// One `<Say>` per piece of `text`, in `language` when one is given.
@@ -76,186 +28,108 @@ fn write_say(body: &mut String, text: &str, language: Option<&str>) {
     }
 }
 
-impl Twiml {
-    pub fn say(mut self, text: &str) -> Self {
+impl Markup for Twiml {
+    fn new(language: Option<&str>) -> Self {
+        Self {
+            body: String::new(),
+            language: language.map(str::to_owned),
+        }
+    }
+
+    fn body(&mut self) -> &mut String {
+        &mut self.body
+    }
+
+    fn into_body(self) -> String {
+        self.body
+    }
+
+    fn say(mut self, text: &str) -> Self {
         write_say(&mut self.body, text, self.language.as_deref());
         self
     }
 
-    pub fn prompt(mut self, prompt: &Prompt) -> Self {
-        match prompt {
-            Prompt::Say(text) => return self.say(text),
-            Prompt::Play { play } => {
-                let _ = write!(self.body, "<Play>{}</Play>", escape(play));
-            }
-            Prompt::Pause { pause } => {
-                let _ = write!(self.body, r#"<Pause length="{pause}"/>"#);
-            }
-        }
+    fn pause(mut self, secs: u32) -> Self {
+        let _ = write!(self.body, r#"<Pause length="{secs}"/>"#);
         self
     }
 
-    pub fn redirect(mut self, url: &str) -> Self {
+    fn dial(mut self, number: &str) -> Self {
+        let _ = write!(self.body, "<Dial>{}</Dial>", escape(number));
+        self
+    }
+
+    fn queue(mut self, name: &str) -> Self {
+        let _ = write!(self.body, "<Enqueue>{}</Enqueue>", escape(name));
+        self
+    }
+
+    fn gather(mut self, g: &Gather) -> Self {
+        let mut input = match g.hints.is_empty() {
+            true => r#"input="dtmf""#.to_owned(),
+            false => format!(
+                r#"input="dtmf speech" speechTimeout="auto" hints="{}""#,
+                escape(&g.hints.join(", "))
+            ),
+        };
+        if let Some(language) = &self.language {
+            let _ = write!(input, r#" language="{}""#, escape(language));
+        }
+        // TeXML has no actionOnEmptyResult; the document's next verb takes silence there.
+        let empty = match g.posts_empty {
+            true => r#" actionOnEmptyResult="true""#,
+            false => "",
+        };
         let _ = write!(
             self.body,
-            r#"<Redirect method="POST">{}</Redirect>"#,
-            escape(url)
+            r#"<Gather {input} numDigits="{}" finishOnKey="{}" timeout="{}" action="{}" method="POST"{empty}>"#,
+            g.digits,
+            escape(g.finish_on_key),
+            g.timeout_secs,
+            escape(&g.action),
         );
+        write_say(&mut self.body, g.prompt, self.language.as_deref());
+        self.body.push_str("</Gather>");
         self
     }
+}
 
-    pub fn hangup(mut self) -> Self {
-        self.body.push_str("<Hangup/>");
-        self
-    }
-
-    /// Sends the caller to a person, or says goodbye when no agent number is configured.
-    pub fn transfer(mut self, agent: Option<&str>) -> Self {
-        // A blank number would be an empty <Dial>, which Twilio refuses with an error tone.
-        match agent.filter(|n| n.chars().any(|c| !c.is_whitespace() && !c.is_control())) {
-            Some(number) => {
-                let _ = write!(self.body, "<Dial>{}</Dial>", escape(number));
-                self
-            }
-            None => self.say("Sorry, no one can take your call right now. Please call us again later. Goodbye.").hangup(),
-        }
-    }
-
-    pub fn enqueue(mut self, queue: &str) -> Self {
-        let _ = write!(self.body, "<Enqueue>{}</Enqueue>", escape(queue));
-        self
-    }
-
+impl Twiml {
     /// A reply text, in answer to an inbound message.
     pub fn message(mut self, text: &str) -> Self {
         let _ = write!(self.body, "<Message>{}</Message>", escape(text));
         self
     }
-
-    pub fn finish(self) -> String {
-        format!(
-            r#"<?xml version="1.0" encoding="UTF-8"?><Response>{}</Response>"#,
-            self.body
-        )
-    }
 }
 
-/// The document for a reply. `holding` marks a hold-loop answer with nothing new to say, so
-/// the caller hears the hold prompt before the loop goes round again.
+/// The document for a reply in a TwiML dialect. `holding` marks a hold-loop answer with
+/// nothing new to say, so the caller hears the hold prompt before the loop goes round again.
 pub fn render(reply: &Reply, links: &Links, holding: bool) -> String {
-    let start = Twiml {
-        language: reply.language.clone(),
-        ..Twiml::default()
-    };
-    let mut doc = reply
-        .speech
-        .iter()
-        .fold(start, |doc, prompt| doc.prompt(prompt));
-    match &reply.then {
-        Then::Gather {
-            prompt,
-            digits,
-            finish_on_key,
-            timeout_secs,
-            hints,
-        } => {
-            let mut input = match hints.is_empty() {
-                true => r#"input="dtmf""#.to_owned(),
-                false => format!(
-                    r#"input="dtmf speech" speechTimeout="auto" hints="{}""#,
-                    escape(&hints.join(", "))
-                ),
-            };
-            if let Some(language) = &reply.language {
-                let _ = write!(input, r#" language="{}""#, escape(language));
-            }
-            // Silence comes back to us too, so retries stay in the script: by
-            // actionOnEmptyResult where the dialect has it, else by the verb after the gather,
-            // which a silent gather runs on to (posting no digits, as a silent gather does).
-            let empty = match links.dialect.posts_empty_gathers() {
-                true => r#" actionOnEmptyResult="true""#,
-                false => "",
-            };
-            let _ = write!(
-                doc.body,
-                r#"<Gather {input} numDigits="{digits}" finishOnKey="{}" timeout="{timeout_secs}" action="{}" method="POST"{empty}>"#,
-                escape(finish_on_key),
-                escape(&links.url("gather")),
-            );
-            write_say(&mut doc.body, prompt, doc.language.as_deref());
-            doc.body.push_str("</Gather>");
-            if !links.dialect.posts_empty_gathers() {
-                doc = doc.redirect(&links.url("gather"));
-            }
-            doc.finish()
-        }
-        Then::Hold { hold_prompt } => {
-            if holding && !hold_prompt.is_empty() {
-                doc = doc.say(hold_prompt);
-            }
-            doc.redirect(&links.url("hold")).finish()
-        }
-        Then::Hangup => doc.hangup().finish(),
-        Then::Transfer { queue: Some(queue) } => doc.enqueue(queue).finish(),
-        Then::Transfer { queue: None } => doc.transfer(links.agent).finish(),
-    }
+    markup::render::<Twiml>(reply, links, holding)
 }
 
-/// While the store is away: a moment's pause, then the hold loop again, remembering when the
-/// outage began.
 pub fn store_wait(links: &Links, since: i64) -> String {
-    Twiml::default()
-        .say("One moment, please.")
-        .prompt(&Prompt::Pause { pause: 1 })
-        .redirect(&format!("{}&outage={since}", links.url("hold")))
-        .finish()
+    markup::store_wait::<Twiml>(links, since)
 }
 
-/// Said when something on our side failed: the caller is never left with an error tone.
 pub fn apology(agent: Option<&str>) -> String {
-    let doc = Twiml::default().say("Sorry, we're having a problem on our side.");
-    match agent {
-        Some(_) => doc
-            .say("Let me connect you with a representative.")
-            .transfer(agent)
-            .finish(),
-        None => doc
-            .say("Please call us again in a few minutes. Goodbye.")
-            .hangup()
-            .finish(),
-    }
+    markup::apology::<Twiml>(agent)
 }
 
 pub fn unknown_caller(agent: Option<&str>) -> String {
-    let doc = Twiml::default()
-        .say("Thank you for calling. We couldn't find an open alert for this phone number.");
-    match agent {
-        Some(_) => doc.say("Let me connect you with a representative.").transfer(agent).finish(),
-        None => doc.say("If you have a question about your card, please call the number on the back of it. Goodbye.").hangup().finish(),
-    }
-}
-
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            // XML 1.0 forbids most control characters, and these two, even when escaped.
-            c if c.is_control() && !matches!(c, '\n' | '\t' | '\r') => out.push(' '),
-            '\u{FFFE}' | '\u{FFFF}' => out.push(' '),
-            c => out.push(c),
-        }
-    }
-    out
+    markup::unknown_caller::<Twiml>(agent)
 }
 
 #[cfg(test)]
 mod tests {
+    use uuid::Uuid;
+
     use super::*;
+    use crate::{
+        config::PublicUrl,
+        providers::{Dialect, markup::MAX_SAY_CHARS},
+        session::{Prompt, Then},
+    };
 
     #[test]
     fn markup_in_text_is_escaped() {

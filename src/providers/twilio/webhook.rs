@@ -12,7 +12,9 @@ use uuid::Uuid;
 
 use super::{Dialect, signature};
 use crate::{
-    providers::{signalwire::signature as signalwire, telnyx::signature as telnyx},
+    providers::{
+        plivo::signature as plivo, signalwire::signature as signalwire, telnyx::signature as telnyx,
+    },
     state::AppState,
     telephony::{CallInfo, CallStatus, Heard, InboundSms},
 };
@@ -24,6 +26,8 @@ pub const MAX_BODY: usize = 16 * 1024;
 /// refused with 403 before a byte of it is read.
 pub struct SignedForm {
     pub dialect: Dialect,
+    /// The nonce the signature covered, for providers whose signatures carry no time.
+    pub nonce: Option<String>,
     pub params: Vec<(String, String)>,
     /// `session` and `turn` from our own follow-up URLs, when present.
     pub query: Vec<(String, String)>,
@@ -56,6 +60,14 @@ impl SignedForm {
             header("telnyx-signature-ed25519"),
             header("telnyx-timestamp"),
         );
+        let plivo_v3 = (
+            header("x-plivo-signature-v3"),
+            header("x-plivo-signature-v3-nonce"),
+        );
+        let plivo_v2 = (
+            header("x-plivo-signature-v2"),
+            header("x-plivo-signature-v2-nonce"),
+        );
         let body = Bytes::from_request(req, app)
             .await
             .map_err(|_| forbidden())?;
@@ -84,6 +96,36 @@ impl SignedForm {
                 telnyx::validate(&c.public_key, &timestamp, &ed25519, &body, now)
                     .then(|| Self::unchecked(dialect, &url, form(&body)))
             }),
+            Dialect::Plivo => match config.plivo.as_ref() {
+                Some(c) => {
+                    let token = c.auth_token.expose_secret();
+                    let params = form(&body);
+                    // Voice callbacks carry V3 (URL and parameters); messaging ones may carry
+                    // only V2, which covers the URL and nonce alone: taken for texts only.
+                    let (signed, nonce) = match (&plivo_v3, &plivo_v2) {
+                        ((sig, nonce), _) if !sig.is_empty() => (
+                            plivo::validate_v3(token, "POST", &url, &params, nonce, sig),
+                            nonce,
+                        ),
+                        (_, (sig, nonce)) if path.ends_with("/plivo/sms") => {
+                            (plivo::validate_v2(token, &url, nonce, sig), nonce)
+                        }
+                        _ => (false, &plivo_v3.1),
+                    };
+                    match signed && !nonce.is_empty() {
+                        true if seen_before(app, nonce).await => {
+                            tracing::warn!(path, "rejected a replayed Plivo webhook");
+                            return Err(forbidden());
+                        }
+                        true => Some(Self {
+                            nonce: Some(nonce.clone()),
+                            ..Self::unchecked(dialect, &url, params)
+                        }),
+                        false => None,
+                    }
+                }
+                None => None,
+            },
         };
         form.ok_or_else(|| {
             tracing::warn!(
@@ -116,6 +158,7 @@ impl SignedForm {
             .unwrap_or_default();
         Self {
             dialect,
+            nonce: None,
             params,
             query,
         }
@@ -130,7 +173,9 @@ impl SignedForm {
 
     /// The call this webhook is about; `None` when the form is not a call webhook.
     pub fn call(&self) -> Option<CallInfo> {
-        let call_id = self.get("CallSid").filter(|s| self.dialect.is_call_id(s))?;
+        let call_id = self
+            .get(self.dialect.call_id_param())
+            .filter(|s| self.dialect.is_call_id(s))?;
         let bounded = |k: &str| {
             self.get(k)
                 .filter(|v| v.len() <= 64)
@@ -151,7 +196,7 @@ impl SignedForm {
         let from = self
             .get("From")
             .filter(|f| crate::session::alert::is_e164(f))?;
-        let body = self.get("Body").unwrap_or_default();
+        let body = self.get(self.dialect.text_param()).unwrap_or_default();
         (body.len() <= 1600).then(|| InboundSms {
             provider: self.dialect.name(),
             from: from.to_owned(),
@@ -179,7 +224,7 @@ impl SignedForm {
 
     /// What speech recognition heard, when the gather listened for speech.
     pub fn speech(&self) -> Option<&str> {
-        self.get("SpeechResult")
+        self.get(self.dialect.speech_param())
             .filter(|s| !s.trim().is_empty() && s.len() <= 500)
     }
 
@@ -216,6 +261,45 @@ fn forbidden() -> Response {
     (StatusCode::FORBIDDEN, "invalid signature").into_response()
 }
 
+/// How long a Plivo nonce is remembered: far beyond any retry of the same request.
+const NONCE_KEPT: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
+/// The longest a nonce's check may hold a webhook: the call's own work needs the rest.
+const NONCE_CHECK: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Whether a signed request's nonce was seen before. When the store cannot say at once, the
+/// request is taken: a replay within an outage finds every turn of its call already
+/// answered, while refusing, or waiting out the outage here, would leave every Plivo call of
+/// it worse off.
+async fn seen_before(app: &AppState, nonce: &str) -> bool {
+    let key = format!("plivo:{nonce}");
+    match tokio::time::timeout(NONCE_CHECK, app.broker.nonce_seen(&key)).await {
+        Ok(Ok(seen)) => seen,
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "could not check a webhook's nonce; taken as new");
+            false
+        }
+        Err(_) => {
+            tracing::warn!("a webhook's nonce could not be checked in time; taken as new");
+            false
+        }
+    }
+}
+
+/// Remembers a request's nonce once its answer is ready and before it is sent, so a replay
+/// that follows the answer finds it. Written earlier, it would queue ahead of the call's own
+/// reads on the store's connection while the store holds writes; it waits at most
+/// [`NONCE_CHECK`] for a store that does not answer, then is left to land on its own.
+pub async fn remember_nonce(app: &AppState, nonce: String) {
+    let (broker, key) = (app.broker.clone(), format!("plivo:{nonce}"));
+    let write = tokio::spawn(async move { broker.remember_nonce(&key, NONCE_KEPT).await });
+    match tokio::time::timeout(NONCE_CHECK, write).await {
+        Ok(Ok(Ok(()))) => {}
+        Ok(Ok(Err(e))) => tracing::warn!(error = %e, "could not remember a webhook's nonce"),
+        Ok(Err(_)) | Err(_) => tracing::warn!("a webhook's nonce is not remembered yet"),
+    }
+}
+
 /// Twilio's `CallStatus` values; anything else is not a status we act on.
 pub(crate) fn call_status(s: &str) -> Option<CallStatus> {
     Some(match s {
@@ -227,6 +311,9 @@ pub(crate) fn call_status(s: &str) -> Option<CallStatus> {
         "failed" => CallStatus::Failed,
         "no-answer" => CallStatus::NoAnswer,
         "canceled" => CallStatus::Canceled,
+        // Plivo's words for the same ends.
+        "timeout" => CallStatus::NoAnswer,
+        "cancel" => CallStatus::Canceled,
         _ => return None,
     })
 }

@@ -73,6 +73,107 @@ pub fn parse(doc: &str) -> Result<Vec<Verb>, TwimlError> {
         .collect()
 }
 
+/// A document in the dialect the phone plays: Plivo XML has its own verbs, every other
+/// dialect is TwiML.
+pub fn parse_for(
+    dialect: tandem::providers::twilio::Dialect,
+    doc: &str,
+) -> Result<Vec<Verb>, TwimlError> {
+    match dialect {
+        tandem::providers::twilio::Dialect::Plivo => parse_plivo(doc),
+        _ => parse(doc),
+    }
+}
+
+/// Plivo XML, read into the same verbs: `Speak`, `Play`, `Wait`, `GetInput` (which has no
+/// `actionOnEmptyResult`: no input runs on to the next element), `Redirect`, `Dial`,
+/// `Conference` (a queue) and `Hangup`.
+pub fn parse_plivo(doc: &str) -> Result<Vec<Verb>, TwimlError> {
+    response(doc)?
+        .children
+        .iter()
+        .filter_map(element)
+        .map(|e| plivo_verb(e, false))
+        .collect()
+}
+
+fn plivo_verb(e: &Element, nested: bool) -> Result<Verb, TwimlError> {
+    if nested && !matches!(e.name.as_str(), "Speak" | "Play" | "Wait") {
+        return Err(TwimlError::Schema(format!(
+            "<{}> is not allowed inside <GetInput>",
+            e.name
+        )));
+    }
+    Ok(match e.name.as_str() {
+        "Speak" => {
+            e.no_children()?;
+            Verb::Say {
+                text: e.text(),
+                loops: e.number("loop", 1)?,
+            }
+        }
+        "Play" => Verb::Play {
+            url: e.text(),
+            loops: e.number("loop", 1)?,
+        },
+        "Wait" => Verb::Pause {
+            length: e.number("length", 1)?,
+        },
+        "GetInput" => {
+            let children = e
+                .children
+                .iter()
+                .filter_map(element)
+                .map(|c| plivo_verb(c, true))
+                .collect::<Result<_, _>>()?;
+            let input = e
+                .attr("inputType")
+                .ok_or_else(|| TwimlError::Schema("<GetInput> needs an inputType".into()))?;
+            // "auto" waits as long as a caller usually pauses between keys.
+            let timeout = match e.attr("digitEndTimeout") {
+                None | Some("auto") => 5,
+                Some(_) => e.number("digitEndTimeout", 5)?,
+            };
+            Verb::Gather(Gather {
+                num_digits: Some(e.number("numDigits", 99)?).filter(|n| *n > 0),
+                timeout,
+                finish_on_key: e.attr("finishOnKey").unwrap_or("#").to_owned(),
+                action: e.attr("action").map(str::to_owned),
+                method: e.method()?,
+                action_on_empty_result: false,
+                input: input.to_owned(),
+                children,
+            })
+        }
+        "Redirect" => {
+            let url = e.text();
+            if url.is_empty() {
+                return Err(TwimlError::Schema("<Redirect> needs a URL".into()));
+            }
+            Verb::Redirect {
+                url,
+                method: e.method()?,
+            }
+        }
+        "Dial" => {
+            let number = e
+                .children
+                .iter()
+                .filter_map(element)
+                .find(|c| c.name == "Number")
+                .map(Element::text)
+                .unwrap_or_default();
+            if number.is_empty() {
+                return Err(TwimlError::Schema("<Dial> needs a <Number>".into()));
+            }
+            Verb::Dial { number }
+        }
+        "Conference" => Verb::Enqueue { name: e.text() },
+        "Hangup" => Verb::Hangup,
+        other => return Err(TwimlError::Schema(format!("unknown element <{other}>"))),
+    })
+}
+
 /// The texts of a messaging response: `<Response>` holding `<Message>`s, or nothing.
 pub fn parse_messages(doc: &str) -> Result<Vec<String>, TwimlError> {
     response(doc)?
