@@ -5,6 +5,7 @@
 pub mod dialect;
 pub mod markup;
 pub mod plivo;
+pub mod replay;
 pub mod signalwire;
 pub mod telnyx;
 pub mod twilio;

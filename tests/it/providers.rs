@@ -9,8 +9,9 @@ use tandem_dev::phone::{Account, Phone, PhoneConfig, provider::DIALECTS};
 
 use crate::{helpers::*, redis::RedisServer};
 
-#[tokio::test]
-async fn one_node_serves_every_provider_at_once_each_call_through_its_own() {
+/// One node on its own redis-server serving `providers` (named in that order), one phone and
+/// fake REST API for each account, an app handle per phone.
+async fn node(accounts: Vec<Account>, providers: &str) -> Vec<TestApp> {
     let redis = Arc::new(RedisServer::start());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -24,15 +25,10 @@ async fn one_node_serves_every_provider_at_once_each_call_through_its_own() {
             "TANDEM_SCRIPTS_DIR",
             concat!(env!("CARGO_MANIFEST_DIR"), "/../ivr-scripts").to_owned(),
         ),
-        // Telnyx first: it texts the journeys no call or text ties to a provider.
-        (
-            "TANDEM_PROVIDERS",
-            "telnyx,twilio,signalwire,plivo".to_owned(),
-        ),
+        ("TANDEM_PROVIDERS", providers.to_owned()),
     ];
     let mut phones = Vec::new();
-    for dialect in DIALECTS {
-        let account = Account::new(dialect);
+    for account in accounts {
         let phone = Phone::new(PhoneConfig {
             voice_path: account.voice_path(),
             status_path: account.status_path(),
@@ -52,13 +48,9 @@ async fn one_node_serves_every_provider_at_once_each_call_through_its_own() {
         vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())
     })
     .expect("a node may serve every provider");
-    assert_eq!(
-        config.providers,
-        ["telnyx", "twilio", "signalwire", "plivo"]
-    );
     let shutdown = tokio_util::sync::CancellationToken::new();
     tokio::spawn(tandem::app::run(config, listener, shutdown.clone()));
-    let apps: Vec<TestApp> = phones
+    phones
         .into_iter()
         .map(|phone| TestApp {
             base: base.clone(),
@@ -67,7 +59,25 @@ async fn one_node_serves_every_provider_at_once_each_call_through_its_own() {
             shutdown: shutdown.clone(),
             _redis: Some(redis.clone()),
         })
-        .collect();
+        .collect()
+}
+
+/// A purchase the bank asks about by text alone, raised on `app`'s node.
+async fn texted_purchase(app: &TestApp, from: &str) {
+    let mut alert = alert_json(from);
+    alert["kind"] = json!("confirm_purchase");
+    let res = app.post_alert(&alert, Some(API_KEY)).await;
+    assert_eq!(res.status(), 201);
+}
+
+#[tokio::test]
+async fn one_node_serves_every_provider_at_once_each_call_through_its_own() {
+    // Telnyx first: it texts the journeys no call or text ties to a provider.
+    let apps = node(
+        DIALECTS.into_iter().map(Account::new).collect(),
+        "telnyx,twilio,signalwire,plivo",
+    )
+    .await;
 
     // A customer on each provider, at once: each tap is heard on its own call, moved by its
     // own provider's live update; each link was texted by the provider that carries the call.
@@ -96,10 +106,7 @@ async fn one_node_serves_every_provider_at_once_each_call_through_its_own() {
     // A purchase confirmed by text alone goes out through the first provider named, and the
     // customer's reply there is answered through it too.
     let from = caller();
-    let mut alert = alert_json(&from);
-    alert["kind"] = json!("confirm_purchase");
-    let res = apps[0].post_alert(&alert, Some(API_KEY)).await;
-    assert_eq!(res.status(), 201);
+    texted_purchase(&apps[0], &from).await;
     let telnyx = &apps
         .iter()
         .find(|a| a.phone.config().account.dialect.name() == "telnyx")
@@ -119,4 +126,41 @@ async fn one_node_serves_every_provider_at_once_each_call_through_its_own() {
     for other in apps.iter().filter(|a| !std::ptr::eq(&a.phone, telnyx)) {
         assert_eq!(other.phone.texts_sent(&question.body), 0);
     }
+}
+
+/// Telnyx may deliver one message event twice: the text is read, decided and answered once.
+#[tokio::test]
+async fn a_telnyx_text_delivered_twice_is_read_and_answered_once() {
+    let apps = node(
+        vec![Account::new(tandem_dev::phone::Dialect::Telnyx)],
+        "telnyx",
+    )
+    .await;
+    let app = &apps[0];
+    let from = caller();
+    texted_purchase(app, &from).await;
+    app.phone.next_sms(&from, SOON).await.expect("the question");
+    let event = tandem_dev::phone::telnyx_message(&from, BANK_NUMBER, "YES");
+    let (status, _) = app.phone.telnyx_event(&event).await.unwrap();
+    assert_eq!(status, 200);
+    let answer = app.phone.next_sms(&from, SOON).await.expect("the answer");
+    assert!(answer.body.contains("approved"), "{}", answer.body);
+    let (status, _) = app.phone.telnyx_event(&event).await.unwrap();
+    assert_eq!(
+        status, 200,
+        "a repeat is acknowledged, so Telnyx stops sending it"
+    );
+    // Telnyx's answer goes out before its webhook is answered: none came for the repeat.
+    assert_eq!(
+        app.phone.next_sms(&from, std::time::Duration::ZERO).await,
+        None,
+        "answered once"
+    );
+    // A new text from the customer is read as usual: it is the event, not the words, that
+    // is remembered.
+    let late = app.phone.text(&from, BANK_NUMBER, "YES").await.unwrap();
+    assert_eq!(
+        late.as_deref(),
+        Some("This question has already been answered. Thank you.")
+    );
 }

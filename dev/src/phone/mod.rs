@@ -347,31 +347,7 @@ impl Phone {
         let account = &self.inner.config.account;
         let public = self.inner.config.public_url.trim_end_matches('/');
         if account.dialect == Dialect::Telnyx {
-            let event = serde_json::json!({
-                "data": {
-                    "event_type": "message.received",
-                    "id": uuid::Uuid::new_v4(),
-                    "occurred_at": chrono::Utc::now().to_rfc3339(),
-                    "payload": {
-                        "direction": "inbound",
-                        "from": {"carrier": "Telnyx", "line_type": "Wireless", "phone_number": from},
-                        "id": uuid::Uuid::new_v4(),
-                        "messaging_profile_id": uuid::Uuid::new_v4(),
-                        "parts": 1,
-                        "received_at": chrono::Utc::now().to_rfc3339(),
-                        "record_type": "message",
-                        "text": body,
-                        "to": [{"phone_number": to, "status": "webhook_delivered"}],
-                        "type": "SMS",
-                    },
-                    "record_type": "event",
-                },
-                "meta": {"attempt": 1, "delivered_to": format!("{public}/telnyx/sms")},
-            });
-            return self
-                .inner
-                .signed_json(&format!("{public}/telnyx/sms"), &event.to_string())
-                .await;
+            return self.telnyx_event(&telnyx_message(from, to, body)).await;
         }
         let url = format!("{public}/{}/sms", account.dialect.name());
         if account.dialect == Dialect::Plivo {
@@ -408,6 +384,15 @@ impl Phone {
         Ok((delivered.status, delivered.body))
     }
 
+    /// Posts a Telnyx event as Telnyx delivers it (signed now, to `/telnyx/sms`), as often as
+    /// asked: Telnyx may deliver one event more than once.
+    pub async fn telnyx_event(&self, event: &serde_json::Value) -> Result<(u16, String), String> {
+        let public = self.inner.config.public_url.trim_end_matches('/');
+        self.inner
+            .signed_json(&format!("{public}/telnyx/sms"), &event.to_string())
+            .await
+    }
+
     /// Texts the server and returns its answer, however the provider carries it: a
     /// `<Message>` in the webhook's response, or (Telnyx) a text sent back through the API
     /// before the webhook was answered. `None` when it answered nothing.
@@ -438,6 +423,32 @@ impl Phone {
             more => Err(format!("{} messages in one answer: {answer}", more.len())),
         }
     }
+}
+
+/// Telnyx's `message.received` event for a text from `from` to `to`.
+pub fn telnyx_message(from: &str, to: &str, body: &str) -> serde_json::Value {
+    let now = chrono::Utc::now().to_rfc3339();
+    serde_json::json!({
+        "data": {
+            "event_type": "message.received",
+            "id": uuid::Uuid::new_v4(),
+            "occurred_at": now,
+            "payload": {
+                "direction": "inbound",
+                "from": {"carrier": "Telnyx", "line_type": "Wireless", "phone_number": from},
+                "id": uuid::Uuid::new_v4(),
+                "messaging_profile_id": uuid::Uuid::new_v4(),
+                "parts": 1,
+                "received_at": now,
+                "record_type": "message",
+                "text": body,
+                "to": [{"phone_number": to, "status": "webhook_delivered"}],
+                "type": "SMS",
+            },
+            "record_type": "event",
+        },
+        "meta": {"attempt": 1},
+    })
 }
 
 /// A fresh Twilio-style call id.

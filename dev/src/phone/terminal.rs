@@ -39,6 +39,20 @@ impl Default for Screen {
     }
 }
 
+/// `text` after `head`, wrapped to `width` under itself. A link is never cut, neither when it
+/// is longer than the line nor at a hyphen in its token: it must still open when copied from
+/// the screen.
+fn wrap(head: &str, text: &str, width: usize) -> String {
+    let indent = " ".repeat(head.chars().count());
+    let options = textwrap::Options::new(width.max(head.len() + 20))
+        .initial_indent(head)
+        .subsequent_indent(&indent)
+        .break_words(false)
+        .word_separator(textwrap::WordSeparator::AsciiSpace)
+        .word_splitter(textwrap::WordSplitter::NoHyphenation);
+    textwrap::fill(text, options)
+}
+
 impl Screen {
     pub fn new() -> Self {
         let stdout = std::io::stdout();
@@ -69,16 +83,7 @@ impl Screen {
             secs % 60
         );
         let body = match self.width {
-            Some(width) => {
-                let indent = " ".repeat(head.chars().count());
-                // A link is never cut: it must still open when copied from the screen.
-                let options = textwrap::Options::new(width.max(head.len() + 20))
-                    .initial_indent(&head)
-                    .subsequent_indent(&indent)
-                    .break_words(false)
-                    .word_separator(textwrap::WordSeparator::AsciiSpace);
-                textwrap::fill(text, options)
-            }
+            Some(width) => wrap(&head, text, width),
             None => format!("{head}{text}"),
         };
         let mut out = std::io::stdout().lock();
@@ -282,5 +287,26 @@ fn channel_name(channel: tandem::session::Channel) -> &'static str {
         C::Voice => "the call",
         C::Sms => "a text",
         C::Api => "the bank's API",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by the demo test: the default splitter broke a link at a hyphen in its token.
+    #[test]
+    fn a_link_is_never_cut_even_at_a_hyphen_in_its_token() {
+        let link = "http://127.0.0.1:40123/s/Qm9-vZk2_xN-8pLr-aT0eW4-hYc1";
+        let text = format!(
+            "from +18005550100: Your card: review the held charges at {link} (this phone only)"
+        );
+        for width in 40..=140 {
+            let wrapped = wrap("[00:01]      SMS    ", &text, width);
+            assert!(
+                wrapped.split_whitespace().any(|w| w == link),
+                "width {width}: {wrapped}"
+            );
+        }
     }
 }

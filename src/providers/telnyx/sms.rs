@@ -15,6 +15,7 @@ use serde::Deserialize;
 use super::signature;
 use crate::{
     channels::sms,
+    providers::replay,
     state::AppState,
     telephony::{InboundSms, OutboundSms},
 };
@@ -35,6 +36,8 @@ struct Envelope {
 
 #[derive(Deserialize)]
 struct EventData {
+    /// The event's id, the same on every delivery of it.
+    id: String,
     event_type: String,
     payload: Message,
 }
@@ -74,10 +77,16 @@ async fn message_event(State(app): State<AppState>, headers: HeaderMap, body: By
         tracing::warn!("rejected a Telnyx message event with a bad signature");
         return (StatusCode::FORBIDDEN, "invalid signature").into_response();
     }
-    let Some(text) = inbound(&body) else {
+    let Some((event, text)) = inbound(&body) else {
         // Sent, delivered and finalized events about our own texts, or nothing we read.
         return StatusCode::OK.into_response();
     };
+    // Telnyx may deliver one event twice (a slow answer, a retry): the text is read once.
+    let key = format!("telnyx:{event}");
+    if replay::seen(&app, &key).await {
+        tracing::info!("a Telnyx message event came again; already answered");
+        return StatusCode::OK.into_response();
+    }
     let to = text.from.clone();
     if let Some(answer) = sms::answer(&app, text).await {
         let sent = match app.telephony.get("telnyx") {
@@ -95,24 +104,31 @@ async fn message_event(State(app): State<AppState>, headers: HeaderMap, body: By
             tracing::warn!(error = %e, "could not send the answer to a text");
         }
     }
+    replay::remember(&app, key).await;
     StatusCode::OK.into_response()
 }
 
-/// An inbound text from a `message.received` event: the sender in E.164, the body bounded.
-fn inbound(body: &[u8]) -> Option<InboundSms> {
+/// An inbound text from a `message.received` event, with the event's id: the sender in
+/// E.164, the body bounded.
+fn inbound(body: &[u8]) -> Option<(String, InboundSms)> {
     let event: Envelope = serde_json::from_slice(body).ok()?;
     let message = event.data.payload;
     if event.data.event_type != "message.received" || message.direction != "inbound" {
         return None;
     }
-    if !crate::session::alert::is_e164(&message.from.phone_number) || message.text.len() > 1600 {
+    if !crate::session::alert::is_e164(&message.from.phone_number)
+        || message.text.len() > 1600
+        || event.data.id.is_empty()
+        || event.data.id.len() > 100
+    {
         return None;
     }
-    Some(InboundSms {
+    let text = InboundSms {
         provider: "telnyx",
         from: message.from.phone_number,
         body: message.text,
-    })
+    };
+    Some((event.data.id, text))
 }
 
 #[cfg(test)]
@@ -128,8 +144,9 @@ mod tests {
                 "meta": {"attempt": 1}})
             .to_string()
         };
-        let text =
+        let (id, text) =
             inbound(event("message.received", "inbound", "+14155550123").as_bytes()).unwrap();
+        assert_eq!(id, "e1");
         assert_eq!(
             (text.from.as_str(), text.body.as_str()),
             ("+14155550123", "YES")

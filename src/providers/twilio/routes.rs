@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::{
     Dialect,
     twiml::{Links, Markup, Twiml},
-    webhook::{MAX_BODY, SignedForm, remember_nonce},
+    webhook::{MAX_BODY, SignedForm},
 };
 use crate::{
     broker::Command,
@@ -21,6 +21,7 @@ use crate::{
     providers::{
         markup,
         plivo::xml::{self as plivo_xml, PlivoXml},
+        replay,
     },
     session::{Reply, Then},
     state::AppState,
@@ -41,7 +42,7 @@ pub fn router(dialect: Dialect) -> Router<AppState> {
                             let nonce = form.nonce.clone();
                             let answer = $handler(app.clone(), form).await;
                             if let Some(nonce) = nonce {
-                                remember_nonce(&app, nonce).await;
+                                replay::remember(&app, format!("plivo:{nonce}")).await;
                             }
                             answer
                         }

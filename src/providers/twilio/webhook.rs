@@ -13,7 +13,8 @@ use uuid::Uuid;
 use super::{Dialect, signature};
 use crate::{
     providers::{
-        plivo::signature as plivo, signalwire::signature as signalwire, telnyx::signature as telnyx,
+        plivo::signature as plivo, replay, signalwire::signature as signalwire,
+        telnyx::signature as telnyx,
     },
     state::AppState,
     telephony::{CallInfo, CallStatus, Heard, InboundSms},
@@ -113,7 +114,7 @@ impl SignedForm {
                         _ => (false, &plivo_v3.1),
                     };
                     match signed && !nonce.is_empty() {
-                        true if seen_before(app, nonce).await => {
+                        true if replay::seen(app, &format!("plivo:{nonce}")).await => {
                             tracing::warn!(path, "rejected a replayed Plivo webhook");
                             return Err(forbidden());
                         }
@@ -259,45 +260,6 @@ fn req_path(path_and_query: &str) -> &str {
 /// 403, as Twilio, SignalWire and Telnyx expect for a request that is not theirs.
 fn forbidden() -> Response {
     (StatusCode::FORBIDDEN, "invalid signature").into_response()
-}
-
-/// How long a Plivo nonce is remembered: far beyond any retry of the same request.
-const NONCE_KEPT: std::time::Duration = std::time::Duration::from_secs(15 * 60);
-
-/// The longest a nonce's check may hold a webhook: the call's own work needs the rest.
-const NONCE_CHECK: std::time::Duration = std::time::Duration::from_millis(250);
-
-/// Whether a signed request's nonce was seen before. When the store cannot say at once, the
-/// request is taken: a replay within an outage finds every turn of its call already
-/// answered, while refusing, or waiting out the outage here, would leave every Plivo call of
-/// it worse off.
-async fn seen_before(app: &AppState, nonce: &str) -> bool {
-    let key = format!("plivo:{nonce}");
-    match tokio::time::timeout(NONCE_CHECK, app.broker.nonce_seen(&key)).await {
-        Ok(Ok(seen)) => seen,
-        Ok(Err(e)) => {
-            tracing::warn!(error = %e, "could not check a webhook's nonce; taken as new");
-            false
-        }
-        Err(_) => {
-            tracing::warn!("a webhook's nonce could not be checked in time; taken as new");
-            false
-        }
-    }
-}
-
-/// Remembers a request's nonce once its answer is ready and before it is sent, so a replay
-/// that follows the answer finds it. Written earlier, it would queue ahead of the call's own
-/// reads on the store's connection while the store holds writes; it waits at most
-/// [`NONCE_CHECK`] for a store that does not answer, then is left to land on its own.
-pub async fn remember_nonce(app: &AppState, nonce: String) {
-    let (broker, key) = (app.broker.clone(), format!("plivo:{nonce}"));
-    let write = tokio::spawn(async move { broker.remember_nonce(&key, NONCE_KEPT).await });
-    match tokio::time::timeout(NONCE_CHECK, write).await {
-        Ok(Ok(Ok(()))) => {}
-        Ok(Ok(Err(e))) => tracing::warn!(error = %e, "could not remember a webhook's nonce"),
-        Ok(Err(_)) | Err(_) => tracing::warn!("a webhook's nonce is not remembered yet"),
-    }
 }
 
 /// Twilio's `CallStatus` values; anything else is not a status we act on.
