@@ -190,45 +190,52 @@ async fn create_message(
     (StatusCode::CREATED, Json(resource)).into_response()
 }
 
+/// A JSON message request (Telnyx's, Plivo's), read under the provider's names for the
+/// recipient, the sender and the text, and recorded under Twilio's; `None` when it is not
+/// JSON. A missing field reads as empty, for the provider's own refusal.
+fn json_message(phone: &Phone, path: String, body: &[u8], to: &str, from: &str) -> Option<Sms> {
+    let message = serde_json::from_slice::<Value>(body).ok()?;
+    let text = |k: &str| message[k].as_str().unwrap_or_default().to_owned();
+    let sms = Sms {
+        to: text(to),
+        from: text(from),
+        body: text("text"),
+    };
+    phone.inner.record(ApiRequest {
+        kind: ApiKind::Message,
+        call: None,
+        path,
+        form: vec![
+            ("To".into(), sms.to.clone()),
+            ("From".into(), sms.from.clone()),
+            ("Body".into(), sms.body.clone()),
+        ],
+        at: Instant::now(),
+    });
+    Some(sms)
+}
+
 /// Telnyx's Messaging API: `POST /v2/messages` with JSON `from`, `to`, `text`.
 async fn telnyx_message(State(phone): State<Phone>, headers: HeaderMap, body: Bytes) -> Response {
     if !phone.authorised(None, &headers) {
         return phone.unauthorised();
     }
-    let Ok(message) = serde_json::from_slice::<Value>(&body) else {
+    let Some(sms) = json_message(&phone, "/v2/messages".into(), &body, "to", "from") else {
         return phone.error(StatusCode::BAD_REQUEST, 10015, "Bad Request");
     };
-    let text = |k: &str| message[k].as_str().unwrap_or_default().to_owned();
-    let (to, from, body) = (text("to"), text("from"), text("text"));
-    phone.inner.record(ApiRequest {
-        kind: ApiKind::Message,
-        call: None,
-        path: "/v2/messages".into(),
-        form: vec![
-            ("To".into(), to.clone()),
-            ("From".into(), from.clone()),
-            ("Body".into(), body.clone()),
-        ],
-        at: Instant::now(),
-    });
-    if to.is_empty() || body.is_empty() {
+    if sms.to.is_empty() || sms.body.is_empty() {
         return phone.error(
             StatusCode::UNPROCESSABLE_ENTITY,
             10005,
             "The 'to' and 'text' fields are required",
         );
     }
-    let id = uuid::Uuid::new_v4();
-    phone.inner.deliver(Sms {
-        to: to.clone(),
-        from: from.clone(),
-        body: body.clone(),
-    });
     let resource = json!({ "data": {
-        "id": id, "record_type": "message", "direction": "outbound", "type": "SMS",
-        "from": { "phone_number": from }, "to": [{ "phone_number": to, "status": "queued" }],
-        "text": body, "parts": 1,
+        "id": uuid::Uuid::new_v4(), "record_type": "message", "direction": "outbound", "type": "SMS",
+        "from": { "phone_number": sms.from }, "to": [{ "phone_number": sms.to, "status": "queued" }],
+        "text": sms.body, "parts": 1,
     }});
+    phone.inner.deliver(sms);
     (StatusCode::OK, Json(resource)).into_response()
 }
 
@@ -242,30 +249,18 @@ async fn plivo_message(
     if !phone.authorised(Some(&account), &headers) {
         return phone.unauthorised();
     }
-    let Ok(message) = serde_json::from_slice::<Value>(&body) else {
+    let path = format!("/v1/Account/{account}/Message/");
+    let Some(sms) = json_message(&phone, path, &body, "dst", "src") else {
         return phone.error(StatusCode::BAD_REQUEST, 400, "invalid JSON");
     };
-    let text = |k: &str| message[k].as_str().unwrap_or_default().to_owned();
-    let (to, from, body) = (text("dst"), text("src"), text("text"));
-    phone.inner.record(ApiRequest {
-        kind: ApiKind::Message,
-        call: None,
-        path: format!("/v1/Account/{account}/Message/"),
-        form: vec![
-            ("To".into(), to.clone()),
-            ("From".into(), from.clone()),
-            ("Body".into(), body.clone()),
-        ],
-        at: Instant::now(),
-    });
-    if to.is_empty() || from.is_empty() || body.is_empty() {
+    if sms.to.is_empty() || sms.from.is_empty() || sms.body.is_empty() {
         return phone.error(
             StatusCode::BAD_REQUEST,
             400,
             "src, dst and text are required",
         );
     }
-    phone.inner.deliver(Sms { to, from, body });
+    phone.inner.deliver(sms);
     let resource = json!({
         "api_id": uuid::Uuid::new_v4(),
         "message": "message(s) queued",

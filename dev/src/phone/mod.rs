@@ -292,36 +292,34 @@ impl Inner {
         form: &[(String, String)],
         headers: Vec<(&'static str, String)>,
     ) -> Result<(u16, String), String> {
-        let failure = |e: &dyn std::fmt::Display| format!("HTTP retrieval failure ({e})");
         let body = form_urlencoded::Serializer::new(String::new())
             .extend_pairs(form)
             .finish();
-        let mut request = self
-            .http
-            .post(self.target(url))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body);
-        for (name, value) in headers {
-            request = request.header(name, value);
-        }
-        let response = request
-            .send()
+        self.post(url, "application/x-www-form-urlencoded", body, headers)
             .await
-            .map_err(|e| failure(&e.without_url()))?;
-        let status = response.status().as_u16();
-        let text = response.text().await.map_err(|e| failure(&e))?;
-        Ok((status, text))
     }
 
     /// Posts a signed JSON webhook (Telnyx's message events); status and body.
     pub(crate) async fn signed_json(&self, url: &str, body: &str) -> Result<(u16, String), String> {
+        let headers = self.config.account.sign(url, &[], body.as_bytes());
+        self.post(url, "application/json", body.to_owned(), headers)
+            .await
+    }
+
+    async fn post(
+        &self,
+        url: &str,
+        content_type: &str,
+        body: String,
+        headers: Vec<(&'static str, String)>,
+    ) -> Result<(u16, String), String> {
         let failure = |e: &dyn std::fmt::Display| format!("HTTP retrieval failure ({e})");
         let mut request = self
             .http
             .post(self.target(url))
-            .header("content-type", "application/json")
-            .body(body.to_owned());
-        for (name, value) in self.config.account.sign(url, &[], body.as_bytes()) {
+            .header("content-type", content_type)
+            .body(body);
+        for (name, value) in headers {
             request = request.header(name, value);
         }
         let response = request

@@ -98,27 +98,13 @@ pub fn parse_plivo(doc: &str) -> Result<Vec<Verb>, TwimlError> {
 }
 
 fn plivo_verb(e: &Element, nested: bool) -> Result<Verb, TwimlError> {
-    if nested && !matches!(e.name.as_str(), "Speak" | "Play" | "Wait") {
-        return Err(TwimlError::Schema(format!(
-            "<{}> is not allowed inside <GetInput>",
-            e.name
-        )));
+    if nested {
+        e.nestable_in("GetInput", ["Speak", "Play", "Wait"])?;
     }
     Ok(match e.name.as_str() {
-        "Speak" => {
-            e.no_children()?;
-            Verb::Say {
-                text: e.text(),
-                loops: e.number("loop", 1)?,
-            }
-        }
-        "Play" => Verb::Play {
-            url: e.text(),
-            loops: e.number("loop", 1)?,
-        },
-        "Wait" => Verb::Pause {
-            length: e.number("length", 1)?,
-        },
+        "Speak" => e.speech()?,
+        "Play" => e.play()?,
+        "Wait" => e.pause()?,
         "GetInput" => {
             let children = e
                 .children
@@ -145,16 +131,7 @@ fn plivo_verb(e: &Element, nested: bool) -> Result<Verb, TwimlError> {
                 children,
             })
         }
-        "Redirect" => {
-            let url = e.text();
-            if url.is_empty() {
-                return Err(TwimlError::Schema("<Redirect> needs a URL".into()));
-            }
-            Verb::Redirect {
-                url,
-                method: e.method()?,
-            }
-        }
+        "Redirect" => e.redirect()?,
         "Dial" => {
             let number = e
                 .children
@@ -319,6 +296,51 @@ impl Element {
         }
     }
 
+    /// Speech, TwiML's `<Say>` or Plivo's `<Speak>`.
+    fn speech(&self) -> Result<Verb, TwimlError> {
+        self.no_children()?;
+        Ok(Verb::Say {
+            text: self.text(),
+            loops: self.number("loop", 1)?,
+        })
+    }
+
+    fn play(&self) -> Result<Verb, TwimlError> {
+        Ok(Verb::Play {
+            url: self.text(),
+            loops: self.number("loop", 1)?,
+        })
+    }
+
+    /// Silence, TwiML's `<Pause>` or Plivo's `<Wait>`.
+    fn pause(&self) -> Result<Verb, TwimlError> {
+        Ok(Verb::Pause {
+            length: self.number("length", 1)?,
+        })
+    }
+
+    fn redirect(&self) -> Result<Verb, TwimlError> {
+        let url = self.text();
+        if url.is_empty() {
+            return Err(TwimlError::Schema("<Redirect> needs a URL".into()));
+        }
+        Ok(Verb::Redirect {
+            url,
+            method: self.method()?,
+        })
+    }
+
+    /// Only these elements may sit inside the input element `parent`.
+    fn nestable_in(&self, parent: &str, allowed: [&str; 3]) -> Result<(), TwimlError> {
+        match allowed.contains(&self.name.as_str()) {
+            true => Ok(()),
+            false => Err(TwimlError::Schema(format!(
+                "<{}> is not allowed inside <{parent}>",
+                self.name
+            ))),
+        }
+    }
+
     fn no_children(&self) -> Result<(), TwimlError> {
         match self.children.iter().any(|c| matches!(c, Node::Element(_))) {
             true => Err(TwimlError::Schema(format!(
@@ -331,38 +353,15 @@ impl Element {
 }
 
 fn verb(e: &Element, nested: bool) -> Result<Verb, TwimlError> {
-    if nested && !matches!(e.name.as_str(), "Say" | "Play" | "Pause") {
-        return Err(TwimlError::Schema(format!(
-            "<{}> is not allowed inside <Gather>",
-            e.name
-        )));
+    if nested {
+        e.nestable_in("Gather", ["Say", "Play", "Pause"])?;
     }
     Ok(match e.name.as_str() {
-        "Say" => {
-            e.no_children()?;
-            Verb::Say {
-                text: e.text(),
-                loops: e.number("loop", 1)?,
-            }
-        }
-        "Play" => Verb::Play {
-            url: e.text(),
-            loops: e.number("loop", 1)?,
-        },
-        "Pause" => Verb::Pause {
-            length: e.number("length", 1)?,
-        },
+        "Say" => e.speech()?,
+        "Play" => e.play()?,
+        "Pause" => e.pause()?,
         "Gather" => gather(e)?,
-        "Redirect" => {
-            let url = e.text();
-            if url.is_empty() {
-                return Err(TwimlError::Schema("<Redirect> needs a URL".into()));
-            }
-            Verb::Redirect {
-                url,
-                method: e.method()?,
-            }
-        }
+        "Redirect" => e.redirect()?,
         "Hangup" => Verb::Hangup,
         "Reject" => Verb::Reject {
             reason: e.attr("reason").unwrap_or("rejected").to_owned(),
