@@ -43,7 +43,7 @@ TANDEM_TEST_REDIS=cluster cargo test --locked -p tandem-dev --test it -- \
 # Chromium, once more for each other provider the dev phone plays, on one redis-server per
 # test; then the journeys on the cluster too. Twilio ran above.
 journeys=(journey:: crosschannel:: sms:: screens:: duplicates:: nodes:: history:: agent:: isolation::)
-for provider in signalwire telnyx plivo; do
+for provider in signalwire telnyx plivo vonage; do
   TANDEM_TEST_PROVIDER=$provider cargo test --locked -p tandem-dev --test it -- \
     "${journeys[@]}" failover:: security:: outage:: browser:: \
     phone::tandem_phone_runs_a_scenario_file_against_a_running_server

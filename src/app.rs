@@ -27,6 +27,7 @@ use crate::{
         signalwire::SignalWire,
         telnyx::{self, Telnyx},
         twilio::{self, Dialect, Twilio},
+        vonage::{self, Vonage},
     },
     script::Scripts,
     store::{MemoryStore, RedisStore, Store},
@@ -67,13 +68,15 @@ fn carriers(config: &Config) -> Carriers {
         .iter()
         .map(|&name| {
             // A provider named is configured: `Config` refuses one without its settings.
-            let telephony: Arc<dyn Telephony> =
-                match (name, &config.signalwire, &config.telnyx, &config.plivo) {
-                    ("signalwire", Some(c), _, _) => Arc::new(SignalWire::new(config, c)),
-                    ("telnyx", _, Some(c), _) => Arc::new(Telnyx::new(config, c)),
-                    ("plivo", _, _, Some(c)) => Arc::new(Plivo::new(config, c)),
-                    _ => Arc::new(Twilio::new(config)),
-                };
+            let telephony: Arc<dyn Telephony> = match name {
+                "signalwire" if let Some(c) = &config.signalwire => {
+                    Arc::new(SignalWire::new(config, c))
+                }
+                "telnyx" if let Some(c) = &config.telnyx => Arc::new(Telnyx::new(config, c)),
+                "plivo" if let Some(c) = &config.plivo => Arc::new(Plivo::new(config, c)),
+                "vonage" if let Some(c) = &config.vonage => Arc::new(Vonage::new(config, c)),
+                _ => Arc::new(Twilio::new(config)),
+            };
             (name, telephony)
         })
         .collect();
@@ -91,6 +94,9 @@ fn provider_routes(config: &Config) -> Router<AppState> {
             "telnyx" => router
                 .merge(twilio::routes::router(Dialect::Telnyx))
                 .merge(telnyx::sms::router()),
+            "vonage" => router
+                .merge(twilio::routes::router(Dialect::Vonage))
+                .merge(vonage::routes::router()),
             _ => router.merge(twilio::routes::router(Dialect::Twilio)),
         })
 }

@@ -29,6 +29,7 @@ pub struct Config {
     pub signalwire: Option<SignalWireConfig>,
     pub telnyx: Option<TelnyxConfig>,
     pub plivo: Option<PlivoConfig>,
+    pub vonage: Option<VonageConfig>,
     /// Number texts are sent from (`TANDEM_SMS_FROM`).
     pub sms_from: String,
     /// Number a caller is transferred to when the script or the system gives up (`TANDEM_AGENT_NUMBER`).
@@ -119,8 +120,49 @@ pub struct PlivoConfig {
     pub api_base: String,
 }
 
+/// Vonage's Voice and Messages APIs, read when `vonage` is among the providers.
+#[derive(Clone, Debug)]
+pub struct VonageConfig {
+    /// `TANDEM_VONAGE_APPLICATION_ID`: the Vonage application the number is linked to.
+    pub application_id: String,
+    /// `TANDEM_VONAGE_PRIVATE_KEY`: the application's private key (the PEM, or a path to the
+    /// file); signs the JWT that REST calls carry.
+    pub private_key: VonagePrivateKey,
+    /// `TANDEM_VONAGE_SIGNATURE_SECRET`: the account's signature secret; verifies callbacks.
+    pub signature_secret: SecretString,
+    /// `TANDEM_VONAGE_ANSWER_SECRET`: the path segment of the answer URL
+    /// (`/vonage/answer/{secret}`). Vonage may send the answer webhook unsigned, so only a
+    /// request that knows the configured URL can start a call.
+    pub answer_secret: SecretString,
+    /// `TANDEM_VONAGE_API_BASE`, default `https://api.nexmo.com`.
+    pub api_base: String,
+}
+
+/// An application's RSA private key, ready to sign; never printed.
+#[derive(Clone)]
+pub struct VonagePrivateKey(pub std::sync::Arc<jsonwebtoken::EncodingKey>);
+
+impl std::fmt::Debug for VonagePrivateKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("VonagePrivateKey(..)")
+    }
+}
+
+impl VonagePrivateKey {
+    /// The key from its PEM, or from the file `value` names; `\n` escapes (a PEM squeezed
+    /// into one line) are read as line breaks.
+    pub fn read(value: &str) -> Option<Self> {
+        let pem = match value.contains("-----BEGIN") {
+            true => value.replace("\\n", "\n"),
+            false => std::fs::read_to_string(value.trim()).ok()?,
+        };
+        let key = jsonwebtoken::EncodingKey::from_rsa_pem(pem.as_bytes()).ok()?;
+        Some(Self(std::sync::Arc::new(key)))
+    }
+}
+
 /// The providers a node can serve, by the name used in `TANDEM_PROVIDERS` and in paths.
-pub const PROVIDERS: [&str; 4] = ["twilio", "signalwire", "telnyx", "plivo"];
+pub const PROVIDERS: [&str; 5] = ["twilio", "signalwire", "telnyx", "plivo", "vonage"];
 
 /// A validated public base URL without a trailing slash, e.g. `https://ivr.bank.example/tandem`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -201,7 +243,7 @@ fn providers(value: Option<String>) -> Result<(Vec<&'static str>, bool), ConfigE
     };
     let bad = ConfigError::Invalid(
         "TANDEM_PROVIDERS",
-        "a comma-separated list of twilio, signalwire, telnyx and plivo, each once",
+        "a comma-separated list of twilio, signalwire, telnyx, plivo and vonage, each once",
     );
     let mut list = Vec::new();
     for name in value.split(',').map(str::trim) {
@@ -453,6 +495,58 @@ impl Config {
                 )?,
             }),
         };
+        let vonage = match serves("vonage") {
+            false => None,
+            true => {
+                let application_id = required(
+                    "TANDEM_VONAGE_APPLICATION_ID",
+                    "Vonage's API takes tokens for an application",
+                )?;
+                if uuid::Uuid::parse_str(&application_id).is_err() {
+                    return Err(ConfigError::Invalid(
+                        "TANDEM_VONAGE_APPLICATION_ID",
+                        "the application's id, a UUID as the Vonage dashboard shows it",
+                    ));
+                }
+                let private_key = VonagePrivateKey::read(&required(
+                    "TANDEM_VONAGE_PRIVATE_KEY",
+                    "Vonage needs it for texts and live call updates",
+                )?)
+                .ok_or(ConfigError::Invalid(
+                    "TANDEM_VONAGE_PRIVATE_KEY",
+                    "the application's RSA private key in PEM, or the path of its file",
+                ))?;
+                let answer_secret = required(
+                    "TANDEM_VONAGE_ANSWER_SECRET",
+                    "it guards the answer URL, which Vonage may call unsigned",
+                )?;
+                if answer_secret.len() < 32
+                    || !answer_secret
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'))
+                {
+                    return Err(ConfigError::Invalid(
+                        "TANDEM_VONAGE_ANSWER_SECRET",
+                        "at least 32 letters, digits, '-' or '_' (e.g. from `openssl rand -hex 32`)",
+                    ));
+                }
+                Some(VonageConfig {
+                    application_id,
+                    private_key,
+                    signature_secret: required(
+                        "TANDEM_VONAGE_SIGNATURE_SECRET",
+                        "Vonage callbacks cannot be checked without it",
+                    )?
+                    .into(),
+                    answer_secret: answer_secret.into(),
+                    api_base: base_url(
+                        "TANDEM_VONAGE_API_BASE",
+                        get("TANDEM_VONAGE_API_BASE")
+                            .unwrap_or_else(|| "https://api.nexmo.com".into()),
+                    )?,
+                })
+            }
+        };
         Ok(Self {
             listen,
             public_url,
@@ -464,6 +558,7 @@ impl Config {
             signalwire,
             telnyx,
             plivo,
+            vonage,
             sms_from: get("TANDEM_SMS_FROM").unwrap_or_default(),
             agent_number,
             scripts_dir: get("TANDEM_SCRIPTS_DIR")
@@ -601,6 +696,83 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.starts_with("TANDEM_PLIVO_AUTH_ID"), "{err}");
+    }
+
+    /// A fresh application key, as the Vonage dashboard hands one out (PKCS#8 PEM).
+    fn vonage_key() -> String {
+        use aws_lc_rs::{
+            encoding::AsDer,
+            rsa::{KeyPair, KeySize},
+        };
+        use base64::{Engine, engine::general_purpose::STANDARD};
+        let der = KeyPair::generate(KeySize::Rsa2048)
+            .unwrap()
+            .as_der()
+            .unwrap();
+        let body = STANDARD.encode(der.as_ref());
+        let lines: Vec<String> = body
+            .as_bytes()
+            .chunks(64)
+            .map(|c| String::from_utf8_lossy(c).into_owned())
+            .collect();
+        format!(
+            "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+            lines.join("\n")
+        )
+    }
+
+    #[test]
+    fn vonage_needs_its_application_key_secrets_and_a_long_answer_secret() {
+        let key = vonage_key();
+        let one_line = key.replace('\n', "\\n");
+        let app = uuid::Uuid::new_v4().to_string();
+        let secret = "a".repeat(40);
+        let vonage = |key: &str, answer: &str| {
+            with(&[
+                ("TANDEM_PROVIDERS", "vonage"),
+                ("TANDEM_VONAGE_APPLICATION_ID", &app),
+                ("TANDEM_VONAGE_PRIVATE_KEY", key),
+                ("TANDEM_VONAGE_SIGNATURE_SECRET", "sig"),
+                ("TANDEM_VONAGE_ANSWER_SECRET", answer),
+            ])
+        };
+        let config = vonage(&key, &secret).unwrap();
+        assert_eq!(config.providers, ["vonage"]);
+        assert_eq!(config.vonage.unwrap().api_base, "https://api.nexmo.com");
+        // Squeezed into one line, as some secret stores keep it.
+        assert!(vonage(&one_line, &secret).is_ok());
+        // Or the path of the file.
+        let file = std::env::temp_dir().join(format!("tandem-vonage-{app}.key"));
+        std::fs::write(&file, &key).unwrap();
+        assert!(vonage(file.to_str().unwrap(), &secret).is_ok());
+        std::fs::remove_file(&file).unwrap();
+        for (key, answer, named) in [
+            ("not a key", secret.as_str(), "TANDEM_VONAGE_PRIVATE_KEY"),
+            (
+                "/nowhere/private.key",
+                secret.as_str(),
+                "TANDEM_VONAGE_PRIVATE_KEY",
+            ),
+            (key.as_str(), "short", "TANDEM_VONAGE_ANSWER_SECRET"),
+            (
+                key.as_str(),
+                &"a/".repeat(20),
+                "TANDEM_VONAGE_ANSWER_SECRET",
+            ),
+        ] {
+            let err = vonage(key, answer).unwrap_err().to_string();
+            assert!(err.starts_with(named), "{err}");
+        }
+        let err = with(&[
+            ("TANDEM_PROVIDERS", "vonage"),
+            ("TANDEM_VONAGE_APPLICATION_ID", &app),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.starts_with("TANDEM_VONAGE_PRIVATE_KEY is not set"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -27,6 +27,9 @@ pub enum Command {
         call_id: String,
         /// When the store was first seen away (unix ms), carried by the hold loop's URL.
         outage_since: Option<i64>,
+        /// The longest the provider lets this webhook be held, when shorter than the node's
+        /// hold poll (Vonage wants an NCCO within 5 s).
+        longest: Option<std::time::Duration>,
     },
     /// The provider reports where the call is; a finished call closes its session.
     CallStatus { call_id: String, status: CallStatus },

@@ -42,18 +42,19 @@ struct Performed {
 }
 
 impl Broker {
-    /// Answers as soon as the call has something new to hear, or after `hold_poll` with the
-    /// hold prompt so the provider comes back.
+    /// Answers as soon as the call has something new to hear, or after `poll` with the hold
+    /// prompt so the provider comes back.
     pub(super) async fn hold(
         &self,
         id: Uuid,
         turn: u32,
         call_id: &str,
         mut outage_since: Option<i64>,
+        poll: Duration,
     ) -> Answer {
         // Listen before the first read, so an event landing in between still wakes us.
         let mut listener = self.listen(id);
-        let deadline = Instant::now() + self.config.hold_poll;
+        let deadline = Instant::now() + poll;
         loop {
             let mint = || self.mint_link();
             let until = match self

@@ -160,9 +160,13 @@ impl Broker {
                 turn,
                 call_id,
                 outage_since,
-            } => Ok(Outcome::Call(
-                self.hold(session, turn, &call_id, outage_since).await,
-            )),
+                longest,
+            } => {
+                let poll = longest.map_or(self.config.hold_poll, |l| l.min(self.config.hold_poll));
+                Ok(Outcome::Call(
+                    self.hold(session, turn, &call_id, outage_since, poll).await,
+                ))
+            }
             Command::CallStatus { call_id, status } => {
                 self.call_status(&call_id, status).await?;
                 Ok(Outcome::Applied)

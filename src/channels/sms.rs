@@ -4,7 +4,7 @@
 use crate::{
     broker::{BrokerError, Command, Outcome},
     state::AppState,
-    telephony::InboundSms,
+    telephony::{InboundSms, OutboundSms},
 };
 
 /// An inbound text; the text to answer with, if any.
@@ -31,5 +31,28 @@ pub async fn answer(app: &AppState, sms: InboundSms) -> Option<String> {
                     .into(),
             )
         }
+    }
+}
+
+/// Answers an inbound text by the REST API of the provider it came through, for providers
+/// that take no reply in the webhook's response (Telnyx, Vonage).
+pub async fn answer_by_api(app: &AppState, sms: InboundSms) {
+    let (provider, to) = (sms.provider, sms.from.clone());
+    let Some(answer) = answer(app, sms).await else {
+        return;
+    };
+    let sent = match app.telephony.get(provider) {
+        Ok(carrier) => {
+            carrier
+                .send_sms(OutboundSms {
+                    to: &to,
+                    body: &answer,
+                })
+                .await
+        }
+        Err(e) => Err(e),
+    };
+    if let Err(e) = sent {
+        tracing::warn!(error = %e, provider, "could not send the answer to a text");
     }
 }

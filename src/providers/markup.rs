@@ -1,6 +1,7 @@
-//! The shapes of a call's documents, written once for every XML dialect: what a reply, a
-//! hold, a store outage, an apology and an unknown caller sound like. A dialect says how each
-//! verb is spelt ([`Markup`]); TwiML (Twilio, SignalWire, Telnyx) and Plivo XML implement it.
+//! The shapes of a call's documents, written once for every dialect: what a reply, a hold, a
+//! store outage, an apology and an unknown caller sound like. A dialect says how each verb is
+//! spelt ([`Markup`]); TwiML (Twilio, SignalWire, Telnyx), Plivo XML and Vonage's NCCO
+//! implement it.
 
 use uuid::Uuid;
 
@@ -25,11 +26,11 @@ pub struct Gather<'a> {
 
 /// How one dialect spells each verb. Every text and attribute is escaped, so every document
 /// is well-formed by construction. `Play`, `Redirect`, `Hangup` and the `<Response>` around
-/// them are spelt alike in every dialect.
+/// them are spelt alike in the XML dialects; NCCO spells them its own way.
 pub trait Markup: Sized {
     /// An empty document whose speech and recognition are in `language` (none: English).
     fn new(language: Option<&str>) -> Self;
-    /// The elements written so far.
+    /// The elements written so far, in the document's own notation.
     fn body(&mut self) -> &mut String;
     fn into_body(self) -> String;
     fn say(self, text: &str) -> Self;
@@ -168,17 +169,27 @@ pub struct Links<'a> {
     pub session: Uuid,
     pub turn: u32,
     pub agent: Option<&'a str>,
+    /// The call, where the provider's follow-up requests do not name it (Vonage's `notify`).
+    pub call: Option<&'a str>,
 }
 
 impl Links<'_> {
     pub(crate) fn url(&self, route: &str) -> String {
+        let call = match self.call {
+            Some(call) => format!("&call={}", urlencode(call)),
+            None => String::new(),
+        };
         self.public.join(&format!(
-            "/{}/{route}?session={}&turn={}",
+            "/{}/{route}?session={}&turn={}{call}",
             self.dialect.name(),
             self.session,
             self.turn
         ))
     }
+}
+
+fn urlencode(value: &str) -> String {
+    form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 
 /// Twilio reads at most 4,096 characters in one `<Say>`, and 3,000 with Polly voices: a
@@ -188,9 +199,14 @@ pub(crate) const MAX_SAY_CHARS: usize = 3000;
 /// `text` in pieces Twilio will read whole: cut after a sentence where one ends in reach,
 /// else at a space, else (one endless word) anywhere.
 pub(crate) fn say_pieces(text: &str) -> Vec<&str> {
+    pieces(text, MAX_SAY_CHARS)
+}
+
+/// `text` in pieces of at most `max` characters, cut as [`say_pieces`] cuts.
+pub(crate) fn pieces(text: &str, max: usize) -> Vec<&str> {
     let mut pieces = Vec::new();
     let mut rest = text;
-    while let Some((limit, _)) = rest.char_indices().nth(MAX_SAY_CHARS) {
+    while let Some((limit, _)) = rest.char_indices().nth(max) {
         let head = &rest[..limit];
         let cut = head
             .rfind(". ")

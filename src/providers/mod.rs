@@ -53,6 +53,15 @@ pub(crate) async fn send(
 pub(crate) async fn twiml_call_status(
     request: reqwest::RequestBuilder,
 ) -> Result<Option<CallStatus>, ProviderError> {
+    fetched_call_status(request, twilio::webhook::call_status).await
+}
+
+/// A call resource's `status` (or `data.status`), read by `words`; a call the provider does
+/// not know (404) is `None`.
+pub(crate) async fn fetched_call_status(
+    request: reqwest::RequestBuilder,
+    words: impl Fn(&str) -> Option<CallStatus>,
+) -> Result<Option<CallStatus>, ProviderError> {
     let response = match send(request).await {
         Err(ProviderError::Refused { status: 404, .. }) => return Ok(None),
         other => other?,
@@ -64,5 +73,5 @@ pub(crate) async fn twiml_call_status(
     let status = call["status"]
         .as_str()
         .or_else(|| call["data"]["status"].as_str());
-    Ok(status.and_then(twilio::webhook::call_status))
+    Ok(status.and_then(words))
 }

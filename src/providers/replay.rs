@@ -1,6 +1,7 @@
-//! Requests taken once: a provider request whose signature carries no time (Plivo's nonces),
-//! or an event a provider may deliver twice (Telnyx's message events), is remembered by its
-//! key in the store for a while, on every node, and refused or ignored when it comes again.
+//! Requests taken once: a provider request whose signature may be replayed (Plivo's nonces,
+//! Vonage's token ids), or a text a provider may deliver twice (Telnyx's message events,
+//! Vonage's messages), is remembered by its key in the store for a while, on every node, and
+//! refused or ignored when it comes again.
 
 use std::time::Duration;
 
@@ -8,6 +9,15 @@ use crate::state::AppState;
 
 /// How long a key is remembered: far beyond any retry of the same request.
 const KEPT: Duration = Duration::from_secs(15 * 60);
+
+/// How long `key` is remembered: a Vonage token is refused anyway once its 300 s are up, so
+/// its id is kept that long and a minute for clocks that disagree; anything else, [`KEPT`].
+fn kept(key: &str) -> Duration {
+    match key.starts_with("vonage:") && !key.starts_with("vonage:message:") {
+        true => Duration::from_secs(crate::providers::vonage::signature::MAX_AGE_SECS as u64 + 60),
+        false => KEPT,
+    }
+}
 
 /// The longest a check or a write may hold a webhook: the call's own work needs the rest.
 const PATIENCE: Duration = Duration::from_millis(250);
@@ -36,10 +46,24 @@ pub async fn seen(app: &AppState, key: &str) -> bool {
 /// [`PATIENCE`] for a store that does not answer, then is left to land on its own.
 pub async fn remember(app: &AppState, key: String) {
     let broker = app.broker.clone();
-    let write = tokio::spawn(async move { broker.remember_nonce(&key, KEPT).await });
+    let write = tokio::spawn(async move { broker.remember_nonce(&key, kept(&key)).await });
     match tokio::time::timeout(PATIENCE, write).await {
         Ok(Ok(Ok(()))) => {}
         Ok(Ok(Err(e))) => tracing::warn!(error = %e, "could not remember a request"),
         Ok(Err(_)) | Err(_) => tracing::warn!("a request is not remembered yet"),
     }
+}
+
+/// Answers an inbound text through its provider's API once, however often the provider
+/// delivers it: `key` names the delivery (Telnyx's event id, Vonage's message id).
+pub async fn answer_text_once(app: &AppState, key: String, text: crate::telephony::InboundSms) {
+    if seen(app, &key).await {
+        tracing::info!(
+            provider = text.provider,
+            "a text came again; already answered"
+        );
+        return;
+    }
+    crate::channels::sms::answer_by_api(app, text).await;
+    remember(app, key).await;
 }

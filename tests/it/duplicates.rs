@@ -2,7 +2,7 @@
 //! twice, or a stale one late, changes nothing a second time.
 
 use serde_json::Value;
-use tandem_dev::phone::twiml::{self, Verb};
+use tandem_dev::phone::{parse_document, twiml::Verb};
 
 use crate::helpers::*;
 
@@ -16,7 +16,12 @@ fn call_sid() -> &'static str {
 async fn deliver(app: &TestApp, url: &str, form: &[(String, String)]) -> String {
     let (status, body) = app.phone.webhook(url, form.to_vec()).await.unwrap();
     assert_eq!(status, 200, "{url}: {body}");
-    twiml::parse_for(dialect(), &body).unwrap_or_else(|e| panic!("invalid document ({e}): {body}"));
+    // Vonage reads nothing from the answer to a status event, and is sent nothing.
+    let event = url.ends_with(&route("status"));
+    if !(dialect() == tandem_dev::phone::Dialect::Vonage && event && body.is_empty()) {
+        parse_document(dialect(), &body)
+            .unwrap_or_else(|e| panic!("invalid document ({e}): {body}"));
+    }
     body
 }
 
@@ -26,7 +31,7 @@ async fn session(app: &TestApp) -> Value {
 }
 
 fn gather_action(app: &TestApp, doc: &str) -> String {
-    let action = twiml::parse_for(dialect(), doc)
+    let action = parse_document(dialect(), doc)
         .unwrap()
         .into_iter()
         .find_map(|v| match v {

@@ -43,9 +43,15 @@ pub fn account() -> Account {
         .clone()
 }
 
-/// A path of the provider's webhooks, e.g. `route("status")` is `/twilio/status`.
+/// A path of the provider's webhooks, e.g. `route("status")` is `/twilio/status`; a call's
+/// first webhook (`voice`) and its status events go where the provider's account says
+/// (Vonage's answer URL holds a secret, its events go to `/vonage/event`).
 pub fn route(name: &str) -> String {
-    format!("/{}/{name}", dialect().name())
+    match name {
+        "voice" => account().voice_path(),
+        "status" => account().status_path(),
+        _ => format!("/{}/{name}", dialect().name()),
+    }
 }
 
 /// The held-card journey as stored: the sample alert's card and charges as its data.

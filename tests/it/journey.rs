@@ -320,6 +320,7 @@ async fn a_link_opened_the_instant_its_text_arrives_opens() {
         }
         tandem_dev::phone::Dialect::Telnyx => "/v2/messages",
         tandem_dev::phone::Dialect::Plivo => "/v1/Account/{account}/Message/",
+        tandem_dev::phone::Dialect::Vonage => "/v1/messages",
     };
     let api = axum::Router::new().route(path, messages);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

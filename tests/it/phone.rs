@@ -529,9 +529,16 @@ async fn tandem_phone_runs_a_scenario_file_against_a_running_server() {
             "--mute",
         ])
         .args(["--provider", account.dialect.name()])
-        .args(["--account-sid", &account.account_sid])
-        .args(["--auth-token", &account.auth_token])
-        .args(["--signing-key", &account.signing_key])
+        .arg(format!("--account-sid={}", account.account_sid))
+        // A Vonage private key's PEM starts with dashes: given with `=`, it is not a flag.
+        .arg(format!("--auth-token={}", account.auth_token))
+        .arg(format!("--signing-key={}", account.signing_key))
+        .envs(
+            account
+                .answer_secret
+                .iter()
+                .map(|s| ("TANDEM_VONAGE_ANSWER_SECRET", s.as_str())),
+        )
         .args([
             "--scenario",
             concat!(env!("CARGO_MANIFEST_DIR"), "/..", "/scenarios/approve.json"),

@@ -75,7 +75,7 @@ async fn one_node_serves_every_provider_at_once_each_call_through_its_own() {
     // Telnyx first: it texts the journeys no call or text ties to a provider.
     let apps = node(
         DIALECTS.into_iter().map(Account::new).collect(),
-        "telnyx,twilio,signalwire,plivo",
+        "telnyx,twilio,signalwire,plivo,vonage",
     )
     .await;
 
@@ -128,39 +128,54 @@ async fn one_node_serves_every_provider_at_once_each_call_through_its_own() {
     }
 }
 
-/// Telnyx may deliver one message event twice: the text is read, decided and answered once.
+/// Telnyx may deliver one message event twice, Vonage retry one message: the text is read,
+/// decided and answered once.
 #[tokio::test]
-async fn a_telnyx_text_delivered_twice_is_read_and_answered_once() {
-    let apps = node(
-        vec![Account::new(tandem_dev::phone::Dialect::Telnyx)],
-        "telnyx",
-    )
-    .await;
-    let app = &apps[0];
-    let from = caller();
-    texted_purchase(app, &from).await;
-    app.phone.next_sms(&from, SOON).await.expect("the question");
-    let event = tandem_dev::phone::telnyx_message(&from, BANK_NUMBER, "YES");
-    let (status, _) = app.phone.telnyx_event(&event).await.unwrap();
-    assert_eq!(status, 200);
-    let answer = app.phone.next_sms(&from, SOON).await.expect("the answer");
-    assert!(answer.body.contains("approved"), "{}", answer.body);
-    let (status, _) = app.phone.telnyx_event(&event).await.unwrap();
-    assert_eq!(
-        status, 200,
-        "a repeat is acknowledged, so Telnyx stops sending it"
-    );
-    // Telnyx's answer goes out before its webhook is answered: none came for the repeat.
-    assert_eq!(
-        app.phone.next_sms(&from, std::time::Duration::ZERO).await,
-        None,
-        "answered once"
-    );
-    // A new text from the customer is read as usual: it is the event, not the words, that
-    // is remembered.
-    let late = app.phone.text(&from, BANK_NUMBER, "YES").await.unwrap();
-    assert_eq!(
-        late.as_deref(),
-        Some("This question has already been answered. Thank you.")
-    );
+async fn a_text_delivered_twice_is_read_and_answered_once() {
+    use tandem_dev::phone::Dialect;
+    for dialect in [Dialect::Telnyx, Dialect::Vonage] {
+        let apps = node(vec![Account::new(dialect)], dialect.name()).await;
+        let app = &apps[0];
+        let from = caller();
+        texted_purchase(app, &from).await;
+        app.phone.next_sms(&from, SOON).await.expect("the question");
+        let (event, deliver) = match dialect {
+            Dialect::Telnyx => (
+                tandem_dev::phone::telnyx_message(&from, BANK_NUMBER, "YES"),
+                0,
+            ),
+            _ => (
+                tandem_dev::phone::vonage_message(&from, BANK_NUMBER, "YES"),
+                1,
+            ),
+        };
+        let send = || async {
+            match deliver {
+                0 => app.phone.telnyx_event(&event).await.unwrap(),
+                _ => app.phone.vonage_message(&event).await.unwrap(),
+            }
+        };
+        let (status, _) = send().await;
+        assert_eq!(status, 200, "{dialect:?}");
+        let answer = app.phone.next_sms(&from, SOON).await.expect("the answer");
+        assert!(answer.body.contains("approved"), "{}", answer.body);
+        let (status, _) = send().await;
+        assert_eq!(
+            status, 200,
+            "a repeat is acknowledged, so {dialect:?} stops sending it"
+        );
+        // The answer goes out before the webhook is answered: none came for the repeat.
+        assert_eq!(
+            app.phone.next_sms(&from, std::time::Duration::ZERO).await,
+            None,
+            "answered once on {dialect:?}"
+        );
+        // A new text from the customer is read as usual: it is the event, not the words,
+        // that is remembered.
+        let late = app.phone.text(&from, BANK_NUMBER, "YES").await.unwrap();
+        assert_eq!(
+            late.as_deref(),
+            Some("This question has already been answered. Thank you.")
+        );
+    }
 }

@@ -11,11 +11,20 @@ fn call_form(from: &str, call_sid: &str) -> Vec<(String, String)> {
     tandem_dev::phone::call_params(&account(), call_sid, "ringing", from, BANK_NUMBER)
 }
 
-/// The body a form is posted as, byte for byte what is signed.
+/// The body a form is posted as, byte for byte what is signed: the form, or the JSON Vonage
+/// posts for the same parameters.
 fn encoded(form: &[(String, String)]) -> String {
-    form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(form)
-        .finish()
+    match dialect() {
+        Dialect::Vonage => {
+            // Made twice (to sign, to send), so with a fixed time to be the same bytes.
+            let mut body = tandem_dev::phone::ncco::callback(form, false);
+            body["timestamp"] = json!("2026-12-07T12:00:00.000Z");
+            body.to_string()
+        }
+        _ => form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form)
+            .finish(),
+    }
 }
 
 /// The headers `account` signs `form` to `url` with, as its provider would.
@@ -29,10 +38,14 @@ async fn post_webhook(
     form: &[(String, String)],
     headers: Vec<(&'static str, String)>,
 ) -> reqwest::Response {
+    let content_type = match dialect() {
+        Dialect::Vonage => "application/json",
+        _ => "application/x-www-form-urlencoded",
+    };
     let mut request = app
         .http
         .post(format!("{}{path}", app.base))
-        .header("content-type", "application/x-www-form-urlencoded")
+        .header("content-type", content_type)
         .body(encoded(form));
     for (name, value) in headers {
         request = request.header(name, value);
@@ -77,16 +90,31 @@ async fn webhooks_with_a_missing_wrong_or_misdirected_signature_are_refused_and_
         ("wrong key", wrong_key),
         ("other params", for_other_params),
     ];
-    if dialect() != Dialect::Telnyx {
-        // Telnyx signs the timestamp and the body, not the URL.
-        cases.push(("other url", other_url));
-    } else {
-        // Telnyx signs its timestamp: a captured request replayed later is refused.
-        cases.push(("signed 301 s ago", stale));
-        cases.push(("signed 301 s ahead", future));
+    match dialect() {
+        // Telnyx and Vonage sign a time and the body, not the URL: a captured request
+        // replayed later is refused.
+        Dialect::Telnyx | Dialect::Vonage => {
+            cases.push(("signed 301 s ago", stale));
+            cases.push(("signed 301 s ahead", future));
+        }
+        _ => cases.push(("other url", other_url)),
     }
-    for (what, headers) in cases {
-        let res = post_webhook(&app, &voice, &form, headers).await;
+    if dialect() == Dialect::Vonage {
+        // Vonage may call its answer URL unsigned: the secret in the path keeps strangers out.
+        let wrong = format!("/vonage/answer/{}", "0".repeat(64));
+        for path in [wrong.as_str(), "/vonage/answer/", "/vonage/voice"] {
+            let res = post_webhook(&app, path, &form, vec![]).await;
+            assert!(
+                matches!(res.status().as_u16(), 403 | 404),
+                "{path}: {}",
+                res.status()
+            );
+        }
+    }
+    // The first webhook of a call, and (below) one in the middle of it, refuse each forgery.
+    let signed_first = dialect() != Dialect::Vonage;
+    for (what, headers) in cases.iter().filter(|_| signed_first) {
+        let res = post_webhook(&app, &voice, &form, headers.clone()).await;
         assert_eq!(res.status(), 403, "{what}");
     }
     // A genuine signature replayed on the same body with another call id.
@@ -95,8 +123,10 @@ async fn webhooks_with_a_missing_wrong_or_misdirected_signature_are_refused_and_
     let id = dialect().call_id_param();
     let at = replayed.iter().position(|(k, _)| k == id).unwrap();
     replayed[at].1 = account.new_call_id();
-    let res = post_webhook(&app, &voice, &replayed, genuine).await;
-    assert_eq!(res.status(), 403, "replayed with another call id");
+    if signed_first {
+        let res = post_webhook(&app, &voice, &replayed, genuine).await;
+        assert_eq!(res.status(), 403, "replayed with another call id");
+    }
     if dialect() == Dialect::Plivo {
         // Plivo signs no time: the nonce, remembered once seen, is what refuses a replay.
         let headers = signed(&account, &url, &form);
@@ -120,14 +150,64 @@ async fn webhooks_with_a_missing_wrong_or_misdirected_signature_are_refused_and_
     let res = post_webhook(&app, &voice, &form, signed(&account, &url, &form)).await;
     assert_eq!(res.status(), 200);
     let doc = res.text().await.unwrap();
-    let verbs = tandem_dev::phone::twiml::parse_for(dialect(), &doc).expect("a valid document");
+    let verbs = tandem_dev::phone::parse_document(dialect(), &doc).expect("a valid document");
     assert!(doc.contains("Hello Dana"), "{doc}");
-    assert!(
-        verbs
-            .iter()
-            .any(|v| matches!(v, tandem_dev::phone::twiml::Verb::Gather(_))),
-        "{doc}"
+    let action = verbs
+        .iter()
+        .find_map(|v| match v {
+            tandem_dev::phone::twiml::Verb::Gather(g) => g.action.clone(),
+            _ => None,
+        })
+        .expect("the greeting gathers");
+    // The gather's answer, forged every way, is refused and changes nothing.
+    let gather = action.strip_prefix(&app.base).unwrap_or(&action).to_owned();
+    let gather_url = format!("{}{gather}", app.base);
+    let mut pressed = form.clone();
+    pressed.push(("Digits".to_owned(), "1".to_owned()));
+    let before = context(&app, &format!("/api/v1/calls/{sid}/session"))
+        .await
+        .1;
+    let body = encoded(&pressed);
+    let at = |secs: i64| chrono::Utc::now().timestamp() + secs;
+    let mut tampered = pressed.clone();
+    tampered.last_mut().unwrap().1 = "2".to_owned();
+    let mut forgeries = vec![
+        ("missing", vec![]),
+        (
+            "wrong key",
+            signed(&Account::new(dialect()), &gather_url, &pressed),
+        ),
+        ("other keys", signed(&account, &gather_url, &tampered)),
+    ];
+    if matches!(dialect(), Dialect::Telnyx | Dialect::Vonage) {
+        forgeries.push((
+            "stale",
+            account.sign_at(&gather_url, &pressed, body.as_bytes(), at(-301)),
+        ));
+        forgeries.push((
+            "ahead",
+            account.sign_at(&gather_url, &pressed, body.as_bytes(), at(301)),
+        ));
+    }
+    for (what, headers) in forgeries {
+        let res = post_webhook(&app, &gather, &pressed, headers).await;
+        assert_eq!(res.status(), 403, "a forged gather: {what}");
+    }
+    let after = context(&app, &format!("/api/v1/calls/{sid}/session"))
+        .await
+        .1;
+    assert_eq!(
+        after["events"], before["events"],
+        "a refused gather recorded nothing"
     );
+    let genuine = signed(&account, &gather_url, &pressed);
+    let res = post_webhook(&app, &gather, &pressed, genuine.clone()).await;
+    assert_eq!(res.status(), 200, "the genuine gather");
+    if matches!(dialect(), Dialect::Plivo | Dialect::Vonage) {
+        // Signatures whose time does not stop a replay carry an id remembered once seen.
+        let res = post_webhook(&app, &gather, &pressed, genuine).await;
+        assert_eq!(res.status(), 403, "the same request again");
+    }
 }
 
 #[tokio::test]
@@ -148,14 +228,18 @@ async fn a_signed_webhook_always_gets_valid_twiml_even_for_nonsense() {
         let headers = signed(&account(), &format!("{}{path}", app.base), &form);
         let res = post_webhook(&app, &path, &form, headers).await;
         assert_eq!(res.status(), 200);
+        let format = match dialect() {
+            Dialect::Vonage => "application/json",
+            _ => "text/xml",
+        };
         assert!(
             res.headers()["content-type"]
                 .to_str()
                 .unwrap()
-                .starts_with("text/xml")
+                .starts_with(format)
         );
         let doc = res.text().await.unwrap();
-        tandem_dev::phone::twiml::parse_for(dialect(), &doc).expect("a valid document");
+        tandem_dev::phone::parse_document(dialect(), &doc).expect("a valid document");
         assert!(doc.contains("Sorry"), "{doc}");
     }
 }

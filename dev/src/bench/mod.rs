@@ -83,7 +83,8 @@ pub struct Options {
     /// Stop with an error if the run takes longer than this many seconds.
     #[arg(long, default_value_t = 900)]
     pub max_secs: u64,
-    /// The voice provider the phone plays and the nodes serve: twilio, signalwire or telnyx.
+    /// The voice provider the phone plays and the nodes serve: twilio, signalwire, telnyx,
+    /// plivo or vonage.
     #[arg(long, default_value = "twilio", value_parser = crate::phone::provider::parse_dialect)]
     pub provider: crate::phone::Dialect,
 }

@@ -283,10 +283,11 @@ pub(super) async fn webhooks(
                 customer(7_000_000 + j),
             )
         };
+        let event = call_status == "completed";
         tasks.push(tokio::spawn(async move {
             let params = crate::phone::call_params(&account, &sid, call_status, &from, BANK);
             match rig.phone.timed_webhook(&url, params).await {
-                Ok((200, body, elapsed)) if body.contains("<Response>") => {
+                Ok((200, body, elapsed)) if answered(account.dialect, &body, event) => {
                     rec.record(stats::WEBHOOK, Instant::now(), elapsed);
                     rec.completed();
                 }
@@ -301,4 +302,13 @@ pub(super) async fn webhooks(
     }
     bar.finish_and_clear();
     Ok(pairs * 2)
+}
+
+/// Whether `body` has the shape of the provider's answer: a document (an XML `<Response>`, an
+/// NCCO array), or for a Vonage status event, nothing.
+fn answered(dialect: crate::phone::Dialect, body: &str, event: bool) -> bool {
+    match dialect {
+        crate::phone::Dialect::Vonage => body.starts_with('[') || (event && body.is_empty()),
+        _ => body.contains("<Response>"),
+    }
 }

@@ -51,7 +51,8 @@ pub struct DemoOptions {
     /// (2 halves every wait).
     #[arg(long, default_value_t = 1.0, value_parser = speed)]
     pub speed: f64,
-    /// The voice provider the phone plays and the node serves: twilio, signalwire or telnyx.
+    /// The voice provider the phone plays and the node serves: twilio, signalwire, telnyx,
+    /// plivo or vonage.
     #[arg(long, default_value = "twilio", value_parser = crate::phone::provider::parse_dialect)]
     pub provider: crate::phone::Dialect,
 }

@@ -19,27 +19,32 @@ pub struct PhoneOptions {
     /// The server's TANDEM_PUBLIC_URL, which webhooks are signed for (default: --server).
     #[arg(long)]
     pub public_url: Option<String>,
-    /// The provider to play: twilio, signalwire or telnyx. Its credentials are read from the
-    /// same variables the server reads (TANDEM_TWILIO_*, TANDEM_SIGNALWIRE_*, TANDEM_TELNYX_*)
-    /// unless given below.
+    /// The provider to play: twilio, signalwire, telnyx, plivo or vonage. Its credentials are
+    /// read from the same variables the server reads (TANDEM_TWILIO_*, TANDEM_SIGNALWIRE_*,
+    /// TANDEM_TELNYX_*, TANDEM_PLIVO_*, TANDEM_VONAGE_*) unless given below.
     #[arg(long, default_value = "twilio", value_parser = super::provider::parse_dialect)]
     pub provider: super::Dialect,
     /// The account the server is configured with: Twilio's account SID
-    /// (TANDEM_TWILIO_ACCOUNT_SID), SignalWire's project id, Telnyx's TeXML account id.
+    /// (TANDEM_TWILIO_ACCOUNT_SID), SignalWire's project id, Telnyx's TeXML account id,
+    /// Plivo's auth id, Vonage's application id.
     #[arg(long)]
     pub account_sid: Option<String>,
     /// The REST credential the server calls the provider with: Twilio's auth token
     /// (TANDEM_TWILIO_AUTH_TOKEN), which every webhook is signed with; SignalWire's API token;
-    /// Telnyx's API key.
+    /// Telnyx's API key; Plivo's auth token; Vonage's application private key (its PEM, or
+    /// the path of its file), whose tokens the fake API checks.
     #[arg(long)]
     pub auth_token: Option<String>,
     /// What webhooks are signed with when it is not the auth token: SignalWire's signing key
-    /// (TANDEM_SIGNALWIRE_SIGNING_KEY), or the base64 seed of the Telnyx key whose public half
-    /// the server has (TANDEM_PHONE_TELNYX_PRIVATE_KEY).
+    /// (TANDEM_SIGNALWIRE_SIGNING_KEY), the base64 seed of the Telnyx key whose public half
+    /// the server has (TANDEM_PHONE_TELNYX_PRIVATE_KEY), Vonage's signature secret
+    /// (TANDEM_VONAGE_SIGNATURE_SECRET). Vonage's answer URL secret is read from
+    /// TANDEM_VONAGE_ANSWER_SECRET.
     #[arg(long)]
     pub signing_key: Option<String>,
     /// Where to serve the fake provider REST API; point the server's API base setting here
-    /// (TANDEM_TWILIO_API_BASE, TANDEM_SIGNALWIRE_SPACE_URL or TANDEM_TELNYX_API_BASE).
+    /// (TANDEM_TWILIO_API_BASE, TANDEM_SIGNALWIRE_SPACE_URL, TANDEM_TELNYX_API_BASE,
+    /// TANDEM_PLIVO_API_BASE or TANDEM_VONAGE_API_BASE).
     #[arg(long, default_value = "127.0.0.1:8081")]
     pub api_listen: SocketAddr,
     /// The caller's number.
@@ -84,6 +89,11 @@ fn account(o: &PhoneOptions) -> anyhow::Result<super::Account> {
             "TANDEM_TELNYX_API_KEY",
             "TANDEM_PHONE_TELNYX_PRIVATE_KEY",
         ),
+        Dialect::Vonage => (
+            "TANDEM_VONAGE_APPLICATION_ID",
+            "TANDEM_VONAGE_PRIVATE_KEY",
+            "TANDEM_VONAGE_SIGNATURE_SECRET",
+        ),
     };
     let pick = |given: &Option<String>, var: &str, flag: &str| {
         given
@@ -91,10 +101,23 @@ fn account(o: &PhoneOptions) -> anyhow::Result<super::Account> {
             .or_else(|| env(var))
             .with_context(|| format!("{flag} or {var} is needed to play {}", o.provider.name()))
     };
+    let mut auth_token = pick(&o.auth_token, token, "--auth-token")?;
+    // Vonage's private key may be given as the path of its file, as the node takes it.
+    if o.provider == Dialect::Vonage && !auth_token.contains("-----BEGIN") {
+        auth_token = std::fs::read_to_string(auth_token.trim())
+            .with_context(|| format!("reading the Vonage private key {auth_token}"))?;
+    }
+    let answer_secret = match o.provider {
+        Dialect::Vonage => Some(env("TANDEM_VONAGE_ANSWER_SECRET").context(
+            "TANDEM_VONAGE_ANSWER_SECRET is needed to play vonage: the answer URL holds it",
+        )?),
+        _ => None,
+    };
     Ok(super::Account {
         dialect: o.provider,
         account_sid: pick(&o.account_sid, sid, "--account-sid")?,
-        auth_token: pick(&o.auth_token, token, "--auth-token")?,
+        auth_token,
+        answer_secret,
         signing_key: pick(
             &o.signing_key.clone().or_else(|| {
                 o.auth_token
@@ -145,6 +168,7 @@ pub async fn run(o: PhoneOptions) -> anyhow::Result<()> {
         super::Dialect::SignalWire => ("SignalWire", "TANDEM_SIGNALWIRE_SPACE_URL"),
         super::Dialect::Telnyx => ("Telnyx", "TANDEM_TELNYX_API_BASE"),
         super::Dialect::Plivo => ("Plivo", "TANDEM_PLIVO_API_BASE"),
+        super::Dialect::Vonage => ("Vonage", "TANDEM_VONAGE_API_BASE"),
     };
     screen.info(&format!(
         "fake {provider} REST API at http://{} (set {setting} to it)",

@@ -1,7 +1,8 @@
 //! The provider's REST API as the dev phone serves it, in the dialect it plays: Twilio's
 //! Messages and Calls (inline `Twiml`), SignalWire's Compatibility API (Calls move by `Url`
-//! only), Telnyx's TeXML Calls and Messaging API. Each with its own auth and error shapes,
-//! delivering texts and live updates to the phone.
+//! only), Telnyx's TeXML Calls and Messaging API, Plivo's Call transfer and Message API,
+//! Vonage's Voice (`PUT /v1/calls/{uuid}`) and Messages APIs. Each with its own auth and
+//! error shapes, delivering texts and live updates to the phone.
 
 use std::time::Instant;
 
@@ -11,7 +12,7 @@ use axum::{
     extract::{Path, State},
     http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
-    routing::post,
+    routing::{post, put},
 };
 use base64::{Engine, engine::general_purpose::STANDARD};
 use serde_json::{Value, json};
@@ -57,6 +58,9 @@ impl Phone {
                     "/v2/texml/Accounts/{account}/Calls/{call}",
                     post(update_call).get(fetch_call),
                 ),
+            Dialect::Vonage => Router::new()
+                .route("/v1/messages", post(vonage_message))
+                .route("/v1/calls/{call}", put(vonage_update).get(vonage_call)),
         };
         router.with_state(self.clone())
     }
@@ -65,10 +69,17 @@ impl Phone {
         self.inner.config.account.dialect
     }
 
-    /// Basic `account:token` (Twilio, SignalWire) or a Bearer API key (Telnyx), and the
-    /// account in the path being the phone's own.
+    /// Basic `account:token` (Twilio, SignalWire), a Bearer API key (Telnyx) or the
+    /// application's JWT (Vonage), and the account in the path being the phone's own.
     fn authorised(&self, account: Option<&str>, headers: &HeaderMap) -> bool {
         let config = &self.inner.config.account;
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        if config.dialect == Dialect::Vonage {
+            return config.vonage_token_valid(given);
+        }
         let expected = match config.dialect {
             Dialect::Telnyx => format!("Bearer {}", config.auth_token),
             _ => format!(
@@ -76,11 +87,7 @@ impl Phone {
                 STANDARD.encode(format!("{}:{}", config.account_sid, config.auth_token))
             ),
         };
-        account.is_none_or(|a| a == config.account_sid)
-            && headers
-                .get(header::AUTHORIZATION)
-                .and_then(|v| v.to_str().ok())
-                == Some(expected.as_str())
+        account.is_none_or(|a| a == config.account_sid) && given == expected
     }
 
     /// The provider's error document.
@@ -102,6 +109,13 @@ impl Phone {
                 "more_info": "https://developer.signalwire.com/compatibility-api/rest/",
                 "status": status.as_u16(),
             }),
+            // RFC 7807 problem details.
+            Dialect::Vonage => json!({
+                "type": format!("https://developer.vonage.com/api-errors#{}", status.as_u16()),
+                "title": status.canonical_reason().unwrap_or("Error"),
+                "detail": message,
+                "instance": uuid::Uuid::new_v4(),
+            }),
         };
         (status, Json(body)).into_response()
     }
@@ -109,6 +123,11 @@ impl Phone {
     fn unauthorised(&self) -> Response {
         match self.dialect() {
             Dialect::Telnyx => self.error(StatusCode::UNAUTHORIZED, 10009, "Authentication failed"),
+            Dialect::Vonage => self.error(
+                StatusCode::UNAUTHORIZED,
+                401,
+                "You did not provide correct credentials.",
+            ),
             _ => self.error(StatusCode::UNAUTHORIZED, 20003, "Authenticate"),
         }
     }
@@ -117,6 +136,11 @@ impl Phone {
         match self.dialect() {
             Dialect::Telnyx => self.error(StatusCode::NOT_FOUND, 10005, "Resource not found"),
             Dialect::Plivo => self.error(StatusCode::NOT_FOUND, 404, "not found"),
+            Dialect::Vonage => self.error(
+                StatusCode::NOT_FOUND,
+                404,
+                &format!("Call {what} doesn't exist."),
+            ),
             _ => self.error(
                 StatusCode::NOT_FOUND,
                 20404,
@@ -130,7 +154,7 @@ impl Phone {
         match self.dialect() {
             Dialect::Twilio => call.strip_suffix(".json"),
             Dialect::SignalWire => Some(call.strip_suffix(".json").unwrap_or(call)),
-            Dialect::Telnyx | Dialect::Plivo => Some(call),
+            Dialect::Telnyx | Dialect::Plivo | Dialect::Vonage => Some(call),
         }
     }
 }
@@ -423,4 +447,118 @@ async fn update_call(
         "uri": format!("/Accounts/{account}/Calls/{sid}.json"),
     });
     (StatusCode::OK, Json(resource)).into_response()
+}
+
+/// Vonage's Messages API: `POST /v1/messages` with JSON `message_type`, `channel`, `to`,
+/// `from` (numbers without `+`), `text`.
+async fn vonage_message(State(phone): State<Phone>, headers: HeaderMap, body: Bytes) -> Response {
+    if !phone.authorised(None, &headers) {
+        return phone.unauthorised();
+    }
+    let Some(mut sms) = json_message(&phone, "/v1/messages".into(), &body, "to", "from") else {
+        return phone.error(
+            StatusCode::BAD_REQUEST,
+            400,
+            "The request body is not JSON.",
+        );
+    };
+    let message: Value = serde_json::from_slice(&body).unwrap_or_default();
+    if message["channel"] != "sms" || message["message_type"] != "text" {
+        return phone.error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            422,
+            "channel must be sms and message_type text",
+        );
+    }
+    let digits = |n: &str| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit());
+    if !digits(&sms.to) || !digits(&sms.from) || sms.body.is_empty() {
+        return phone.error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            422,
+            "to and from are E.164 numbers without a leading +, and text is required",
+        );
+    }
+    sms.to = format!("+{}", sms.to);
+    sms.from = format!("+{}", sms.from);
+    phone.inner.deliver(sms);
+    (
+        StatusCode::ACCEPTED,
+        Json(json!({ "message_uuid": uuid::Uuid::new_v4() })),
+    )
+        .into_response()
+}
+
+/// Vonage's call modify: `PUT /v1/calls/{uuid}` with `transfer` to an inline NCCO (the call
+/// runs it at once), or `hangup`. 204, no body.
+async fn vonage_update(
+    State(phone): State<Phone>,
+    Path(call): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let received = Instant::now();
+    if !phone.authorised(None, &headers) {
+        return phone.unauthorised();
+    }
+    let Ok(update) = serde_json::from_slice::<Value>(&body) else {
+        return phone.error(
+            StatusCode::BAD_REQUEST,
+            400,
+            "The request body is not JSON.",
+        );
+    };
+    let ncco = &update["destination"]["ncco"];
+    phone.inner.record(ApiRequest {
+        kind: ApiKind::CallUpdate,
+        call: Some(call.clone()),
+        path: format!("/v1/calls/{call}"),
+        form: vec![
+            (
+                "Action".into(),
+                update["action"].as_str().unwrap_or_default().into(),
+            ),
+            ("Ncco".into(), ncco.to_string()),
+        ],
+        at: received,
+    });
+    let command = match update["action"].as_str() {
+        Some("transfer") if update["destination"]["type"] == "ncco" => {
+            let doc = ncco.to_string();
+            if let Err(e) = super::ncco::parse(&doc) {
+                return phone.error(StatusCode::BAD_REQUEST, 400, &e.to_string());
+            }
+            Control::LiveUpdate {
+                twiml: doc,
+                received,
+            }
+        }
+        Some("hangup") => Control::Complete,
+        _ => {
+            return phone.error(
+                StatusCode::BAD_REQUEST,
+                400,
+                "action must be transfer (to an ncco destination) or hangup",
+            );
+        }
+    };
+    match phone.inner.control(&call).map(|c| c.send(command)) {
+        Some(Ok(())) => StatusCode::NO_CONTENT.into_response(),
+        _ => phone.not_found(&call),
+    }
+}
+
+/// Vonage's call resource: `answered` while the call lasts; an id it does not hold, 404.
+async fn vonage_call(
+    State(phone): State<Phone>,
+    Path(call): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if !phone.authorised(None, &headers) {
+        return phone.unauthorised();
+    }
+    match phone.inner.control(&call) {
+        Some(_) => Json(json!({ "uuid": call, "status": "answered", "direction": "inbound" }))
+            .into_response(),
+        None => phone.not_found(&call),
+    }
 }

@@ -1,12 +1,13 @@
-//! The dev phone: a faithful stand-in for a provider's side of a call (Twilio, SignalWire or
-//! Telnyx). It places calls by posting webhooks signed as that provider signs them, follows
-//! the TwiML-family document it gets back with that provider's semantics, and serves a fake
-//! of that provider's REST API so texts and live call updates reach it. Tests and the
-//! benchmark drive calls through it.
+//! The dev phone: a faithful stand-in for a provider's side of a call (Twilio, SignalWire,
+//! Telnyx, Plivo or Vonage). It places calls by posting webhooks signed as that provider signs
+//! them, follows the document it gets back (TwiML, Plivo XML, NCCO) with that provider's
+//! semantics, and serves a fake of that provider's REST API so texts and live call updates
+//! reach it. Tests and the benchmark drive calls through it.
 
 pub mod call;
 pub mod cli;
 pub mod fake_api;
+pub mod ncco;
 pub mod page;
 pub mod provider;
 mod runner;
@@ -229,21 +230,35 @@ impl Inner {
     ) -> Result<Delivered, String> {
         let failure =
             |e: &dyn std::fmt::Display| format!("Error 11200: HTTP retrieval failure ({e})");
+        // Vonage posts JSON for the same parameters, with the JWT over its body.
+        let json = (self.config.account.dialect == Dialect::Vonage).then(|| {
+            let event =
+                url::Url::parse(url).is_ok_and(|u| u.path().ends_with(&self.config.status_path));
+            ncco::callback(&params, event)
+        });
         // GET webhooks carry their parameters in the query, and the signature covers them there.
-        let (signed_url, form) = match method {
-            "GET" => {
+        let (signed_url, form, body) = match (method, &json) {
+            ("GET", _) => {
+                let pairs: Vec<(String, String)> = match &json {
+                    Some(object) => object
+                        .as_object()
+                        .into_iter()
+                        .flatten()
+                        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+                        .collect(),
+                    None => params,
+                };
                 let mut u = url::Url::parse(url).map_err(|e| failure(&e))?;
-                u.query_pairs_mut().extend_pairs(params.iter());
-                (u.to_string(), vec![])
+                u.query_pairs_mut().extend_pairs(pairs.iter());
+                (u.to_string(), vec![], String::new())
             }
-            _ => (url.to_owned(), params),
-        };
-        let body = form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(form.iter())
-            .finish();
-        let body = match method {
-            "GET" => String::new(),
-            _ => body,
+            (_, Some(object)) => (url.to_owned(), vec![], object.to_string()),
+            (_, None) => {
+                let body = form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs(params.iter())
+                    .finish();
+                (url.to_owned(), params, body)
+            }
         };
         let headers = self.config.account.sign_request(
             method,
@@ -252,12 +267,16 @@ impl Inner {
             body.as_bytes(),
             chrono::Utc::now().timestamp(),
         );
+        let content_type = match json {
+            Some(_) => "application/json",
+            None => "application/x-www-form-urlencoded",
+        };
         let mut request = match method {
             "GET" => self.http.get(self.target(&signed_url)),
             _ => self
                 .http
                 .post(self.target(&signed_url))
-                .header("content-type", "application/x-www-form-urlencoded")
+                .header("content-type", content_type)
                 .body(body),
         };
         for (name, value) in headers {
@@ -347,6 +366,9 @@ impl Phone {
         if account.dialect == Dialect::Telnyx {
             return self.telnyx_event(&telnyx_message(from, to, body)).await;
         }
+        if account.dialect == Dialect::Vonage {
+            return self.vonage_message(&vonage_message(from, to, body)).await;
+        }
         let url = format!("{public}/{}/sms", account.dialect.name());
         if account.dialect == Dialect::Plivo {
             // Plivo's message webhook: its own names, signed by V2 (URL and nonce) only.
@@ -391,9 +413,21 @@ impl Phone {
             .await
     }
 
+    /// Posts an inbound message as Vonage's Messages API delivers it, signed now, to
+    /// `/vonage/sms`, as often as asked: Vonage retries a message it could not deliver.
+    pub async fn vonage_message(
+        &self,
+        message: &serde_json::Value,
+    ) -> Result<(u16, String), String> {
+        let public = self.inner.config.public_url.trim_end_matches('/');
+        self.inner
+            .signed_json(&format!("{public}/vonage/sms"), &message.to_string())
+            .await
+    }
+
     /// Texts the server and returns its answer, however the provider carries it: a
-    /// `<Message>` in the webhook's response, or (Telnyx) a text sent back through the API
-    /// before the webhook was answered. `None` when it answered nothing.
+    /// `<Message>` in the webhook's response, or (Telnyx, Vonage) a text sent back through
+    /// the API before the webhook was answered. `None` when it answered nothing.
     pub async fn text(&self, from: &str, to: &str, body: &str) -> Result<Option<String>, String> {
         // Texts already waiting for `from` are not the answer to this one.
         let waiting = self.inner.lock_inbox().get(from).map_or(0, VecDeque::len);
@@ -401,10 +435,12 @@ impl Phone {
         if status != 200 {
             return Err(format!("HTTP {status}: {answer}"));
         }
-        if self.inner.config.account.dialect == Dialect::Telnyx {
+        let dialect = self.inner.config.account.dialect;
+        if matches!(dialect, Dialect::Telnyx | Dialect::Vonage) {
             if !answer.is_empty() {
                 return Err(format!(
-                    "Telnyx reads no answer from a message webhook: {answer}"
+                    "{} reads no answer from a message webhook: {answer}",
+                    dialect.name()
                 ));
             }
             return Ok(self
@@ -420,6 +456,16 @@ impl Phone {
             [one] => Ok(Some(one.clone())),
             more => Err(format!("{} messages in one answer: {answer}", more.len())),
         }
+    }
+}
+
+/// A document in the dialect the phone plays, read into the phone's verbs: Plivo XML and
+/// NCCO have their own, every other dialect is TwiML.
+pub fn parse_document(dialect: Dialect, doc: &str) -> Result<Vec<twiml::Verb>, twiml::TwimlError> {
+    match dialect {
+        Dialect::Plivo => twiml::parse_plivo(doc),
+        Dialect::Vonage => ncco::parse(doc),
+        _ => twiml::parse(doc),
     }
 }
 
@@ -446,6 +492,20 @@ pub fn telnyx_message(from: &str, to: &str, body: &str) -> serde_json::Value {
             "record_type": "event",
         },
         "meta": {"attempt": 1},
+    })
+}
+
+/// The Messages API's inbound SMS for a text from `from` to `to`: numbers without `+`.
+pub fn vonage_message(from: &str, to: &str, body: &str) -> serde_json::Value {
+    serde_json::json!({
+        "channel": "sms",
+        "message_uuid": uuid::Uuid::new_v4(),
+        "to": to.trim_start_matches('+'),
+        "from": from.trim_start_matches('+'),
+        "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "text": body,
+        "sms": { "num_messages": "1" },
+        "message_type": "text",
     })
 }
 

@@ -16,16 +16,19 @@ pub struct Account {
     /// API key.
     pub auth_token: String,
     /// What webhooks are signed with: Twilio's auth token, SignalWire's signing key, Telnyx's
-    /// Ed25519 private key (the base64 of its 32-byte seed).
+    /// Ed25519 private key (the base64 of its 32-byte seed), Vonage's signature secret.
     pub signing_key: String,
+    /// Vonage's answer URL secret (`/vonage/answer/{secret}`); none elsewhere.
+    pub answer_secret: Option<String>,
 }
 
 /// Every provider the phone can play, by the name `--provider` takes.
-pub const DIALECTS: [Dialect; 4] = [
+pub const DIALECTS: [Dialect; 5] = [
     Dialect::Twilio,
     Dialect::SignalWire,
     Dialect::Telnyx,
     Dialect::Plivo,
+    Dialect::Vonage,
 ];
 
 pub fn dialect(name: &str) -> Option<Dialect> {
@@ -48,6 +51,7 @@ impl Account {
             account_sid: account_sid.to_owned(),
             auth_token: auth_token.to_owned(),
             signing_key: auth_token.to_owned(),
+            answer_secret: None,
         }
     }
 
@@ -61,6 +65,14 @@ impl Account {
                 account_sid: uuid::Uuid::new_v4().to_string(),
                 auth_token: format!("PT{}", secret()),
                 signing_key: format!("PSK_{}", secret()),
+                answer_secret: None,
+            },
+            Dialect::Vonage => Self {
+                dialect,
+                account_sid: uuid::Uuid::new_v4().to_string(),
+                auth_token: vonage_private_key(),
+                signing_key: secret(),
+                answer_secret: Some(format!("{}{}", secret(), secret())),
             },
             Dialect::Plivo => {
                 let token = format!("{}{}", secret(), secret());
@@ -69,6 +81,7 @@ impl Account {
                     account_sid: format!("MA{}", secret()[..18].to_uppercase()),
                     auth_token: token[..40].to_owned(),
                     signing_key: token[..40].to_owned(),
+                    answer_secret: None,
                 }
             }
             Dialect::Telnyx => {
@@ -79,17 +92,26 @@ impl Account {
                     account_sid: uuid::Uuid::new_v4().to_string(),
                     auth_token: format!("KEY{}", secret().to_uppercase()),
                     signing_key: STANDARD.encode(seed),
+                    answer_secret: None,
                 }
             }
         }
     }
 
+    /// Where a call is first posted: Vonage's answer URL holds its secret.
     pub fn voice_path(&self) -> String {
-        format!("/{}/voice", self.dialect.name())
+        match &self.answer_secret {
+            Some(secret) => format!("/vonage/answer/{secret}"),
+            None => format!("/{}/voice", self.dialect.name()),
+        }
     }
 
+    /// Where status events go: Vonage's application event URL, the others' status callback.
     pub fn status_path(&self) -> String {
-        format!("/{}/status", self.dialect.name())
+        match self.dialect {
+            Dialect::Vonage => "/vonage/event".to_owned(),
+            _ => format!("/{}/status", self.dialect.name()),
+        }
     }
 
     /// What a tandem node is told to serve this provider, with its REST API at `api_base`.
@@ -116,6 +138,16 @@ impl Account {
                 ("TANDEM_TELNYX_API_KEY", self.auth_token.clone()),
                 ("TANDEM_TELNYX_PUBLIC_KEY", self.telnyx_public_key()),
                 ("TANDEM_TELNYX_API_BASE", api_base.to_owned()),
+            ],
+            Dialect::Vonage => vec![
+                ("TANDEM_VONAGE_APPLICATION_ID", self.account_sid.clone()),
+                ("TANDEM_VONAGE_PRIVATE_KEY", self.auth_token.clone()),
+                ("TANDEM_VONAGE_SIGNATURE_SECRET", self.signing_key.clone()),
+                (
+                    "TANDEM_VONAGE_ANSWER_SECRET",
+                    self.answer_secret.clone().unwrap_or_default(),
+                ),
+                ("TANDEM_VONAGE_API_BASE", api_base.to_owned()),
             ],
         };
         // A Twilio-only node is the default; any other is named.
@@ -198,6 +230,15 @@ impl Account {
                     ("X-Twilio-Signature", signature),
                 ]
             }
+            Dialect::Vonage => {
+                let token = tandem::providers::vonage::signature::sign_jwt(
+                    &self.signing_key,
+                    &self.account_sid,
+                    body,
+                    at,
+                );
+                vec![("Authorization", format!("Bearer {token}"))]
+            }
             Dialect::Telnyx => {
                 let timestamp = at.to_string();
                 let mut signed = format!("{timestamp}|").into_bytes();
@@ -223,11 +264,33 @@ impl Account {
         ]
     }
 
+    /// Whether `authorization` is a Vonage application's JWT: RS256, signed with the key
+    /// whose private half the account holds, for this application, not expired.
+    pub fn vonage_token_valid(&self, authorization: &str) -> bool {
+        use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+        let Some(token) = authorization.strip_prefix("Bearer ") else {
+            return false;
+        };
+        let Some(public) = vonage_public_key(&self.auth_token) else {
+            return false;
+        };
+        let mut validation = Validation::new(Algorithm::RS256);
+        validation.set_required_spec_claims(&["exp"]);
+        jsonwebtoken::decode::<serde_json::Value>(
+            token,
+            &DecodingKey::from_rsa_der(&public),
+            &validation,
+        )
+        .is_ok_and(|data| data.claims["application_id"] == self.account_sid.as_str())
+    }
+
     /// A new call id of the provider's shape.
     pub fn new_call_id(&self) -> String {
         match self.dialect {
             Dialect::Twilio => super::new_sid("CA"),
-            Dialect::SignalWire | Dialect::Plivo => uuid::Uuid::new_v4().to_string(),
+            Dialect::SignalWire | Dialect::Plivo | Dialect::Vonage => {
+                uuid::Uuid::new_v4().to_string()
+            }
             Dialect::Telnyx => {
                 let mut bytes = [0u8; 30];
                 getrandom::fill(&mut bytes).expect("the OS has randomness");
@@ -238,4 +301,36 @@ impl Account {
             }
         }
     }
+}
+
+/// A fresh RSA private key in PKCS#8 PEM, as the Vonage dashboard hands one out.
+fn vonage_private_key() -> String {
+    use aws_lc_rs::{
+        encoding::AsDer,
+        rsa::{KeyPair, KeySize},
+    };
+    let key = KeyPair::generate(KeySize::Rsa2048).expect("the OS has randomness");
+    let der = key.as_der().expect("a fresh key encodes");
+    let body = STANDARD.encode(der.as_ref());
+    let lines: Vec<&str> = body
+        .as_bytes()
+        .chunks(64)
+        .map(|c| std::str::from_utf8(c).expect("base64 is ASCII"))
+        .collect();
+    format!(
+        "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+        lines.join("\n")
+    )
+}
+
+/// The public half (PKCS#1 DER) of a PKCS#8 PEM private key.
+fn vonage_public_key(private_pem: &str) -> Option<Vec<u8>> {
+    use aws_lc_rs::{rsa::KeyPair, signature::KeyPair as _};
+    let body: String = private_pem
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect();
+    let der = STANDARD.decode(body.trim()).ok()?;
+    let key = KeyPair::from_pkcs8(&der).ok()?;
+    Some(key.public_key().as_ref().to_vec())
 }

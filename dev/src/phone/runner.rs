@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 use super::{
     Control, Dialect, Inner,
     call::{Call, CallEvent, CallerInput, EndReason},
-    twiml::{self, Gather, Verb},
+    twiml::{Gather, Verb},
 };
 
 pub(super) fn start(phone: Arc<Inner>, from: &str, to: &str) -> Call {
@@ -71,10 +71,13 @@ enum Gathered {
 }
 
 /// Where the next document comes from.
+#[derive(Default)]
 struct Fetch {
     url: String,
     method: String,
     extra: Vec<(String, String)>,
+    /// A Vonage `notify`: an answer with no actions lets the current NCCO go on.
+    continues: bool,
 }
 
 /// What interrupted the current verb.
@@ -126,10 +129,15 @@ impl Ctx {
 
 impl CallTask {
     async fn run(mut self) {
+        // Vonage fetches its answer URL by GET unless told otherwise.
+        let method = match self.ctx.phone.config.account.dialect {
+            Dialect::Vonage => "GET",
+            _ => "POST",
+        };
         let first = Fetch {
             url: self.ctx.public(&self.ctx.phone.config.voice_path),
-            method: "POST".into(),
-            extra: vec![],
+            method: method.into(),
+            ..Fetch::default()
         };
         let reason = self.execute(Some(first)).await;
         self.emit(CallEvent::Ended(reason.clone()));
@@ -170,14 +178,20 @@ impl CallTask {
                         Interrupt::End(reason) => return reason,
                     },
                 };
+                let dialect = self.ctx.phone.config.account.dialect;
                 let parsed = result.and_then(|doc| {
-                    match twiml::parse_for(self.ctx.phone.config.account.dialect, &doc) {
-                        Ok(verbs) => Ok((doc, verbs)),
+                    // A notify answered with nothing (an empty body, `[]`) lets the NCCO go on.
+                    if f.continues && matches!(doc.trim(), "" | "[]") {
+                        return Ok((doc, None));
+                    }
+                    match super::parse_document(dialect, &doc) {
+                        Ok(verbs) => Ok((doc, Some(verbs))),
                         Err(e) => Err(e.to_string()),
                     }
                 });
                 match parsed {
-                    Ok((doc, verbs)) => {
+                    Ok((_, None)) => {}
+                    Ok((doc, Some(verbs))) => {
                         if let Some(received) = update {
                             self.emit(CallEvent::LiveUpdate {
                                 twiml: doc,
@@ -213,7 +227,7 @@ impl CallTask {
                     twiml: twiml.clone(),
                     received,
                 });
-                match twiml::parse_for(self.ctx.phone.config.account.dialect, &twiml) {
+                match super::parse_document(self.ctx.phone.config.account.dialect, &twiml) {
                     Ok(verbs) => {
                         self.verbs = verbs.into();
                         Interrupt::Replaced
@@ -232,7 +246,7 @@ impl CallTask {
                     Fetch {
                         url,
                         method,
-                        extra: vec![],
+                        ..Fetch::default()
                     },
                     received,
                 ));
@@ -266,7 +280,19 @@ impl CallTask {
                 return Ok(Some(Fetch {
                     url: self.resolve(&url),
                     method,
-                    extra: vec![],
+                    ..Fetch::default()
+                }));
+            }
+            Verb::Notify {
+                url,
+                method,
+                payload,
+            } => {
+                return Ok(Some(Fetch {
+                    url: self.resolve(&url),
+                    method,
+                    extra: vec![("payload".to_owned(), payload)],
+                    continues: true,
                 }));
             }
             Verb::Hangup => return Err(Interrupt::End(EndReason::ServerHangup)),
@@ -361,6 +387,7 @@ impl CallTask {
             url,
             method: g.method,
             extra,
+            ..Fetch::default()
         }))
     }
 

@@ -149,6 +149,7 @@ mod tests {
             session: Uuid::nil(),
             turn: 3,
             agent: None,
+            call: None,
         };
         let doc = markup::render::<PlivoXml>(&reply, &links, false);
         let action = "https://ivr.example.com/plivo/gather?session=00000000-0000-0000-0000-000000000000&amp;turn=3";
@@ -175,6 +176,7 @@ mod tests {
             session: Uuid::nil(),
             turn: 1,
             agent: None,
+            call: None,
         };
         assert!(
             markup::render::<PlivoXml>(&reply, &links, false)

@@ -65,6 +65,7 @@ impl Telephony for Telnyx {
             session,
             turn,
             agent: self.agent.as_deref(),
+            call: None,
         };
         let doc = twiml::render(reply, &links, false);
         let request = self

@@ -13,12 +13,7 @@ use axum::{
 use serde::Deserialize;
 
 use super::signature;
-use crate::{
-    channels::sms,
-    providers::replay,
-    state::AppState,
-    telephony::{InboundSms, OutboundSms},
-};
+use crate::{providers::replay, state::AppState, telephony::InboundSms};
 
 /// A message event is a few KB at most.
 const MAX_BODY: usize = 64 * 1024;
@@ -82,29 +77,7 @@ async fn message_event(State(app): State<AppState>, headers: HeaderMap, body: By
         return StatusCode::OK.into_response();
     };
     // Telnyx may deliver one event twice (a slow answer, a retry): the text is read once.
-    let key = format!("telnyx:{event}");
-    if replay::seen(&app, &key).await {
-        tracing::info!("a Telnyx message event came again; already answered");
-        return StatusCode::OK.into_response();
-    }
-    let to = text.from.clone();
-    if let Some(answer) = sms::answer(&app, text).await {
-        let sent = match app.telephony.get("telnyx") {
-            Ok(telnyx) => {
-                telnyx
-                    .send_sms(OutboundSms {
-                        to: &to,
-                        body: &answer,
-                    })
-                    .await
-            }
-            Err(e) => Err(e),
-        };
-        if let Err(e) = sent {
-            tracing::warn!(error = %e, "could not send the answer to a text");
-        }
-    }
-    replay::remember(&app, key).await;
+    replay::answer_text_once(&app, format!("telnyx:{event}"), text).await;
     StatusCode::OK.into_response()
 }
 

@@ -89,6 +89,7 @@ impl Telephony for Twilio {
             session,
             turn,
             agent: self.agent.as_deref(),
+            call: None,
         };
         let doc = twiml::render(reply, &links, false);
         self.post(&format!("Calls/{call_id}.json"), &[("Twiml", &doc)])

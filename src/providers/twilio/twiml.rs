@@ -145,6 +145,7 @@ mod tests {
             session: Uuid::nil(),
             turn: 3,
             agent: None,
+            call: None,
         };
         let doc = render(&reply, &links, false);
         assert!(
@@ -174,6 +175,7 @@ mod tests {
             session: Uuid::nil(),
             turn: 1,
             agent: None,
+            call: None,
         };
         let doc = render(&reply, &links, false);
         assert!(
@@ -225,6 +227,7 @@ mod tests {
             session: Uuid::nil(),
             turn: 7,
             agent: None,
+            call: None,
         };
         let doc = render(&reply, &links, false);
         assert!(doc.contains(r#"action="https://ivr.example.com/twilio/gather?session=00000000-0000-0000-0000-000000000000&amp;turn=7""#), "{doc}");
@@ -254,6 +257,7 @@ mod tests {
             session: Uuid::nil(),
             turn: 2,
             agent: None,
+            call: None,
         };
         let doc = render(&reply, &links, false);
         let action = "https://ivr.example.com/telnyx/gather?session=00000000-0000-0000-0000-000000000000&amp;turn=2";
@@ -287,6 +291,7 @@ mod tests {
             session: Uuid::nil(),
             turn: 1,
             agent: None,
+            call: None,
         };
         let doc = render(&reply, &links, false);
         // The dev phone's crate also runs this document through its TwiML parser.

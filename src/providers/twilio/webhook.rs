@@ -13,22 +13,26 @@ use uuid::Uuid;
 use super::{Dialect, signature};
 use crate::{
     providers::{
-        plivo::signature as plivo, replay, signalwire::signature as signalwire,
+        plivo::signature as plivo,
+        replay,
+        signalwire::signature as signalwire,
         telnyx::signature as telnyx,
+        vonage::{callback as vonage_callback, signature as vonage},
     },
     state::AppState,
     telephony::{CallInfo, CallStatus, Heard, InboundSms},
 };
 
-/// Webhook bodies are small forms; anything bigger is not Twilio.
+/// Webhook bodies are small forms (or Vonage's small JSON); anything bigger is not a provider.
 pub const MAX_BODY: usize = 16 * 1024;
 
 /// A form whose signature matched, in the dialect of the route it came to. Anything else is
 /// refused with 403 before a byte of it is read.
 pub struct SignedForm {
     pub dialect: Dialect,
-    /// The nonce the signature covered, for providers whose signatures carry no time.
-    pub nonce: Option<String>,
+    /// What the request is remembered by once answered, so a replay of it is refused: Plivo's
+    /// nonce, Vonage's token id.
+    pub replay_key: Option<String>,
     pub params: Vec<(String, String)>,
     /// `session` and `turn` from our own follow-up URLs, when present.
     pub query: Vec<(String, String)>,
@@ -69,6 +73,7 @@ impl SignedForm {
             header("x-plivo-signature-v2"),
             header("x-plivo-signature-v2-nonce"),
         );
+        let bearer = header("authorization");
         let body = Bytes::from_request(req, app)
             .await
             .map_err(|_| forbidden())?;
@@ -119,10 +124,45 @@ impl SignedForm {
                             return Err(forbidden());
                         }
                         true => Some(Self {
-                            nonce: Some(nonce.clone()),
+                            replay_key: Some(format!("plivo:{nonce}")),
                             ..Self::unchecked(dialect, &url, params)
                         }),
                         false => None,
+                    }
+                }
+                None => None,
+            },
+            Dialect::Vonage => match config.vonage.as_ref() {
+                Some(c) => {
+                    let now = chrono::Utc::now().timestamp();
+                    let token = vonage::verify_callback(
+                        c.signature_secret.expose_secret(),
+                        &bearer,
+                        &body,
+                        now,
+                    );
+                    match token {
+                        Some(token) => {
+                            // A hold-loop notify changes nothing when repeated (it reads what
+                            // the call is to hear, and an effect is claimed once by the
+                            // session), and comes every few seconds from every waiting call:
+                            // its token is not worth a record.
+                            let key = token
+                                .jti
+                                .filter(|_| !path.ends_with("/vonage/hold"))
+                                .map(|jti| format!("vonage:{jti}"));
+                            if let Some(key) = &key
+                                && replay::seen(app, key).await
+                            {
+                                tracing::warn!(path, "rejected a replayed Vonage callback");
+                                return Err(forbidden());
+                            }
+                            vonage_callback::params(&body, &query_of(&url)).map(|params| Self {
+                                replay_key: key,
+                                ..Self::unchecked(dialect, &url, params)
+                            })
+                        }
+                        None => None,
                     }
                 }
                 None => None,
@@ -153,16 +193,18 @@ impl SignedForm {
 
     /// A form whose signature has been checked.
     fn unchecked(dialect: Dialect, url: &str, params: Vec<(String, String)>) -> Self {
-        let query = url
-            .split_once('?')
-            .map(|(_, q)| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
-            .unwrap_or_default();
         Self {
             dialect,
-            nonce: None,
+            replay_key: None,
             params,
-            query,
+            query: query_of(url),
         }
+    }
+
+    /// A request whose origin was checked otherwise (Vonage's answer webhook, by the secret
+    /// in its path), with the parameters it carries.
+    pub fn trusted(dialect: Dialect, url: &str, params: Vec<(String, String)>) -> Self {
+        Self::unchecked(dialect, url, params)
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {
@@ -247,6 +289,13 @@ impl SignedForm {
         };
         Some((get("session")?.parse().ok()?, get("turn")?.parse().ok()?))
     }
+}
+
+/// The parameters of `url`'s query: our own follow-up URLs' `session`, `turn`, `call`.
+fn query_of(url: &str) -> Vec<(String, String)> {
+    url.split_once('?')
+        .map(|(_, q)| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .unwrap_or_default()
 }
 
 fn form(body: &[u8]) -> Vec<(String, String)> {

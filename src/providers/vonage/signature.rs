@@ -24,7 +24,20 @@ struct Claims {
     iat: Option<f64>,
     nbf: Option<f64>,
     exp: Option<f64>,
+    jti: Option<String>,
 }
+
+/// What a checked token says of itself: its id, which a replay repeats, and when it was made.
+#[derive(Debug, PartialEq)]
+pub struct Token {
+    pub jti: Option<String>,
+    pub iat: Option<i64>,
+}
+
+/// The oldest a callback's token may be, in seconds. Vonage's SDKs check no age; a token
+/// made for one request is good for that request only, and a replay within this window is
+/// refused by its `jti`.
+pub const MAX_AGE_SECS: i64 = 300;
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -38,26 +51,23 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 /// signed with `secret`, not expired, not before its `nbf` or `iat`, whose `payload_hash` is
 /// the body's. `authorization` is the header's value.
 pub fn validate_jwt(secret: &str, authorization: &str, body: &[u8], now: i64) -> bool {
-    let Some(token) = authorization.strip_prefix("Bearer ") else {
-        return false;
-    };
+    verify_jwt(secret, authorization, body, now).is_some()
+}
+
+/// [`validate_jwt`], with what the token says of itself when it holds.
+pub fn verify_jwt(secret: &str, authorization: &str, body: &[u8], now: i64) -> Option<Token> {
+    let token = authorization.strip_prefix("Bearer ")?;
     let mut parts = token.split('.');
     let (Some(head), Some(claims), Some(sig), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
     else {
-        return false;
+        return None;
     };
     let decode = |part: &str| URL_SAFE_NO_PAD.decode(part).ok();
-    let (Some(head_json), Some(claims_json), Some(sig)) =
-        (decode(head), decode(claims), decode(sig))
-    else {
-        return false;
-    };
-    let Ok(header) = serde_json::from_slice::<Header>(&head_json) else {
-        return false;
-    };
+    let (head_json, claims_json, sig) = (decode(head)?, decode(claims)?, decode(sig)?);
+    let header = serde_json::from_slice::<Header>(&head_json).ok()?;
     if header.alg != "HS256" {
-        return false;
+        return None;
     }
     let mut mac =
         Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
@@ -65,23 +75,51 @@ pub fn validate_jwt(secret: &str, authorization: &str, body: &[u8], now: i64) ->
     mac.update(b".");
     mac.update(claims.as_bytes());
     if !same(&mac.finalize().into_bytes(), &sig) {
-        return false;
+        return None;
     }
-    let Ok(claims) = serde_json::from_slice::<Claims>(&claims_json) else {
-        return false;
-    };
+    let claims = serde_json::from_slice::<Claims>(&claims_json).ok()?;
     let now = now as f64;
     // A token from the future is refused, as the strictest of Vonage's SDKs does.
     if claims.exp.is_some_and(|exp| exp <= now)
         || claims.nbf.is_some_and(|nbf| nbf > now)
         || claims.iat.is_some_and(|iat| iat > now)
     {
-        return false;
+        return None;
     }
     let actual = hex(&Sha256::digest(body));
-    claims
-        .payload_hash
-        .is_some_and(|declared| same(declared.as_bytes(), actual.as_bytes()))
+    let declared = claims.payload_hash?;
+    same(declared.as_bytes(), actual.as_bytes()).then(|| Token {
+        jti: claims.jti,
+        iat: claims.iat.map(|iat| iat as i64),
+    })
+}
+
+/// [`verify_jwt`] for a callback received at `now`: the token must also say when it was made,
+/// at most [`MAX_AGE_SECS`] ago, so a captured request is good for minutes, not for ever.
+pub fn verify_callback(secret: &str, authorization: &str, body: &[u8], now: i64) -> Option<Token> {
+    verify_jwt(secret, authorization, body, now)
+        .filter(|t| t.iat.is_some_and(|iat| now - iat <= MAX_AGE_SECS))
+}
+
+/// A callback token as Vonage makes one: HS256 over the claims Vonage sends, with the body's
+/// `payload_hash`, made at `now`. The dev phone signs its webhooks with it.
+pub fn sign_jwt(secret: &str, application_id: &str, body: &[u8], now: i64) -> String {
+    let head = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
+    let claims = serde_json::json!({
+        "iat": now,
+        "jti": uuid::Uuid::new_v4().to_string(),
+        "iss": "Vonage",
+        "payload_hash": hex(&Sha256::digest(body)),
+        "application_id": application_id,
+    });
+    let claims = URL_SAFE_NO_PAD.encode(claims.to_string());
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
+    mac.update(head.as_bytes());
+    mac.update(b".");
+    mac.update(claims.as_bytes());
+    let sig = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
+    format!("{head}.{claims}.{sig}")
 }
 
 /// How the dashboard says SMS callbacks are signed.
@@ -165,6 +203,23 @@ mod tests {
 
     /// Every case from the file as it is, held to `valid`: the token and its `payload_hash`
     /// (not only what the SDKs check), and the stricter verdict where they disagree.
+    #[test]
+    fn a_token_the_phone_signs_is_taken_and_any_change_refused() {
+        let body = br#"{"uuid":"aaaaaaaa-bbbb-cccc-dddd-0123456789ab","dtmf":{"digits":"1"}}"#;
+        let token = format!("Bearer {}", sign_jwt("secret", "app", body, 1_700_000_000));
+        let checked = verify_jwt("secret", &token, body, 1_700_000_010).unwrap();
+        assert_eq!(checked.iat, Some(1_700_000_000));
+        assert!(checked.jti.is_some_and(|j| j.len() == 36));
+        assert!(!validate_jwt("other", &token, body, 1_700_000_010));
+        assert!(!validate_jwt("secret", &token, b"{}", 1_700_000_010));
+        // Made in the future: refused.
+        assert!(!validate_jwt("secret", &token, body, 1_699_999_000));
+        // Made more than five minutes ago: good as a token, too old for a callback.
+        assert!(validate_jwt("secret", &token, body, 1_700_000_301));
+        assert!(verify_callback("secret", &token, body, 1_700_000_300).is_some());
+        assert!(verify_callback("secret", &token, body, 1_700_000_301).is_none());
+    }
+
     #[test]
     fn every_vector_passes_with_the_body_checked_too() {
         let path = concat!(

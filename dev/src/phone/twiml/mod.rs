@@ -7,15 +7,39 @@ use quick_xml::{
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Verb {
-    Say { text: String, loops: u32 },
-    Play { url: String, loops: u32 },
-    Pause { length: u32 },
+    Say {
+        text: String,
+        loops: u32,
+    },
+    Play {
+        url: String,
+        loops: u32,
+    },
+    Pause {
+        length: u32,
+    },
     Gather(Gather),
-    Redirect { url: String, method: String },
+    Redirect {
+        url: String,
+        method: String,
+    },
     Hangup,
-    Reject { reason: String },
-    Dial { number: String },
-    Enqueue { name: String },
+    Reject {
+        reason: String,
+    },
+    Dial {
+        number: String,
+    },
+    Enqueue {
+        name: String,
+    },
+    /// Vonage's `notify`: posts `payload` to `url`; an NCCO in the answer replaces the
+    /// current one, an empty answer lets it go on.
+    Notify {
+        url: String,
+        method: String,
+        payload: String,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,6 +62,9 @@ pub enum TwimlError {
     Parse(String),
     #[error("Error 12200: Schema validation warning ({0})")]
     Schema(String),
+    /// Vonage's words, which it sends to the event URL before ending the call.
+    #[error("Syntax error in NCCO ({0})")]
+    Ncco(String),
 }
 
 /// An element with its attributes and children, before it becomes a verb.
@@ -71,18 +98,6 @@ pub fn parse(doc: &str) -> Result<Vec<Verb>, TwimlError> {
         .filter_map(element)
         .map(|e| verb(e, false))
         .collect()
-}
-
-/// A document in the dialect the phone plays: Plivo XML has its own verbs, every other
-/// dialect is TwiML.
-pub fn parse_for(
-    dialect: tandem::providers::twilio::Dialect,
-    doc: &str,
-) -> Result<Vec<Verb>, TwimlError> {
-    match dialect {
-        tandem::providers::twilio::Dialect::Plivo => parse_plivo(doc),
-        _ => parse(doc),
-    }
 }
 
 /// Plivo XML, read into the same verbs: `Speak`, `Play`, `Wait`, `GetInput` (which has no

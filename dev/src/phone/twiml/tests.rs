@@ -27,6 +27,7 @@ fn the_servers_audio_pauses_and_words_are_twiml_the_phone_can_run() {
         session: uuid::Uuid::nil(),
         turn: 1,
         agent: None,
+        call: None,
     };
     let doc = render(&reply, &links, false);
     let verbs = parse(&doc).expect("valid TwiML");
