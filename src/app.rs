@@ -107,6 +107,7 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(health))
         .merge(channels::api::router())
         .merge(channels::agent::router())
+        .merge(channels::desk::router())
         .merge(channels::history::router())
         .merge(channels::web::router())
         .merge(providers)

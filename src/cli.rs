@@ -44,6 +44,12 @@ Environment (defaults in brackets):
   TANDEM_PLIVO_AUTH_ID         Plivo auth id
   TANDEM_PLIVO_AUTH_TOKEN      Plivo auth token, which signs every webhook
   TANDEM_PLIVO_API_BASE        Plivo REST API [https://api.plivo.com]
+  TANDEM_VONAGE_APPLICATION_ID Vonage application id
+  TANDEM_VONAGE_PRIVATE_KEY    Vonage application private key (PEM, or its file's path)
+  TANDEM_VONAGE_SIGNATURE_SECRET  Vonage signature secret, which signs every callback
+  TANDEM_VONAGE_ANSWER_SECRET  secret last part of the Vonage answer URL (32+ characters)
+  TANDEM_VONAGE_API_BASE       Vonage REST API [https://api.nexmo.com]
+  TANDEM_DESK_AUTH_HEADER      header a sign-on proxy names desk accounts in [passwords]
   TANDEM_SMS_FROM              number texts are sent from
   TANDEM_AGENT_NUMBER          where callers are transferred to a person [none]
   TANDEM_SCRIPTS_DIR           folder of IVR scripts [ivr-scripts]

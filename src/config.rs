@@ -30,6 +30,11 @@ pub struct Config {
     pub telnyx: Option<TelnyxConfig>,
     pub plivo: Option<PlivoConfig>,
     pub vonage: Option<VonageConfig>,
+    /// The header the bank's single sign-on proxy names the signed-in desk account in
+    /// (`TANDEM_DESK_AUTH_HEADER`, e.g. `x-auth-request-user`); unset: the desk signs in with
+    /// passwords only. Only set it when every request reaches the nodes through that proxy,
+    /// which must drop the header from what clients send.
+    pub desk_auth_header: Option<String>,
     /// Number texts are sent from (`TANDEM_SMS_FROM`).
     pub sms_from: String,
     /// Number a caller is transferred to when the script or the system gives up (`TANDEM_AGENT_NUMBER`).
@@ -495,6 +500,16 @@ impl Config {
                 )?,
             }),
         };
+        let desk_auth_header = match get("TANDEM_DESK_AUTH_HEADER") {
+            None => None,
+            Some(h) => Some(
+                axum::http::HeaderName::try_from(h.trim().to_ascii_lowercase())
+                    .map(|n| n.as_str().to_owned())
+                    .map_err(|_| {
+                        ConfigError::Invalid("TANDEM_DESK_AUTH_HEADER", "an HTTP header name")
+                    })?,
+            ),
+        };
         let vonage = match serves("vonage") {
             false => None,
             true => {
@@ -559,6 +574,7 @@ impl Config {
             telnyx,
             plivo,
             vonage,
+            desk_auth_header,
             sms_from: get("TANDEM_SMS_FROM").unwrap_or_default(),
             agent_number,
             scripts_dir: get("TANDEM_SCRIPTS_DIR")

@@ -15,6 +15,7 @@
 //!
 //! The dev phone, the demo and the benchmark live in the `tandem-dev` crate, above this one.
 
+pub mod agents;
 pub mod app;
 pub mod broker;
 pub mod channels;

@@ -22,10 +22,13 @@ enum Command {
     Node(NodeCommand),
     /// Try everything on this machine: a node, a sample alert, and a call on the dev phone.
     Demo(tandem_dev::demo::DemoOptions),
-    /// The dev phone: play Twilio against a running tandem (calls, texts, live updates).
+    /// The dev phone: play a provider against a running tandem (calls, texts, live updates).
     Phone(tandem_dev::phone::cli::PhoneOptions),
     /// Measure latency, load and memory across tandem nodes sharing Redis (loopback only).
     Bench(tandem_dev::bench::Options),
+    /// Desk accounts on a running node.
+    #[command(subcommand)]
+    Agent(tandem_dev::agent::AgentCommand),
 }
 
 fn main() -> std::process::ExitCode {
@@ -33,6 +36,9 @@ fn main() -> std::process::ExitCode {
         Command::Node(command) => command.run(),
         Command::Demo(options) => quiet_runtime(|| tandem_dev::demo::run(options)),
         Command::Phone(options) => quiet_runtime(|| tandem_dev::phone::cli::run(options)),
+        Command::Agent(command) => runtime()
+            .context("agent")
+            .and_then(|rt| rt.block_on(tandem_dev::agent::run(command))),
         Command::Bench(options) => runtime()
             .context("benchmark")
             .and_then(|rt| rt.block_on(tandem_dev::bench::run(options))),

@@ -141,7 +141,11 @@ impl Broker {
             voice.status = status;
             if !status.is_live() {
                 d.emit(EventKind::CallEnded { status });
-                d.close("call ended");
+                // A session a representative took stays open for them (a decision, a case, a
+                // screen after the caller hung up) until they end it, or it expires.
+                if d.session.taken_by.is_none() {
+                    d.close("call ended");
+                }
             }
         })
         .await

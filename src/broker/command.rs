@@ -75,6 +75,12 @@ pub enum Command {
     },
     /// Something another system saw, added to the customer's history.
     AddHistory { customer: String, record: Record },
+    /// What a representative does at the desk, with their identity in the session's log.
+    Desk {
+        session: Uuid,
+        agent: crate::agents::Agent,
+        action: super::DeskAction,
+    },
 }
 
 #[derive(Debug)]

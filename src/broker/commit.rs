@@ -63,10 +63,17 @@ impl Broker {
 
     /// Stores a brand-new session; `false` if one with this id already exists.
     pub(super) async fn create(&self, draft: &Draft) -> Result<bool, BrokerError> {
-        Ok(matches!(
+        let created = matches!(
             self.store.commit(draft, 0, self.config.session_ttl).await?,
             Commit::Done { .. }
-        ))
+        );
+        if created {
+            // The supervisors' list of live sessions learns of it in the background.
+            let (broker, session, events) =
+                (self.clone(), draft.session.clone(), draft.events.clone());
+            tokio::spawn(async move { broker.track(&session, &events).await });
+        }
+        Ok(created)
     }
 
     /// Runs `change` on the current session and commits it, retrying on a concurrent write.
@@ -100,6 +107,7 @@ impl Broker {
                 return Ok(out);
             }
             let reaction = self.react(&mut draft);
+            let queue_moved = self.mark_waiting(&mut draft);
             draft.session.stamp(Uuid::new_v4());
             let committed = match self
                 .store
@@ -117,6 +125,12 @@ impl Broker {
             };
             if committed {
                 self.after_commit(&draft, reaction).await;
+                // The desk's lists follow in the background: no caller waits for them, and
+                // their reads drop what has since ended.
+                if queue_moved || draft.events.iter().any(|e| super::desk::tracked(&e.event)) {
+                    let broker = self.clone();
+                    tokio::spawn(async move { broker.track(&draft.session, &draft.events).await });
+                }
                 return Ok(out);
             }
         }

@@ -7,6 +7,7 @@ mod call;
 mod command;
 mod commit;
 mod decide;
+mod desk;
 mod hold;
 mod link;
 mod page;
@@ -23,6 +24,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 pub use command::{Command, Outcome};
+pub use desk::DeskAction;
 pub use link::LinkFor;
 pub use page::PageRefusal;
 
@@ -51,6 +53,9 @@ pub enum BrokerError {
     /// A change was sent but could not be confirmed or ruled out in time: it may still land.
     #[error("the change could not be confirmed yet")]
     Unknown,
+    /// What the desk asked cannot be done in this session; nothing changed.
+    #[error("{0}")]
+    NotAllowed(String),
 }
 
 /// Cheap to clone: every part is shared.
@@ -199,6 +204,11 @@ impl Broker {
             Command::TextReceived(sms) => Ok(Outcome::Text(self.text_received(sms).await?)),
             Command::RaiseAlert(case) => self.raise_alert(case).await,
             Command::AgentJoined { session, name } => self.agent_joined(session, &name).await,
+            Command::Desk {
+                session,
+                agent,
+                action,
+            } => self.desk_act(session, &agent, action).await,
             Command::OpenCase {
                 session,
                 note,

@@ -62,7 +62,7 @@ async fn context_by_call(
     context(State(app), key, Path(id)).await
 }
 
-fn view(s: &Session, screen: Option<Value>, events: Value) -> Value {
+pub(crate) fn view(s: &Session, screen: Option<Value>, events: Value) -> Value {
     let page = PageView::of(s, screen);
     json!({
         "id": s.id,
@@ -87,11 +87,21 @@ fn view(s: &Session, screen: Option<Value>, events: Value) -> Value {
     })
 }
 
+/// A case as asked for: the note and what the customer was promised.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct NewCase {
-    note: String,
-    expectation: String,
+pub(crate) struct NewCase {
+    pub(crate) note: String,
+    pub(crate) expectation: String,
+}
+
+impl NewCase {
+    /// Its fields, each checked as free text.
+    pub(crate) fn checked(&self) -> Result<(String, String), ApiError> {
+        let note = text_field("note", &self.note, 500)?;
+        let expectation = text_field("expectation", &self.expectation, 200)?;
+        Ok((note.to_owned(), expectation.to_owned()))
+    }
 }
 
 async fn open_case(
@@ -100,10 +110,11 @@ async fn open_case(
     Path(id): Path<Uuid>,
     ApiJson(case): ApiJson<NewCase>,
 ) -> Result<Response, ApiError> {
+    let (note, expectation) = case.checked()?;
     let command = Command::OpenCase {
         session: id,
-        note: text_field("note", &case.note, 500)?.to_owned(),
-        expectation: text_field("expectation", &case.expectation, 200)?.to_owned(),
+        note,
+        expectation,
     };
     match app.broker.apply(command).await? {
         Outcome::CaseOpened { cases } => {

@@ -49,9 +49,9 @@ impl From<BrokerError> for ApiError {
     fn from(e: BrokerError) -> Self {
         match e {
             BrokerError::NotFound => ApiError::NotFound,
-            BrokerError::Unserved(_) | BrokerError::InvalidData { .. } => {
-                ApiError::BadRequest(e.to_string())
-            }
+            BrokerError::Unserved(_)
+            | BrokerError::InvalidData { .. }
+            | BrokerError::NotAllowed(_) => ApiError::BadRequest(e.to_string()),
             BrokerError::Store(_) | BrokerError::Contended | BrokerError::Unknown => {
                 ApiError::Unavailable(e)
             }

@@ -3,6 +3,7 @@
 
 pub mod agent;
 pub mod api;
+pub mod desk;
 pub mod error;
 pub mod headers;
 pub mod history;

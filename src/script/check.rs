@@ -107,6 +107,17 @@ impl Script {
                 }
             },
         };
+        let team = raw
+            .team
+            .unwrap_or_else(|| super::model::DEFAULT_TEAM.to_owned());
+        if !crate::agents::is_team(&team) {
+            problems.push(ScriptError::Script {
+                file: lines.at(file, "", "team"),
+                message: format!(
+                    "`team` {team:?} must be 1 to 40 lowercase letters, digits, '-' or '_'"
+                ),
+            });
+        }
         let digest = sha2::Sha256::digest(text.as_bytes());
         let script = Script {
             name: raw.name,
@@ -127,6 +138,7 @@ impl Script {
             data_check,
             screens: raw.screens,
             screen: raw.screen,
+            team,
         };
         // Words are checked once the whole script is known: placeholders may name its data
         // and the answers its forms collect.

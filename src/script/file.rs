@@ -40,6 +40,8 @@ pub(super) struct ScriptFile {
     pub(super) screens: BTreeMap<String, Screen>,
     /// The screen a page shows before any state names one.
     pub(super) screen: Option<String>,
+    /// The desk team its callers are queued for when they need a person (`general`).
+    pub(super) team: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

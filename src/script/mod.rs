@@ -28,7 +28,7 @@ use std::{
 
 pub use drive::{Call, Leg, Texts, drive};
 pub use engine::{Effect, Input, Next, Outcome, Step, effect_at, step};
-pub use model::{Script, ScriptChannel, ScriptError, Trigger};
+pub use model::{DEFAULT_TEAM, Script, ScriptChannel, ScriptError, Trigger};
 
 use chrono::{DateTime, Utc};
 
@@ -86,6 +86,15 @@ impl Scripts {
         let script = Arc::new(script);
         book.versions.insert(script.key(), script.clone());
         book.current.insert(script.name.clone(), script);
+    }
+
+    /// The desk teams the current scripts queue callers for, each once, sorted.
+    pub fn teams(&self) -> Vec<String> {
+        let book = self.book.read().unwrap_or_else(|p| p.into_inner());
+        let mut teams: Vec<String> = book.current.values().map(|s| s.team.clone()).collect();
+        teams.sort();
+        teams.dedup();
+        teams
     }
 
     /// A script by `name@version` (that exact version when this node has it, else the current

@@ -178,7 +178,12 @@ pub struct Script {
     pub screens: BTreeMap<String, Screen>,
     /// The screen a page shows before any state names one.
     pub screen: Option<String>,
+    /// The desk team its callers are queued for when they need a person.
+    pub team: String,
 }
+
+/// The team a script names none: every desk account may be put in it.
+pub const DEFAULT_TEAM: &str = "general";
 
 /// Ways out that work wherever the call is.
 #[derive(Debug, Default)]

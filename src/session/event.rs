@@ -76,6 +76,13 @@ pub enum EventKind {
         by: Channel,
     },
     Transferred,
+    /// What a representative did at the desk, recorded right after the change it made.
+    DeskAction {
+        agent: String,
+        action: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
     CallEnded {
         status: super::CallStatus,
     },
@@ -117,4 +124,6 @@ pub enum Channel {
     Web,
     Sms,
     Api,
+    /// A representative at the desk.
+    Desk,
 }

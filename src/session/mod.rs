@@ -37,6 +37,12 @@ pub struct Session {
     pub history: Vec<history::Record>,
     #[serde(default)]
     pub agent_requested: bool,
+    /// The desk account that took the session; only they act in it from then on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub taken_by: Option<String>,
+    /// Since when, and why, the caller has been waiting for a person at the desk.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting: Option<Waiting>,
     #[serde(default)]
     pub cases: Vec<FollowUp>,
     /// The customer's latest text, trimmed and in capitals, for scripts to branch on.
@@ -77,6 +83,14 @@ pub struct SmsLeg {
     pub position: Position,
     /// Whether a question is waiting for the customer's reply.
     pub open: bool,
+}
+
+/// A caller waiting for a person: since when, and how they came to.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+pub struct Waiting {
+    pub since: DateTime<Utc>,
+    /// `key`, `voice` or `page` when the customer asked; `script` when the script sent them.
+    pub asked_by: String,
 }
 
 /// A request outside the script, recorded for follow-up with the expectation given.
@@ -145,6 +159,8 @@ impl Session {
             sms: None,
             history: Vec::new(),
             agent_requested: false,
+            taken_by: None,
+            waiting: None,
             cases: Vec::new(),
             sms_reply: None,
             screen: None,

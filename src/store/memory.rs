@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
-use super::{Commit, HISTORY_CAP, Index, Store, StoreError, Versioned, Wake};
+use super::{Commit, Doc, HISTORY_CAP, Index, Store, StoreError, Versioned, Wake};
 use crate::session::{Alert, AlertStatus, Draft, Event, Session, history::Record};
 
 /// Entries carry their own deadline, like Redis keys with a TTL.
@@ -35,6 +35,9 @@ struct Inner {
     indexes: HashMap<(Index, String), Expiring<Uuid>>,
     histories: HashMap<String, Expiring<Vec<Record>>>,
     failures: HashMap<String, Expiring<u64>>,
+    docs: HashMap<(Doc, String), Expiring<String>>,
+    sets: HashMap<String, HashMap<String, i64>>,
+    logs: HashMap<String, std::collections::VecDeque<String>>,
     writes: u64,
 }
 
@@ -73,6 +76,7 @@ impl Inner {
         self.phones.retain(|_, e| e.until > now);
         self.indexes.retain(|_, e| e.until > now);
         self.failures.retain(|_, e| e.until > now);
+        self.docs.retain(|_, e| e.until > now);
     }
 }
 
@@ -336,6 +340,87 @@ impl Store for MemoryStore {
         Ok(self.with(|inner, now| {
             fresh(inner.histories.get(customer), now)
                 .map_or_else(Vec::new, |h| h.iter().rev().take(limit).cloned().collect())
+        }))
+    }
+
+    async fn put_doc(
+        &self,
+        doc: Doc,
+        key: &str,
+        value: &str,
+        ttl: Option<Duration>,
+    ) -> Result<(), StoreError> {
+        self.with(|inner, now| {
+            inner.sweep(now);
+            // "For good" is as long as this process lives.
+            let until = ttl.map_or(now + Duration::from_secs(100 * 365 * 24 * 3600), |t| {
+                now + t
+            });
+            inner.docs.insert(
+                (doc, key.to_owned()),
+                Expiring {
+                    value: value.to_owned(),
+                    until,
+                },
+            );
+        });
+        Ok(())
+    }
+
+    async fn doc(&self, doc: Doc, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.with(|inner, now| fresh(inner.docs.get(&(doc, key.to_owned())), now).cloned()))
+    }
+
+    async fn remove_doc(&self, doc: Doc, key: &str) -> Result<(), StoreError> {
+        self.with(|inner, _| inner.docs.remove(&(doc, key.to_owned())));
+        Ok(())
+    }
+
+    async fn rank(&self, set: &str, member: &str, score: i64) -> Result<(), StoreError> {
+        self.with(|inner, _| {
+            inner
+                .sets
+                .entry(set.to_owned())
+                .or_default()
+                .insert(member.to_owned(), score)
+        });
+        Ok(())
+    }
+
+    async fn unrank(&self, set: &str, member: &str) -> Result<(), StoreError> {
+        self.with(|inner, _| inner.sets.get_mut(set).map(|s| s.remove(member)));
+        Ok(())
+    }
+
+    async fn ranked(&self, set: &str, limit: usize) -> Result<Vec<(String, i64)>, StoreError> {
+        Ok(self.with(|inner, _| {
+            let mut members: Vec<(String, i64)> = inner
+                .sets
+                .get(set)
+                .map(|s| s.iter().map(|(m, score)| (m.clone(), *score)).collect())
+                .unwrap_or_default();
+            members.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
+            members.truncate(limit);
+            members
+        }))
+    }
+
+    async fn log_push(&self, name: &str, entry: &str, cap: usize) -> Result<(), StoreError> {
+        self.with(|inner, _| {
+            let log = inner.logs.entry(name.to_owned()).or_default();
+            log.push_front(entry.to_owned());
+            log.truncate(cap.max(1));
+        });
+        Ok(())
+    }
+
+    async fn log(&self, name: &str, limit: usize) -> Result<Vec<String>, StoreError> {
+        Ok(self.with(|inner, _| {
+            inner
+                .logs
+                .get(name)
+                .map(|l| l.iter().take(limit).cloned().collect())
+                .unwrap_or_default()
         }))
     }
 

@@ -14,6 +14,10 @@ use crate::session::{Alert, AlertStatus, Draft, Event, Session, history::Record}
 
 pub use self::{memory::MemoryStore, redis::RedisStore};
 
+pub(crate) fn doc_name(doc: Doc) -> &'static str {
+    doc.name()
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("store unavailable: {0}")]
@@ -61,6 +65,24 @@ impl Index {
             Index::Token => "token",
             Index::SmsThread => "sms",
             Index::Nonce => "nonce",
+        }
+    }
+}
+
+/// Small documents kept by key, outside any session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Doc {
+    /// A desk account, by login.
+    Agent,
+    /// A desk sign-in, by the hash of its cookie's token.
+    DeskLogin,
+}
+
+impl Doc {
+    fn name(self) -> &'static str {
+        match self {
+            Doc::Agent => "agent",
+            Doc::DeskLogin => "desk-login",
         }
     }
 }
@@ -152,6 +174,29 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
     /// The newest `limit` records, newest first.
     async fn history(&self, customer: &str, limit: usize) -> Result<Vec<Record>, StoreError>;
+
+    /// Stores a document (replacing it), for `ttl` or for good.
+    async fn put_doc(
+        &self,
+        doc: Doc,
+        key: &str,
+        value: &str,
+        ttl: Option<Duration>,
+    ) -> Result<(), StoreError>;
+    async fn doc(&self, doc: Doc, key: &str) -> Result<Option<String>, StoreError>;
+    async fn remove_doc(&self, doc: Doc, key: &str) -> Result<(), StoreError>;
+
+    /// Puts `member` in the ranked set `set` with `score` (replacing its score): the desk's
+    /// queue per team, the live sessions.
+    async fn rank(&self, set: &str, member: &str, score: i64) -> Result<(), StoreError>;
+    async fn unrank(&self, set: &str, member: &str) -> Result<(), StoreError>;
+    /// The first `limit` members of `set`, lowest score first.
+    async fn ranked(&self, set: &str, limit: usize) -> Result<Vec<(String, i64)>, StoreError>;
+
+    /// Adds `entry` to the log `name`, keeping about the newest `cap`: the desk's audit trail.
+    async fn log_push(&self, name: &str, entry: &str, cap: usize) -> Result<(), StoreError>;
+    /// The newest `limit` entries of the log `name`, newest first.
+    async fn log(&self, name: &str, limit: usize) -> Result<Vec<String>, StoreError>;
 
     fn wakeups(&self) -> broadcast::Receiver<Wake>;
 }

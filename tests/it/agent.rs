@@ -33,13 +33,7 @@ async fn pressing_0_hands_the_caller_to_an_agent_who_sees_the_whole_call() {
         ..redis_options()
     })
     .await;
-    let from = caller();
-    app.raise_alert(&from).await;
-    let mut call = app.verified_call(&from).await;
-    call.press("0");
-    call.expect_said("Connecting you with a representative", SOON)
-        .await
-        .unwrap();
+    let mut call = app.caller_waiting_for_a_person(&caller()).await;
     agent_joins(&app, &call).await;
     assert_eq!(transferred(&mut call).await, AGENT_NUMBER);
 

@@ -268,6 +268,17 @@ impl TestApp {
         self.phone.place_call(from, BANK_NUMBER).await
     }
 
+    /// A customer with an open alert who verified and pressed 0: the call waits for a person.
+    pub async fn caller_waiting_for_a_person(&self, from: &str) -> Call {
+        self.raise_alert(from).await;
+        let mut call = self.verified_call(from).await;
+        call.press("0");
+        call.expect_said("Connecting you with a representative", SOON)
+            .await
+            .unwrap();
+        call
+    }
+
     /// A call from a customer with an open alert, verified and at the offer menu.
     pub async fn verified_call(&self, from: &str) -> Call {
         let mut call = self.place_call(from).await;

@@ -6,6 +6,7 @@ mod agent;
 mod browser;
 mod crosschannel;
 mod demo;
+mod desk;
 mod duplicates;
 mod failover;
 mod helpers;

@@ -266,6 +266,7 @@ pub fn describe_event(event: &tandem::session::EventKind) -> String {
         ),
         E::SessionClosed { reason } => format!("session closed ({reason})"),
         E::ScreenShown { screen } => format!("page shows {screen}"),
+        E::DeskAction { agent, action, .. } => format!("{agent} at the desk: {action}"),
         E::PageAction { name, .. } => format!("tapped {name} on the page"),
         E::PageSubmit {
             form, values, by, ..
@@ -287,6 +288,7 @@ fn channel_name(channel: tandem::session::Channel) -> &'static str {
         C::Voice => "the call",
         C::Sms => "a text",
         C::Api => "the bank's API",
+        C::Desk => "the desk",
     }
 }
 

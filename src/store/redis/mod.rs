@@ -23,7 +23,7 @@ use self::{
     conn::Backend,
     lua::{ALERT_STATUS_LUA, ATTACH_LUA, COMMIT_LUA, SUPERSEDE_LUA, UNLINK_PHONE_LUA},
 };
-use super::{Commit, HISTORY_CAP, Index, Store, StoreError, Versioned, Wake, decode, encode};
+use super::{Commit, Doc, HISTORY_CAP, Index, Store, StoreError, Versioned, Wake, decode, encode};
 use crate::session::{Alert, AlertStatus, Draft, Event, history::Record};
 
 /// A command that has not answered by then is treated as a failure: during an outage a
@@ -93,6 +93,9 @@ impl RedisStore {
     }
     fn failures_key(&self, client: &str) -> String {
         format!("{}:failures:{{{client}}}", self.prefix)
+    }
+    fn doc_key(&self, doc: Doc, key: &str) -> String {
+        format!("{}:{}:{{{key}}}", self.prefix, super::doc_name(doc))
     }
     fn index_key(&self, index: Index, key: &str) -> String {
         format!("{}:{}:{{{key}}}", self.prefix, index.name())
@@ -471,6 +474,70 @@ impl Store for RedisStore {
                 decode(&raw)
             })
             .collect()
+    }
+
+    async fn put_doc(
+        &self,
+        doc: Doc,
+        key: &str,
+        value: &str,
+        ttl: Option<Duration>,
+    ) -> Result<(), StoreError> {
+        let key = self.doc_key(doc, key);
+        let mut c = self.conn().await?;
+        match ttl {
+            Some(ttl) => {
+                self.run(c.pset_ex::<_, _, ()>(key, value, ttl.as_millis() as u64))
+                    .await
+            }
+            None => self.run(c.set::<_, _, ()>(key, value)).await,
+        }
+    }
+
+    async fn doc(&self, doc: Doc, key: &str) -> Result<Option<String>, StoreError> {
+        let mut c = self.conn().await?;
+        self.run(c.get(self.doc_key(doc, key))).await
+    }
+
+    async fn remove_doc(&self, doc: Doc, key: &str) -> Result<(), StoreError> {
+        let mut c = self.conn().await?;
+        self.run(c.del::<_, ()>(self.doc_key(doc, key))).await
+    }
+
+    async fn rank(&self, set: &str, member: &str, score: i64) -> Result<(), StoreError> {
+        let key = format!("{}:set:{{{set}}}", self.prefix);
+        let mut c = self.conn().await?;
+        self.run(c.zadd::<_, _, _, ()>(key, member, score)).await
+    }
+
+    async fn unrank(&self, set: &str, member: &str) -> Result<(), StoreError> {
+        let key = format!("{}:set:{{{set}}}", self.prefix);
+        let mut c = self.conn().await?;
+        self.run(c.zrem::<_, _, ()>(key, member)).await
+    }
+
+    async fn ranked(&self, set: &str, limit: usize) -> Result<Vec<(String, i64)>, StoreError> {
+        let key = format!("{}:set:{{{set}}}", self.prefix);
+        let mut c = self.conn().await?;
+        let stop = limit.max(1) as isize - 1;
+        self.run(c.zrange_withscores(key, 0, stop)).await
+    }
+
+    async fn log_push(&self, name: &str, entry: &str, cap: usize) -> Result<(), StoreError> {
+        let key = format!("{}:log:{{{name}}}", self.prefix);
+        let mut pipe = redis::pipe();
+        pipe.lpush(&key, entry)
+            .ignore()
+            .ltrim(&key, 0, cap.max(1) as isize - 1)
+            .ignore();
+        let mut c = self.conn().await?;
+        self.run(pipe.query_async::<()>(&mut c)).await
+    }
+
+    async fn log(&self, name: &str, limit: usize) -> Result<Vec<String>, StoreError> {
+        let key = format!("{}:log:{{{name}}}", self.prefix);
+        let mut c = self.conn().await?;
+        self.run(c.lrange(key, 0, limit.max(1) as isize - 1)).await
     }
 
     fn wakeups(&self) -> broadcast::Receiver<Wake> {
