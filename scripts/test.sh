@@ -55,3 +55,4 @@ done
 cargo run --locked --quiet -- bench steady --rate 50 --duration 4 --max-secs 300
 cargo run --locked --quiet -- bench burst --sessions 200 --concurrency 50 --max-secs 300
 cargo run --locked --quiet -- bench idle --sessions 300 --concurrency 50 --max-secs 300
+cargo run --locked --quiet -- bench desk --sessions 100 --desks 10 --concurrency 50 --max-secs 300

@@ -14,7 +14,7 @@ use super::{
 };
 use crate::{
     script::{self, Effect, Input, Outcome, Scripts, drive::PageLink},
-    session::{Draft, EventKind, Link, Position, Session, Then},
+    session::{Draft, EventKind, Link, Position, Reply, Session, Then},
     store::Index,
     telephony::{Answer, OutboundSms},
 };
@@ -84,26 +84,33 @@ impl Broker {
         }
     }
 
-    async fn holding(&self, id: Uuid, turn: u32, outage_since: Option<i64>) -> Answer {
+    pub(super) async fn holding(&self, id: Uuid, turn: u32, outage_since: Option<i64>) -> Answer {
         let session = match self.load_versioned(id).await {
             Ok(loaded) => loaded.session,
             Err(e) => return wait_for_store(e, id, turn, outage_since),
         };
-        let hold_prompt = session
-            .voice
-            .and_then(|v| v.last_reply)
-            .and_then(|r| match r.then {
-                Then::Hold { hold_prompt } => Some((hold_prompt, r.language)),
-                _ => None,
-            });
-        match hold_prompt {
-            Some((hold_prompt, language)) => Answer::Holding {
+        let Some(voice) = session.voice else {
+            return Answer::Apology;
+        };
+        match voice.last_reply {
+            Some(Reply {
+                then: Then::Hold { hold_prompt },
+                language,
+                ..
+            }) => Answer::Holding {
                 session: id,
                 turn,
                 hold_prompt,
                 language,
             },
-            None => Answer::Apology,
+            // The call moved on while this poll ran out (a live update raced it): it hears
+            // where it is now, never an apology for a wait that ended well.
+            Some(reply) if voice.turn >= turn => Answer::Reply {
+                session: id,
+                turn: voice.turn,
+                reply,
+            },
+            _ => Answer::Apology,
         }
     }
 

@@ -12,7 +12,7 @@ use super::{Broker, BrokerError, Command, Outcome};
 use crate::{
     config::Config,
     script::{Script, Scripts},
-    session::{Channel, Decision, Refusal, Reply, alert::AlertKind, alert::sample},
+    session::{Channel, Decision, Refusal, Reply, Then, alert::AlertKind, alert::sample},
     store::MemoryStore,
     telephony::{Answer, CallInfo, CallStatus, Carriers, OutboundSms, ProviderError, Telephony},
 };
@@ -190,4 +190,37 @@ fn a_folder_where_two_usual_flows_serve_one_kind_is_refused() {
     assert!(err.contains("both serve card_hold"), "{err}");
     std::fs::remove_file(dir.join("fraud-twin.json")).unwrap();
     assert!(Scripts::load_dir(&dir).is_ok());
+}
+
+/// A hold poll that runs out just as something moves the call on (a page opening, a live
+/// update) answers where the call now is: an apology there would hang up a call that was fine.
+#[tokio::test]
+async fn a_hold_poll_that_runs_out_after_the_call_moved_on_answers_where_it_is() {
+    let (broker, _) = broker(&[FRAUD]);
+    let phone = "+14155550123";
+    broker
+        .apply(Command::RaiseAlert(sample(phone).into_case()))
+        .await
+        .unwrap();
+    let Outcome::Call(Answer::Reply { session, turn, .. }) =
+        broker.apply(call_from(phone)).await.unwrap()
+    else {
+        panic!("the call is greeted")
+    };
+    // The call's last reply is the greeting's gather, not a hold: the poll of an earlier hold
+    // that ends now hears it again, at the call's turn.
+    match broker.holding(session, turn, None).await {
+        Answer::Reply {
+            turn: now, reply, ..
+        } => {
+            assert_eq!(now, turn);
+            assert!(matches!(reply.then, Then::Gather { .. }), "{reply:?}");
+        }
+        other => panic!("expected the current reply, got {other:?}"),
+    }
+    // A poll from a turn the call never reached is still refused.
+    assert_eq!(
+        broker.holding(session, turn + 1, None).await,
+        Answer::Apology
+    );
 }

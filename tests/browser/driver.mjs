@@ -25,15 +25,20 @@ const browser = await chromium.launch({
 // Each device is its own browser context: its own cookies, like a second phone.
 const pages = new Map();
 
-async function device() {
-  const context = await browser.newContext({
-    viewport: { width: 390, height: 844 },
-    deviceScaleFactor: 2,
-    isMobile: true,
-    hasTouch: true,
-    userAgent:
-      'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0 Mobile Safari/537.36',
-  });
+// A phone, or (the agent desk) a laptop.
+async function device(laptop) {
+  const context = await browser.newContext(
+    laptop
+      ? { viewport: { width: 1366, height: 900 } }
+      : {
+          viewport: { width: 390, height: 844 },
+          deviceScaleFactor: 2,
+          isMobile: true,
+          hasTouch: true,
+          userAgent:
+            'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0 Mobile Safari/537.36',
+        },
+  );
   return context.newPage();
 }
 
@@ -44,8 +49,8 @@ function page(name) {
 }
 
 const ops = {
-  async open({ name, url }) {
-    const p = pages.get(name) ?? (await device());
+  async open({ name, url, laptop }) {
+    const p = pages.get(name) ?? (await device(laptop));
     pages.set(name, p);
     const res = await p.goto(url, { waitUntil: 'domcontentloaded' });
     return { status: res ? res.status() : 0, url: p.url(), title: await p.title() };
@@ -82,6 +87,15 @@ const ops = {
   },
   async tap({ name, selector }) {
     await page(name).tap(selector, { timeout: 10000 });
+    return {};
+  },
+  // A laptop's pointer (the desk has no touch screen).
+  async click({ name, selector }) {
+    await page(name).click(selector, { timeout: 10000 });
+    return {};
+  },
+  async select({ name, selector, value }) {
+    await page(name).selectOption(selector, value, { timeout: 10000 });
     return {};
   },
   // Clicks what submits a form; the status the server answered the post with.

@@ -175,6 +175,11 @@ struct Rig {
 }
 
 async fn rig() -> Rig {
+    rig_with(vec![]).await
+}
+
+/// [`rig`], its nodes given `more` settings.
+async fn rig_with(more: Vec<(&'static str, String)>) -> Rig {
     let redis = RedisServer::start();
     let (port_a, port_b) = (crate::redis::free_port(), crate::redis::free_port());
     let public = tcp_failover(vec![
@@ -184,8 +189,8 @@ async fn rig() -> Rig {
     .await;
     let phone = Phone::new(phone_config(&public));
     let api_base = serve_fake_api(&phone).await;
-    let a = node(port_a, &redis, &api_base, &public);
-    let b = node(port_b, &redis, &api_base, &public);
+    let a = node_with(port_a, &redis, &api_base, &public, more.clone());
+    let b = node_with(port_b, &redis, &api_base, &public, more);
     Rig {
         _redis: redis,
         a,
@@ -776,5 +781,132 @@ async fn the_screens_a_journey_ends_on_when_the_customer_says_no_are_clean_too()
     browser.tap("eve", "#approve").await;
     browser
         .wait_text("eve", "#outcome", "The purchase is approved")
+        .await;
+}
+
+/// The customer's page on a phone and the agent's desk on a laptop, side by side on one
+/// session across two nodes: what the agent does reaches the page and the call once.
+#[tokio::test]
+async fn the_agent_at_the_desk_and_the_customer_on_the_page_work_on_one_session() {
+    const PASSWORD: &str = "a long desk password 1";
+    let rig = rig_with(vec![("TANDEM_AGENT_NUMBER", AGENT_NUMBER.to_owned())]).await;
+    let mut browser = Browser::start().await;
+    for (login, name, role) in [
+        ("ana", "Ana Lee", "agent"),
+        ("sue", "Sue Park", "supervisor"),
+    ] {
+        let res = http_client()
+            .post(format!("{}/api/v1/agents", rig.public))
+            .bearer_auth(API_KEY)
+            .json(&json!({ "login": login, "name": name, "team": "fraud", "role": role, "password": PASSWORD }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201);
+    }
+    let (mut call, link) = rig.call_for_link().await;
+    open_charges(&mut browser, "phone", &link).await;
+    call.expect_said("I see you have the charges", SOON)
+        .await
+        .unwrap();
+    call.expect_gathering(SOON).await.unwrap();
+    // The customer would rather talk to someone.
+    call.press("0");
+    call.expect_said("Connecting you with a representative", SOON)
+        .await
+        .unwrap();
+
+    // Ana signs in at the desk and finds the caller waiting.
+    let desk = format!("{}/desk", rig.public);
+    let sign = |who: &'static str| json!({ "name": who, "url": desk, "laptop": true });
+    assert_eq!(browser.op("open", sign("desk")).await["status"], 200);
+    browser.record("desk", "desk-sign-in.png").await;
+    browser.fill("desk", "#login", "ana").await;
+    browser.fill("desk", "#password", PASSWORD).await;
+    click(&mut browser, "desk", "#sign-in button").await;
+    browser.wait_text("desk", "#who", "Ana Lee").await;
+    browser.wait_text("desk", "#queue", "Dana Reyes").await;
+    browser.wait_text("desk", "#queue", "keypad").await;
+    browser.record("desk", "desk-queue.png").await;
+    click(&mut browser, "desk", "#queue button").await;
+    browser
+        .wait_text("desk", "#session-title", "Dana Reyes")
+        .await;
+    browser.wait_text("desk", "#timeline", "Pressed 0").await;
+    browser
+        .wait_text("desk", "#page", "Review suspected charges")
+        .await;
+    browser
+        .wait_text("desk", "#facts", "yes, on the call")
+        .await;
+    browser.record("desk", "desk-session.png").await;
+
+    // She takes the call: the caller is put through and their page says who is with them.
+    click(&mut browser, "desk", "#take").await;
+    browser
+        .wait_text("phone", "#call-log", "Ana from Fraud is with you")
+        .await;
+    assert_eq!(transferred(&mut call).await, AGENT_NUMBER);
+
+    // She puts another of the script's screens on the customer's page.
+    browser
+        .op(
+            "select",
+            json!({ "name": "desk", "selector": "#screen-name", "value": "with_agent" }),
+        )
+        .await;
+    click(&mut browser, "desk", "#screen-form button").await;
+    browser
+        .wait_text("phone", "#screen", "Someone from our fraud team")
+        .await;
+    browser
+        .wait_text("desk", "#page", "Reviewing with our team")
+        .await;
+
+    // She records the customer's decision with a reason: the page hears it once.
+    browser
+        .fill("desk", "#reason", "the customer made both purchases")
+        .await;
+    click(&mut browser, "desk", "#decide button[value=approve]").await;
+    browser.wait_text("phone", "#outcome", "approved").await;
+    browser
+        .wait_text("desk", "#timeline", "ana at the desk: decide")
+        .await;
+    browser.wait_text("desk", "#facts", "approve (desk)").await;
+    browser.wait_text("desk", "#page", "$1,299.00").await;
+    browser
+        .wait_text("desk", "#queue-empty", "Nobody is waiting")
+        .await;
+    browser.record("desk", "desk-decided.png").await;
+    let session = rig.session(&call).await;
+    assert_eq!(session["decision"]["by"], "desk", "{session}");
+    let decided = session["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["event"]["kind"] == "decided")
+        .count();
+    assert_eq!(decided, 1);
+    assert_eq!(
+        browser
+            .count("desk", "#timeline li[data-kind=decided]", "")
+            .await,
+        1
+    );
+
+    // A supervisor sees the live session and the trail of who looked and acted.
+    assert_eq!(browser.op("open", sign("supervisor")).await["status"], 200);
+    browser.fill("supervisor", "#login", "sue").await;
+    browser.fill("supervisor", "#password", PASSWORD).await;
+    click(&mut browser, "supervisor", "#sign-in button").await;
+    browser.wait_text("supervisor", "#live", "Dana Reyes").await;
+    browser.wait_text("supervisor", "#audit", "ana take").await;
+    assert!(!browser.visible("supervisor", "#actions").await);
+    browser.record("supervisor", "desk-supervisor.png").await;
+}
+
+async fn click(browser: &mut Browser, device: &str, selector: &str) {
+    browser
+        .op("click", json!({ "name": device, "selector": selector }))
         .await;
 }

@@ -558,12 +558,24 @@ pub fn node(
     api_base: &str,
     public: &str,
 ) -> tandem_dev::bench::local::LocalNode {
+    node_with(port, redis, api_base, public, vec![])
+}
+
+/// [`node`] with more settings.
+pub fn node_with(
+    port: u16,
+    redis: &crate::redis::RedisServer,
+    api_base: &str,
+    public: &str,
+    more: Vec<(&'static str, String)>,
+) -> tandem_dev::bench::local::LocalNode {
     let mut env = common_env(public, api_base, shipped_scripts());
     env.extend([
         ("TANDEM_REDIS_URL", redis.url()),
         // Verbose, so tests that read the log have everything to look at.
         ("RUST_LOG", "debug,hyper=info,h2=info".to_owned()),
     ]);
+    env.extend(more);
     tandem_dev::bench::local::LocalNode::start(env!("CARGO_BIN_EXE_tandem").as_ref(), port, &env)
         .expect("a tandem node starts")
 }

@@ -13,12 +13,19 @@ function el(tag, text, cls) {
   return e;
 }
 
-// A text from a screen: a string, or segments of one.
+// A text from a screen: a string, or pieces of one where money and dates are typed.
 function plain(v) {
   if (v === null || v === undefined) return '';
   if (typeof v === 'string' || typeof v === 'number') return String(v);
   if (Array.isArray(v)) return v.map(plain).join('');
-  if (typeof v === 'object' && 'text' in v) return plain(v.text);
+  if (typeof v !== 'object') return '';
+  if (v.money) {
+    try {
+      return new Intl.NumberFormat(undefined, { style: 'currency', currency: v.money.currency || 'USD' }).format(Number(v.money.amount));
+    } catch (_) { return `${v.money.amount} ${v.money.currency || ''}`.trim(); }
+  }
+  if (v.date || v.day) return String(v.date || v.day);
+  if ('text' in v) return plain(v.text);
   return '';
 }
 
@@ -105,7 +112,8 @@ async function refreshLive() {
     const list = $('audit');
     list.replaceChildren();
     for (const a of audit.body.audit.slice(0, 50)) {
-      list.append(el('li', `${a.at} ${a.agent} ${a.action}${a.session ? ' ' + a.session : ''}`));
+      const when = new Date(a.at).toLocaleTimeString();
+      list.append(el('li', `${when} ${a.agent} ${a.action}${a.session ? ' · session ' + a.session.slice(0, 8) : ''}`));
     }
   }
 }
@@ -201,7 +209,7 @@ function line(e) {
   }
 }
 
-const REDRAW = new Set(['decided', 'agent_joined', 'screen_shown', 'case_opened', 'page_opened', 'call_ended', 'session_closed', 'verified']);
+const REDRAW = new Set(['decided', 'agent_joined', 'screen_shown', 'case_opened', 'page_opened', 'call_ended', 'session_closed', 'verified', 'desk_action']);
 
 function follow(id) {
   const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
@@ -234,6 +242,8 @@ function redraw(id) {
 async function act(path, body) {
   const res = await api(`/desk/api/sessions/${state.open}/${path}`, { method: 'POST', body });
   $('action-result').textContent = res.ok ? 'Done.' : ((res.body && res.body.error && res.body.error.message) || 'Not done.');
+  // What the action changed shows at once; the queue drops a session taken.
+  if (res.ok) refreshQueue();
   return res.ok;
 }
 

@@ -49,6 +49,9 @@ pub enum Scenario {
     Burst,
     /// Signed call webhooks at `--rate` per second on node A alone, for `--duration` seconds.
     Webhooks,
+    /// `--sessions` live sessions, `--desks` of them followed by an agent's desk on node A
+    /// while their pages tap on another node: from the tap to the event on the desk.
+    Desk,
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -61,6 +64,9 @@ pub struct Options {
     /// Sessions being set up at once.
     #[arg(long, default_value_t = 100)]
     pub concurrency: usize,
+    /// Open agent desks, each following one live session (desk).
+    #[arg(long, default_value_t = 50)]
+    pub desks: usize,
     /// New journeys (steady, ramp) or webhooks (webhooks) per second.
     #[arg(long, default_value_t = 20.0)]
     pub rate: f64,
@@ -171,6 +177,7 @@ async fn measure(options: Options, open_files: u64) -> anyhow::Result<()> {
         Scenario::Ramp => scenarios::ramp(&rig, &rec, &options, &mut extra).await?,
         Scenario::Idle => scenarios::idle(&rig, &rec, &options, &mut extra).await?,
         Scenario::Webhooks => scenarios::webhooks(&rig, &rec, &options).await?,
+        Scenario::Desk => scenarios::desk(&rig, &rec, &options, &mut extra).await?,
     };
     let resources = sampler.finish();
     let measured = rec.finish();

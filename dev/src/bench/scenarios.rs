@@ -14,6 +14,13 @@ use super::{
 };
 use crate::phone::page::Device;
 
+/// Approves at the page; a failure is counted, not fatal.
+async fn approve(rig: &Rig, rec: &Recorder, live: journey::Live) {
+    if let Err(e) = journey::approve(rig, rec, live, false).await {
+        rec.error(format!("{e:#}"));
+    }
+}
+
 /// Brings `n` sessions to the decision step, `concurrency` at a time.
 async fn set_up(
     rig: &Arc<Rig>,
@@ -58,13 +65,126 @@ pub(super) async fn live(
     extra.insert("live_sessions".into(), lives.len().into());
     let bar = progress(lives.len() as u64, "clicking");
     for live in lives {
-        if let Err(e) = journey::approve(rig, rec, live, false).await {
-            rec.error(format!("{e:#}"));
+        approve(rig, rec, live).await;
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    Ok(options.sessions)
+}
+
+/// `--desks` agents, each signed in at node A and following one live session's timeline there,
+/// while the session's page taps approve on another node: the tap to the decision on the desk.
+pub(super) async fn desk(
+    rig: &Arc<Rig>,
+    rec: &Recorder,
+    options: &Options,
+    extra: &mut serde_json::Map<String, serde_json::Value>,
+) -> anyhow::Result<usize> {
+    let lives = set_up(rig, rec, options.sessions, options.concurrency).await?;
+    extra.insert("live_sessions".into(), lives.len().into());
+    extra.insert("open_desks".into(), options.desks.min(lives.len()).into());
+    let mut desks = Vec::new();
+    for (i, live) in lives.iter().take(options.desks).enumerate() {
+        let cookie = desk_sign_in(rig, &format!("agent{i}")).await?;
+        let url = format!(
+            "{}/desk/api/sessions/{}/ws?after={}",
+            rig.public.replacen("http", "ws", 1),
+            live.page.session,
+            live.page.last_seq
+        );
+        let origin = rig.public.trim_end_matches('/').to_owned();
+        let ws = crate::phone::page::connect(&url, Some(&cookie), Some(&origin))
+            .await
+            .map_err(|e| anyhow!("desk {i} could not follow its session: {e}"))?;
+        desks.push(ws);
+    }
+    let bar = progress(lives.len() as u64, "clicking");
+    let mut desks = desks.into_iter();
+    for live in lives {
+        match desks.next() {
+            Some(ws) => {
+                // The desk listens before the tap, so its event cannot slip past.
+                let seen = tokio::spawn(decision_seen(ws));
+                let clicked = Instant::now();
+                approve(rig, rec, live).await;
+                match seen.await? {
+                    Ok(at) => rec.record(
+                        stats::CLICK_TO_DESK,
+                        at,
+                        at.saturating_duration_since(clicked),
+                    ),
+                    Err(e) => rec.error(format!("a desk: {e:#}")),
+                }
+            }
+            None => approve(rig, rec, live).await,
         }
         bar.inc(1);
     }
     bar.finish_and_clear();
     Ok(options.sessions)
+}
+
+/// An agent account of the fraud team (whose script the sessions run), signed in at node A;
+/// the desk cookie.
+async fn desk_sign_in(rig: &Rig, login: &str) -> anyhow::Result<String> {
+    let password = "bench desk password";
+    let res = rig
+        .http
+        .post(format!("{}/api/v1/agents", rig.public))
+        .bearer_auth(super::API_KEY)
+        .json(
+            &serde_json::json!({ "login": login, "name": "Bench Agent", "team": "fraud",
+            "role": "agent", "password": password }),
+        )
+        .send()
+        .await?;
+    ensure!(
+        res.status() == 201,
+        "provisioning {login} answered {}",
+        res.status()
+    );
+    let res = rig
+        .http
+        .post(format!("{}/desk/api/sign-in", rig.public))
+        .header("origin", rig.public.trim_end_matches('/'))
+        .json(&serde_json::json!({ "login": login, "password": password }))
+        .send()
+        .await?;
+    ensure!(
+        res.status() == 200,
+        "signing {login} in answered {}",
+        res.status()
+    );
+    let cookie = res
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .context("no desk cookie")?;
+    Ok(cookie.to_owned())
+}
+
+/// When the desk's timeline brought the decision.
+async fn decision_seen(
+    mut ws: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+) -> anyhow::Result<Instant> {
+    use futures_util::StreamExt;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let msg = tokio::time::timeout_at(deadline, ws.next())
+            .await
+            .map_err(|_| anyhow!("no decision on the desk within 10 s"))?
+            .context("the desk's socket closed")??;
+        let at = Instant::now();
+        if let tokio_tungstenite::tungstenite::Message::Text(text) = msg {
+            let event: serde_json::Value = serde_json::from_str(text.as_str())?;
+            if event["event"]["event"]["kind"] == "decided" {
+                return Ok(at);
+            }
+        }
+    }
 }
 
 pub(super) async fn burst(
@@ -84,9 +204,7 @@ pub(super) async fn burst(
         let (rig, rec, gate) = (rig.clone(), rec.clone(), gate.clone());
         tasks.push(tokio::spawn(async move {
             gate.wait().await;
-            if let Err(e) = journey::approve(&rig, &rec, live, false).await {
-                rec.error(format!("{e:#}"));
-            }
+            approve(&rig, &rec, live).await;
         }));
     }
     for task in tasks {

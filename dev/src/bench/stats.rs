@@ -14,6 +14,8 @@ use serde::Serialize;
 pub const WEBHOOK: &str = "webhook_answer";
 pub const LINK_TO_IVR: &str = "link_open_to_ivr";
 pub const CLICK_TO_SPEECH: &str = "click_to_speech";
+/// A page's tap to the decision on a desk following the session from another node.
+pub const CLICK_TO_DESK: &str = "click_to_desk";
 pub const JOURNEY: &str = "journey";
 
 /// Every latency sample of a run, shared by its tasks.

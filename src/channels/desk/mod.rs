@@ -38,6 +38,24 @@ const FAILURE_WINDOW: std::time::Duration = std::time::Duration::from_secs(15 * 
 /// Events a desk session view starts with.
 const HISTORY: usize = 500;
 
+/// Password hashes computed at once. Each Argon2id run takes about 19 MiB and tens of
+/// milliseconds of a core: a burst of sign-ins waits its turn, off the request threads,
+/// rather than exhaust the node's memory.
+static HASHING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
+/// Runs `work` (hashing or checking a password) on a blocking thread, two at a time.
+async fn hashing<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    let _turn = HASHING
+        .acquire()
+        .await
+        .map_err(|_| ApiError::Unexpected("the hashing gate closed".into()))?;
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| ApiError::Unexpected(format!("password hashing failed: {e}")))
+}
+
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/desk", get(|| async { Html(PAGE) }))
@@ -108,11 +126,13 @@ async fn sign_in(
         audit_line(&app, &login, "locked_out", None).await;
         return Ok(locked());
     }
-    let agent = app
-        .broker
-        .agent(&login)
-        .await?
-        .filter(|a| a.password_is(&form.password));
+    let agent = match app.broker.agent(&login).await? {
+        Some(agent) => {
+            let password = form.password;
+            hashing(move || agent.password_is(&password).then_some(agent)).await?
+        }
+        None => None,
+    };
     let Some(agent) = agent else {
         let failures = app
             .broker
@@ -446,13 +466,16 @@ async fn provision(
     _: ApiKey,
     ApiJson(new): ApiJson<NewAgent>,
 ) -> Result<Response, ApiError> {
-    let agent = Agent::new(
-        &new.login,
-        &new.name,
-        &new.team,
-        new.role,
-        new.password.as_deref(),
-    )
+    let agent = hashing(move || {
+        Agent::new(
+            &new.login,
+            &new.name,
+            &new.team,
+            new.role,
+            new.password.as_deref(),
+        )
+    })
+    .await?
     .map_err(|e| ApiError::BadRequest(e.to_string()))?;
     app.broker.put_agent(&agent).await?;
     tracing::info!(login = %agent.login, team = %agent.team, "desk account saved");
