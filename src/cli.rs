@@ -50,6 +50,7 @@ Environment (defaults in brackets):
   TANDEM_VONAGE_ANSWER_SECRET  secret last part of the Vonage answer URL (32+ characters)
   TANDEM_VONAGE_API_BASE       Vonage REST API [https://api.nexmo.com]
   TANDEM_DESK_AUTH_HEADER      header a sign-on proxy names desk accounts in [passwords]
+  TANDEM_DESK_SIGN_IN_SECS     how long a desk sign-in lasts [36000]
   TANDEM_SMS_FROM              number texts are sent from
   TANDEM_AGENT_NUMBER          where callers are transferred to a person [none]
   TANDEM_SCRIPTS_DIR           folder of IVR scripts [ivr-scripts]

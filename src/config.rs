@@ -47,6 +47,8 @@ pub struct Config {
     pub alert_ttl: Duration,
     /// How long a customer's interaction history is kept (`TANDEM_HISTORY_DAYS`, default 400).
     pub history_keep: Duration,
+    /// How long a desk sign-in lasts (`TANDEM_DESK_SIGN_IN_SECS`, default 36000: a working day).
+    pub desk_sign_in: Duration,
     /// Longest a hold-loop webhook is held open waiting for an event (`TANDEM_HOLD_POLL_MS`,
     /// default 8000): Twilio gives up on a webhook after 15 s.
     pub hold_poll: Duration,
@@ -582,6 +584,7 @@ impl Config {
                 .into(),
             session_ttl: secs("TANDEM_SESSION_TTL_SECS", 3600)?,
             history_keep: secs("TANDEM_HISTORY_DAYS", 400)? * 24 * 3600,
+            desk_sign_in: secs("TANDEM_DESK_SIGN_IN_SECS", 36_000)?,
             alert_ttl: secs("TANDEM_ALERT_TTL_SECS", 7 * 24 * 3600)?,
             hold_poll,
             quiet_call,

@@ -41,6 +41,9 @@ pub enum DeskAction {
     },
     /// Ends the session: the page says so and the link stops working.
     End,
+    /// Texts the customer the page link anew, in the words the script texts it with; the new
+    /// link opens only on the device that opened the page before, if one did.
+    TextLink,
 }
 
 impl DeskAction {
@@ -51,6 +54,7 @@ impl DeskAction {
             DeskAction::OpenCase { .. } => "case",
             DeskAction::ShowScreen { .. } => "screen",
             DeskAction::End => "end",
+            DeskAction::TextLink => "text",
         }
     }
 }
@@ -289,6 +293,9 @@ impl Broker {
         agent: &Agent,
         action: DeskAction,
     ) -> Result<Outcome, BrokerError> {
+        if matches!(action, DeskAction::TextLink) {
+            return self.text_link(id, agent).await;
+        }
         let script = self.scripts.get(&self.session(id).await?.script);
         let joined = format!("{} from {}", agent.first_name(), team_title(&agent.team));
         let outcome = self
@@ -310,6 +317,7 @@ impl Broker {
                         d.open_case(note, expectation);
                         Ok(())
                     }
+                    DeskAction::TextLink => unreachable!("texted above"),
                     DeskAction::End => match d.session.is_open(d.now) {
                         true => {
                             d.close("ended at the desk");
@@ -350,6 +358,80 @@ impl Broker {
             })
             .await?;
         outcome.map_err(BrokerError::NotAllowed)
+    }
+}
+
+impl Broker {
+    /// Mints a new page link, records it in the session (keeping the device that opened the
+    /// page, if one did) and texts it in the script's words, by the provider the customer
+    /// reached us by. The link leads to the session before the text leaves.
+    async fn text_link(&self, id: Uuid, agent: &Agent) -> Result<Outcome, BrokerError> {
+        let session = self.session(id).await?;
+        let script = self
+            .scripts
+            .get(&session.script)
+            .ok_or(BrokerError::NotFound)?;
+        let template = script.states.values().find_map(|state| match &state.kind {
+            crate::script::model::StateKind::Action {
+                action: crate::script::model::ActionKind::SendLink,
+                sms: Some(text),
+                ..
+            } => Some(text),
+            _ => None,
+        });
+        let Some(template) = template else {
+            return Err(BrokerError::NotAllowed(
+                "this session's script texts no page link".into(),
+            ));
+        };
+        let link = self.mint_link();
+        self.bind_link(&link, id).await?;
+        let outcome = self
+            .transact(id, |d| {
+                if !d.session.is_open(d.now) {
+                    return Ok(self.refusal(&d.session, Refusal::Closed));
+                }
+                if let Some(other) = d.session.taken_by.as_ref().filter(|o| **o != agent.login) {
+                    return Err(format!("{other} has taken this session"));
+                }
+                let device_hash = d.session.link.as_ref().and_then(|l| l.device_hash.clone());
+                d.session.link = Some(crate::session::Link {
+                    token_hash: link.token_hash.clone(),
+                    device_hash,
+                });
+                d.emit(EventKind::LinkSent);
+                d.emit(EventKind::DeskAction {
+                    agent: agent.login.clone(),
+                    action: DeskAction::TextLink.name().to_owned(),
+                    reason: None,
+                });
+                Ok(Outcome::Applied)
+            })
+            .await?
+            .map_err(BrokerError::NotAllowed)?;
+        if !matches!(outcome, Outcome::Applied) {
+            return Ok(outcome);
+        }
+        let session = self.session(id).await?;
+        let to = session
+            .voice
+            .as_ref()
+            .map_or(session.case.customer.phone.as_str(), |v| v.from.as_str());
+        let provider = session
+            .voice
+            .as_ref()
+            .map(|v| v.provider.as_str())
+            .or_else(|| session.sms.as_ref().and_then(|l| l.provider.as_deref()));
+        let body = link.text(&script.words(template, &session));
+        self.telephony
+            .for_texts(provider)
+            .send_sms(crate::telephony::OutboundSms { to, body: &body })
+            .await
+            .map_err(|e| {
+                tracing::warn!(session_id = %id, error = %e, "could not text the page link from the desk");
+                BrokerError::NotAllowed("the text could not be sent; try again".into())
+            })?;
+        Ok(Outcome::Applied)
     }
 }
 

@@ -850,6 +850,9 @@ async fn the_agent_at_the_desk_and_the_customer_on_the_page_work_on_one_session(
 
     // She puts another of the script's screens on the customer's page.
     browser
+        .wait_text("desk", "#facts dd:last-of-type", "ana")
+        .await;
+    browser
         .op(
             "select",
             json!({ "name": "desk", "selector": "#screen-name", "value": "with_agent" }),

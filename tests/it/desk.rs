@@ -216,7 +216,10 @@ async fn an_agent_takes_the_call_decides_once_with_a_reason_and_ends_the_session
     assert_eq!(ana.sign_in("ana", PASSWORD).await.status(), 200);
     let mut cy = Desk::new(&app);
     assert_eq!(cy.sign_in("cy", PASSWORD).await.status(), 200);
-    let (id, mut call) = waiting_caller(&app).await;
+    let from = caller();
+    let mut call = app.caller_waiting_for_a_person(&from).await;
+    let (_, ctx) = context(&app, &format!("/api/v1/calls/{}/session", call.sid)).await;
+    let id = ctx["id"].as_str().unwrap().to_owned();
     queued(&ana, &id).await;
 
     let res = ana
@@ -234,6 +237,27 @@ async fn an_agent_takes_the_call_decides_once_with_a_reason_and_ends_the_session
         )
         .await;
     assert_eq!(res.status(), 404);
+
+    // She texts the page link again: it reaches the caller's phone, and opens the page.
+    let res = ana
+        .post(&format!("/desk/api/sessions/{id}/text"), json!({}))
+        .await;
+    assert_eq!(res.status(), 204);
+    let text = app
+        .phone
+        .next_sms(&from, SOON)
+        .await
+        .expect("the link is texted");
+    let link = text
+        .body
+        .split_whitespace()
+        .find(|w| w.contains("/s/"))
+        .expect("a link in the text")
+        .to_owned();
+    let page = Device::new()
+        .open_page(&link, &app.base, &app.origin())
+        .await;
+    assert_eq!(page.session, id);
 
     let decide = |reason: &str| json!({ "decision": "decline", "reason": reason });
     let res = ana
@@ -278,13 +302,17 @@ async fn an_agent_takes_the_call_decides_once_with_a_reason_and_ends_the_session
         .iter()
         .filter(|e| e["event"]["kind"] == "desk_action")
         .collect();
+    let actions: Vec<&str> = by_desk
+        .iter()
+        .map(|e| e["event"]["action"].as_str().unwrap())
+        .collect();
     assert_eq!(
-        by_desk.len(),
-        2,
-        "take and decide, each with who: {by_desk:?}"
+        actions,
+        ["take", "text", "decide"],
+        "each with who: {by_desk:?}"
     );
-    assert_eq!(by_desk[1]["event"]["agent"], "ana");
-    assert_eq!(by_desk[1]["event"]["reason"], "caller did not make them");
+    assert!(by_desk.iter().all(|e| e["event"]["agent"] == "ana"));
+    assert_eq!(by_desk[2]["event"]["reason"], "caller did not make them");
     assert_eq!(view["decision"]["by"], "desk");
     // The caller hung up after the transfer; the session stayed open for Ana until she ends it.
     assert_eq!(view["status"], "open", "{view}");
@@ -381,4 +409,63 @@ async fn a_password_never_reaches_the_log() {
         !log.contains(PASSWORD) && !log.contains("a wrong guess"),
         "{log}"
     );
+}
+
+#[tokio::test]
+async fn a_sign_in_ends_when_its_time_is_up() {
+    let app = spawn_app_with(Options {
+        env: vec![("TANDEM_DESK_SIGN_IN_SECS", "1".into())],
+        ..redis_options()
+    })
+    .await;
+    provision(&app, "ana", "fraud", "agent").await;
+    let mut desk = Desk::new(&app);
+    let res = desk.sign_in("ana", PASSWORD).await;
+    assert!(
+        res.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=1"),
+        "the browser forgets it too"
+    );
+    assert_eq!(desk.get("/desk/api/me").await.0, 200);
+    // The store forgets the sign-in when its second is up; the same cookie then gets nowhere.
+    let deadline = tokio::time::Instant::now() + SOON;
+    while desk.get("/desk/api/me").await.0 == 200 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the sign-in never ended"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(desk.get("/desk/api/queue").await.0, 401);
+}
+
+#[tokio::test]
+async fn behind_the_banks_sign_on_proxy_its_header_names_the_account() {
+    let app = spawn_app_with(Options {
+        env: vec![("TANDEM_DESK_AUTH_HEADER", "X-Auth-Request-User".into())],
+        ..redis_options()
+    })
+    .await;
+    let bo = json!({ "login": "bo", "name": "Bo Lee", "team": "fraud", "role": "agent" });
+    assert_eq!(post_agent(&app.base, bo, Some(API_KEY)).await.status(), 201);
+    let me = |who: &'static str| {
+        app.http
+            .get(format!("{}/desk/api/me", app.base))
+            .header("x-auth-request-user", who)
+            .send()
+    };
+    let res = me("bo").await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.json::<Value>().await.unwrap()["login"], "bo");
+    assert_eq!(
+        me("nobody").await.unwrap().status(),
+        401,
+        "only accounts that exist"
+    );
+    // An account made for the proxy has no password to sign in with.
+    let mut desk = Desk::new(&app);
+    assert_eq!(desk.sign_in("bo", "").await.status(), 401);
+    assert_eq!(desk.sign_in("bo", PASSWORD).await.status(), 401);
 }

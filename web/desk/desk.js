@@ -177,13 +177,16 @@ function draw(s) {
   history.replaceChildren();
   for (const h of s.history || []) history.append(el('li', `${h.at || ''} ${plain(h.summary || h.headline || h.kind || '')}`));
   if (!history.children.length) history.append(el('li', 'Nothing earlier.', 'muted'));
+  // A redraw (any event brings one) keeps the screen the agent has chosen.
   const select = $('screen-name');
+  const chosen = select.value;
   select.replaceChildren();
   for (const name of s.screens || []) {
     const o = el('option', name);
     o.value = name;
     select.append(o);
   }
+  if ((s.screens || []).includes(chosen)) select.value = chosen;
   $('screen-form').hidden = !(s.screens || []).length;
 }
 
@@ -262,6 +265,7 @@ document.addEventListener('DOMContentLoaded', async () => {
   });
   $('take').addEventListener('click', () => act('take'));
   $('end').addEventListener('click', () => act('end'));
+  $('text-link').addEventListener('click', () => act('text'));
   $('decide').addEventListener('submit', async (ev) => {
     ev.preventDefault();
     const decision = ev.submitter ? ev.submitter.value : 'approve';

@@ -14,8 +14,6 @@ use serde_json::json;
 use crate::{agents::Agent, state::AppState};
 
 pub const COOKIE: &str = "tandem_desk";
-/// How long a sign-in lasts: a working day.
-pub const SIGN_IN_TTL: Duration = Duration::from_secs(10 * 3600);
 
 /// Why a desk request was not let in.
 #[derive(Debug)]
@@ -122,12 +120,12 @@ impl FromRequestParts<AppState> for SameOrigin {
     }
 }
 
-/// The cookie that signs a browser in: never readable by scripts, sent only to this origin's
-/// desk, and only from its own pages.
-pub fn sign_in_cookie(token: &str) -> String {
+/// The cookie that signs a browser in for `lasting`: never readable by scripts, sent only to
+/// this origin's desk, and only from its own pages.
+pub fn sign_in_cookie(token: &str, lasting: Duration) -> String {
     format!(
         "{COOKIE}={token}; HttpOnly; Secure; SameSite=Strict; Path=/desk; Max-Age={}",
-        SIGN_IN_TTL.as_secs()
+        lasting.as_secs()
     )
 }
 

@@ -84,6 +84,7 @@ pub fn router() -> Router<AppState> {
         .route("/desk/api/sessions/{id}/cases", post(open_case))
         .route("/desk/api/sessions/{id}/screen", post(show_screen))
         .route("/desk/api/sessions/{id}/end", post(end))
+        .route("/desk/api/sessions/{id}/text", post(text_link))
         .route("/desk/api/sessions/{id}/ws", get(socket::timeline))
         .route("/api/v1/agents", post(provision))
         .layer(DefaultBodyLimit::max(MAX_BODY))
@@ -144,10 +145,11 @@ async fn sign_in(
             false => Err(ApiError::Unauthorized),
         };
     };
-    let token = app.broker.sign_in(&agent.login, auth::SIGN_IN_TTL).await?;
+    let lasting = app.config.desk_sign_in;
+    let token = app.broker.sign_in(&agent.login, lasting).await?;
     audit_line(&app, &agent.login, "sign_in", None).await;
     Ok((
-        [(header::SET_COOKIE, auth::sign_in_cookie(&token))],
+        [(header::SET_COOKIE, auth::sign_in_cookie(&token, lasting))],
         Json(account(&agent)),
     )
         .into_response())
@@ -369,6 +371,15 @@ async fn take(
     Path(id): Path<Uuid>,
 ) -> Response {
     done(act(&app, &agent, id, DeskAction::Take).await)
+}
+
+async fn text_link(
+    State(app): State<AppState>,
+    _: SameOrigin,
+    AtDesk(agent): AtDesk,
+    Path(id): Path<Uuid>,
+) -> Response {
+    done(act(&app, &agent, id, DeskAction::TextLink).await)
 }
 
 async fn end(
