@@ -127,13 +127,18 @@ async fn sign_in(
         audit_line(&app, &login, "locked_out", None).await;
         return Ok(locked());
     }
-    let agent = match app.broker.agent(&login).await? {
-        Some(agent) => {
-            let password = form.password;
-            hashing(move || agent.password_is(&password).then_some(agent)).await?
+    // An unknown login is checked against a hash too, so the time of the answer does not
+    // tell which logins exist.
+    let known = app.broker.agent(&login).await?;
+    let password = form.password;
+    let agent = hashing(move || match known {
+        Some(agent) => agent.password_is(&password).then_some(agent),
+        None => {
+            let _ = decoy().password_is(&password);
+            None
         }
-        None => None,
-    };
+    })
+    .await?;
     let Some(agent) = agent else {
         let failures = app
             .broker
@@ -153,6 +158,19 @@ async fn sign_in(
         Json(account(&agent)),
     )
         .into_response())
+}
+
+/// An account no one can sign in to, whose hash an unknown login's password is checked
+/// against.
+fn decoy() -> &'static Agent {
+    static DECOY: std::sync::OnceLock<Agent> = std::sync::OnceLock::new();
+    DECOY.get_or_init(|| {
+        let mut secret = [0u8; 24];
+        getrandom::fill(&mut secret).expect("the OS has randomness");
+        let password: String = secret.iter().map(|b| format!("{b:02x}")).collect();
+        Agent::new("decoy", "Decoy", "none", Role::Agent, Some(&password))
+            .expect("the decoy account is well formed")
+    })
 }
 
 fn locked() -> Response {
